@@ -1,0 +1,53 @@
+# make run   : the panel at http://127.0.0.1:8000/ with a local Tallyfy sandbox on :8001
+# make test  : the whole suite on SQLite, then on PostgreSQL when one answers
+# make bench : the benchmarks under bench/
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PORT ?= 8000
+SANDBOX_PORT ?= 8001
+PG_URL ?= postgres://postgres@127.0.0.1:5432/test
+
+.PHONY: run test test-sqlite test-postgres lint bench clean
+
+$(STAMP): pyproject.toml
+	@PYBIN=$$(scripts/find-python) && \
+	  { [ -x $(PY) ] || $$PYBIN -m venv $(VENV); }
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	@touch $@
+
+.env: | $(STAMP)
+	$(PY) scripts/init_env.py .env
+
+run: $(STAMP) .env
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py setup_demo --sandbox-url http://127.0.0.1:$(SANDBOX_PORT)/api
+	@$(PY) -m sandbox --port $(SANDBOX_PORT) & SANDBOX_PID=$$!; \
+	  trap "kill $$SANDBOX_PID 2>/dev/null" EXIT INT TERM; \
+	  $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+test: $(STAMP) lint test-sqlite test-postgres
+
+test-sqlite: $(STAMP)
+	@echo "== test suite on SQLite =="
+	env -u DATABASE_URL $(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+test-postgres: $(STAMP)
+	@if $(PY) scripts/db_ready.py "$(PG_URL)"; then \
+	  echo "== test suite on PostgreSQL ($(PG_URL)) =="; \
+	  DATABASE_URL="$(PG_URL)" $(PY) -m pytest -n 2 $(PYTEST_ARGS); \
+	else \
+	  echo "== no PostgreSQL answers at $(PG_URL): ran the suite on SQLite only =="; \
+	fi
+
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) var

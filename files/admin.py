@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import json
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from files import services
+from files.errors import USER_FACING_ERRORS, describe_failure
+from files.forms import OrganizationForm
+from files.models import FileDeletion, Organization
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    form = OrganizationForm
+    list_display = ["name", "org_id", "api_base_url", "token_hint", "updated_at"]
+    search_fields = ["name", "org_id"]
+    readonly_fields = ["token_hint", "created_at", "updated_at"]
+    fields = ["name", "org_id", "api_base_url", "token", "token_hint", "created_at", "updated_at"]
+    actions = ["test_connection"]
+
+    @admin.display(description="Token")
+    def token_hint(self, organization: Organization) -> str:
+        return organization.token_hint
+
+    @admin.action(description="Test connection to Tallyfy", permissions=["view"])
+    def test_connection(self, request: HttpRequest, queryset: QuerySet[Organization]) -> None:
+        for organization in queryset:
+            try:
+                verdict = services.organization_check_connection(organization=organization)
+            except USER_FACING_ERRORS as exc:
+                self.message_user(
+                    request,
+                    f"{organization.name}: {describe_failure(exc, organization=organization)}",
+                    messages.ERROR,
+                )
+            else:
+                self.message_user(request, f"{organization.name}: {verdict}", messages.SUCCESS)
+
+
+@admin.register(FileDeletion)
+class FileDeletionAdmin(admin.ModelAdmin):
+    """The deletion log: readable by whoever may view it, changeable by nobody."""
+
+    list_display = [
+        "started_at", "state", "file_name", "asset_id", "organization", "username", "reason_short",
+    ]
+    list_filter = ["state", "organization", "started_at"]
+    search_fields = ["=asset_id", "file_name", "username", "reason"]
+    list_select_related = ["organization"]
+    date_hierarchy = None
+    show_full_result_count = False
+    list_per_page = 50
+    fields = [
+        "state", "outcome", "organization", "org_id", "asset_id", "file_name", "subject_type",
+        "subject_id", "uploaded_at", "username", "reason", "http_status", "error_message",
+        "request_id", "attempts", "started_at", "finished_at", "metadata_json",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="Reason")
+    def reason_short(self, deletion: FileDeletion) -> str:
+        return deletion.reason if len(deletion.reason) <= 60 else f"{deletion.reason[:59]}…"
+
+    @admin.display(description="Metadata snapshot")
+    def metadata_json(self, deletion: FileDeletion) -> str:
+        if deletion.metadata is None:
+            return "—"
+        return format_html("<pre>{}</pre>", json.dumps(deletion.metadata, indent=2, sort_keys=True))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: FileDeletion | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: FileDeletion | None = None) -> bool:
+        return False

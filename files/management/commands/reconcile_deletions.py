@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from files.services import deletions_reconcile
+
+
+class Command(BaseCommand):
+    help = (
+        "Settle pending and unknown deletions older than --older-than seconds by asking "
+        "Tallyfy: 404 means deleted, 200 means failed, no clear answer leaves the row as it is."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--older-than", type=int, default=None, metavar="SECONDS",
+                            help="default: TALLYFY_RECONCILE_AFTER_SECONDS (300)")
+
+    def handle(self, *args: Any, older_than: int | None, **options: Any) -> None:
+        age = timedelta(seconds=older_than) if older_than is not None else None
+        states = Counter(d.state for d in deletions_reconcile(older_than=age))
+        if not states:
+            self.stdout.write("No unsettled deletions to reconcile.")
+            return
+        summary = ", ".join(f"{count} {state}" for state, count in sorted(states.items()))
+        self.stdout.write(f"Reconciled {sum(states.values())} deletion(s): {summary}.")

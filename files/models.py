@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+
+from files.base_urls import DisallowedBaseURL, check_api_base_url
+from files.ids import ID_PATTERN
+from files.tokens import decrypt_token
+
+validate_tallyfy_id = RegexValidator(
+    rf"\A{ID_PATTERN}\Z", "Use 1 to 255 letters, digits, '-' or '_' (a Tallyfy id)."
+)
+
+
+def validate_api_base_url(value: str) -> None:
+    try:
+        check_api_base_url(
+            value,
+            allowed_hosts=settings.TALLYFY_ALLOWED_API_HOSTS,
+            insecure_hosts=settings.TALLYFY_INSECURE_API_HOSTS,
+        )
+    except DisallowedBaseURL as exc:
+        raise ValidationError(str(exc)) from exc
+
+
+def default_api_base_url() -> str:
+    return settings.TALLYFY_DEFAULT_API_BASE_URL
+
+
+class Organization(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    org_id = models.CharField(
+        "Tallyfy organization id", max_length=255, validators=[validate_tallyfy_id]
+    )
+    api_base_url = models.CharField(
+        "API base URL",
+        max_length=500,
+        default=default_api_base_url,
+        validators=[validate_api_base_url],
+        help_text="https://go.tallyfy.com/api (documented) or https://api.tallyfy.com.",
+    )
+    token_ciphertext = models.TextField(editable=False)
+    token_last4 = models.CharField(max_length=4, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def token_hint(self) -> str:
+        return f"…{self.token_last4}" if self.token_last4 else "(not set)"
+
+    def access_token(self) -> str:
+        return decrypt_token(self.token_ciphertext, owner=f"organization {self.name!r}")
+
+
+class DeletionState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELETED = "deleted", "Deleted"
+    ALREADY_GONE = "already_gone", "Already gone"
+    FAILED = "failed", "Failed"
+    UNKNOWN = "unknown", "Unknown"
+
+
+UNSETTLED_STATES = (DeletionState.PENDING, DeletionState.UNKNOWN)
+
+
+class FileDeletion(models.Model):
+    """One deletion attempt. Written before the DELETE is sent; settled once, never removed."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    org_id = models.CharField("Tallyfy organization id", max_length=255)
+    asset_id = models.CharField("file id", max_length=255)
+    file_name = models.CharField(max_length=1000, blank=True)
+    subject_type = models.CharField(max_length=50, blank=True)
+    subject_id = models.CharField(max_length=255, blank=True)
+    uploaded_at = models.DateTimeField(null=True, blank=True)
+    metadata = models.JSONField("metadata snapshot", null=True, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    username = models.CharField(max_length=150)
+    reason = models.TextField()
+    state = models.CharField(
+        max_length=20, choices=DeletionState.choices, default=DeletionState.PENDING
+    )
+    http_status = models.PositiveSmallIntegerField("HTTP status", null=True, blank=True)
+    error_message = models.TextField("Tallyfy's message", blank=True)
+    outcome = models.TextField(blank=True)
+    request_id = models.CharField("X-Request-Id", max_length=255, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        permissions = [
+            ("lookup_file", "Can look up, view and download Tallyfy files"),
+            ("delete_file", "Can permanently delete Tallyfy files"),
+        ]
+        indexes = [
+            models.Index(fields=["-started_at", "-id"], name="deletion_recent_idx"),
+            models.Index(fields=["state", "-started_at", "-id"], name="deletion_state_idx"),
+            models.Index(fields=["asset_id"], name="deletion_asset_idx"),
+            models.Index(
+                fields=["organization", "-started_at", "-id"], name="deletion_org_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.file_name or self.asset_id} ({self.get_state_display()})"
+
+    @property
+    def is_settled(self) -> bool:
+        return self.state not in UNSETTLED_STATES

@@ -1,0 +1,93 @@
+"""Faults the sandbox can be told to inject, at start (flags, environment) or at run time."""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+LOSE_DELETE_MODES = ("", "drop", "timeout")
+
+
+@dataclass
+class Faults:
+    latency_ms: int = 0
+    rate_limit_next: int = 0  # the next N API requests answer 429
+    retry_after: str = "1"  # seconds or an HTTP date
+    unavailable_next: int = 0  # the next N API requests answer 503
+    unavailable_share: float = 0.0  # then this share of requests answer 503
+    lose_delete: str = ""  # "drop" or "timeout": the delete is applied, its answer lost
+    lose_delete_next: int = 0  # for the next N deletes (0: every delete while lose_delete is set)
+    lose_delete_delay: float = 10.0  # how long "timeout" holds the answer back, in seconds
+    broken_downloads: list[str] = field(default_factory=list)  # asset ids whose bytes fail (500)
+    expired_tokens: bool = False  # every token answers 401
+
+    def update(self, changes: dict[str, Any]) -> None:
+        known = {f.name: f for f in fields(self)}
+        for name, value in changes.items():
+            if name not in known:
+                raise ValueError(f"unknown fault {name!r}; known: {', '.join(sorted(known))}")
+            current = getattr(self, name)
+            if isinstance(current, bool):
+                value = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+            elif isinstance(current, list):
+                value = list(value) if isinstance(value, list) else [v for v in str(value).split(",") if v]
+            else:
+                value = type(current)(value)
+            setattr(self, name, value)
+        if self.lose_delete not in LOSE_DELETE_MODES:
+            raise ValueError(f"lose_delete must be one of {LOSE_DELETE_MODES}")
+        if not 0.0 <= self.unavailable_share <= 1.0:
+            raise ValueError("unavailable_share must be between 0 and 1")
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class FaultPlan:
+    """Thread-safe decisions, one per request, from the current Faults."""
+
+    def __init__(self, faults: Faults | None = None) -> None:
+        self.faults = faults or Faults()
+        self._lock = threading.Lock()
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return self.faults.as_dict()
+
+    def update(self, changes: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            trial = Faults(**self.faults.as_dict())
+            trial.update(changes)
+            self.faults = trial
+            return trial.as_dict()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.faults = Faults()
+
+    def take_rate_limit(self) -> str | None:
+        with self._lock:
+            if self.faults.rate_limit_next > 0:
+                self.faults.rate_limit_next -= 1
+                return self.faults.retry_after
+            return None
+
+    def take_unavailable(self) -> bool:
+        with self._lock:
+            if self.faults.unavailable_next > 0:
+                self.faults.unavailable_next -= 1
+                return True
+            return random.random() < self.faults.unavailable_share
+
+    def take_lost_delete(self) -> tuple[str, float] | None:
+        with self._lock:
+            mode = self.faults.lose_delete
+            if not mode:
+                return None
+            if self.faults.lose_delete_next > 0:
+                self.faults.lose_delete_next -= 1
+                if self.faults.lose_delete_next == 0:
+                    self.faults.lose_delete = ""
+            return mode, self.faults.lose_delete_delay

@@ -1,0 +1,345 @@
+"""The sandbox's HTTP server: Tallyfy's file API under /api, and a control API under /_sandbox."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+import time
+import uuid
+from collections import deque
+from email.parser import BytesParser
+from email.policy import HTTP
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from sandbox.faults import FaultPlan
+from sandbox.store import Store, StoredAsset
+
+MAX_UPLOAD_BYTES = 100 * 1024 * 1024
+SUBJECT_TYPES = ("Run", "Checklist", "Task")
+_ID = r"[A-Za-z0-9_-]{1,255}"
+_ROUTES: list[tuple[str, re.Pattern[str], str]] = [
+    ("GET", re.compile(rf"/organizations/(?P<org>{_ID})/assets/(?P<asset>{_ID})"), "get_asset"),
+    ("GET", re.compile(rf"/organizations/(?P<org>{_ID})/file/(?P<asset>{_ID})"), "view_file"),
+    ("GET", re.compile(rf"/organizations/(?P<org>{_ID})/file/(?P<asset>{_ID})/dl"), "download_file"),
+    ("DELETE", re.compile(rf"/organizations/(?P<org>{_ID})/file/(?P<asset>{_ID})"), "delete_file"),
+    ("POST", re.compile(rf"/organizations/(?P<org>{_ID})/file"), "upload_file"),
+    ("POST", re.compile(rf"/organizations/(?P<org>{_ID})/assets"), "upload_file"),
+    ("GET", re.compile(rf"/organizations/(?P<org>{_ID})/runs/(?P<run>{_ID})"), "get_run"),
+]
+NOT_FOUND = {"error": True, "message": "Resource not found", "code": "RESOURCE_NOT_FOUND"}
+
+
+class RequestLog:
+    """What the sandbox was sent, minus the token, for tests to read back."""
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._entries: deque[dict[str, Any]] = deque(maxlen=limit)
+        self._lock = threading.Lock()
+
+    def add(self, entry: dict[str, Any]) -> None:
+        with self._lock:
+            self._entries.append(entry)
+
+    def entries(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+class SandboxServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], *, store: Store, faults: FaultPlan) -> None:
+        super().__init__(address, SandboxHandler)
+        self.store = store
+        self.faults = faults
+        self.requests_log = RequestLog()
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}/api"
+
+
+class ConnectionDropped(Exception):
+    pass
+
+
+class SandboxHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: SandboxServer
+    server_version = "TallyfySandbox/1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read /_sandbox/requests
+        pass
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    # --- plumbing ---
+
+    def _dispatch(self, method: str) -> None:
+        self.request_id = uuid.uuid4().hex
+        split = urlsplit(self.path)
+        self.query = parse_qs(split.query)
+        raw_path = split.path
+        self.body = self._read_body()
+        try:
+            if raw_path.startswith("/_sandbox/"):
+                self._control(method, raw_path.removeprefix("/_sandbox/"))
+                return
+            self._record(method, raw_path, split.query)
+            self._api(method, unquote(raw_path))
+        except ConnectionDropped:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _record(self, method: str, path: str, query: str) -> None:
+        headers = {k: v for k, v in self.headers.items() if k.lower() != "authorization"}
+        if "Authorization" in self.headers:
+            scheme = self.headers["Authorization"].split(" ", 1)[0]
+            headers["Authorization"] = f"{scheme} <redacted>"
+        self.server.requests_log.add(
+            {"method": method, "path": path, "query": query, "headers": headers, "at": time.time()}
+        )
+
+    def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Request-Id", self.request_id)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        self._send(status, json.dumps(payload).encode(), "application/json", headers)
+
+    # --- the control API ---
+
+    def _control(self, method: str, action: str) -> None:
+        server = self.server
+        if method == "GET" and action == "requests":
+            self._json(200, {"data": server.requests_log.entries()})
+        elif method == "GET" and action == "faults":
+            self._json(200, {"data": server.faults.snapshot()})
+        elif method == "POST" and action == "faults":
+            try:
+                self._json(200, {"data": server.faults.update(json.loads(self.body or b"{}"))})
+            except (ValueError, TypeError) as exc:
+                self._json(400, {"error": True, "message": str(exc)})
+        elif method == "POST" and action == "reset":
+            server.faults.reset()
+            server.requests_log.clear()
+            self._json(200, {"data": server.faults.snapshot()})
+        elif method == "GET" and action == "organizations":
+            self._json(200, {"data": server.store.organizations()})
+        elif method == "POST" and action == "files":
+            self._control_add_file()
+        else:
+            self._json(404, {"error": True, "message": "Unknown sandbox control endpoint."})
+
+    def _control_add_file(self) -> None:
+        spec = json.loads(self.body or b"{}")
+        asset = self.server.store.add_asset(
+            org_id=spec["org_id"],
+            filename=spec.get("filename", "generated.bin"),
+            content_type=spec.get("content_type", "application/octet-stream"),
+            subject_type=spec.get("subject_type", "Run"),
+            subject_id=spec.get("subject_id", "0" * 32),
+            content=spec["content"].encode() if "content" in spec else None,
+            size=int(spec.get("size", 0)),
+        )
+        self._json(200, {"data": asset.to_json()})
+
+    # --- the API ---
+
+    def _api(self, method: str, path: str) -> None:
+        faults = self.server.faults
+        if not path.startswith("/api/"):
+            self._endpoint_not_found()
+            return
+        path = path.removeprefix("/api").rstrip("/")
+        route = next(
+            ((name, m) for verb, pattern, name in _ROUTES
+             if verb == method and (m := pattern.fullmatch(path))),
+            None,
+        )
+        latency = faults.snapshot()["latency_ms"]
+        if latency:
+            time.sleep(latency / 1000)
+        if route is None:
+            self._endpoint_not_found()
+            return
+        if faults.take_unavailable():
+            self._send(503, b"<html><body><h1>503 Service Unavailable</h1></body></html>", "text/html")
+            return
+        retry_after = faults.take_rate_limit()
+        if retry_after is not None:
+            self._json(
+                429, {"message": "Too Many Attempts.", "code": "RATE_LIMIT_EXCEEDED"},
+                {"Retry-After": retry_after, "X-RateLimit-Remaining": "0"},
+            )
+            return
+        name, match = route
+        org_id = match["org"]
+        if not self._authorized(org_id):
+            return
+        getattr(self, f"_api_{name}")(org_id, match)
+
+    def _authorized(self, org_id: str) -> bool:
+        authorization = self.headers.get("Authorization", "")
+        token = authorization.removeprefix("Bearer ").strip() if authorization.startswith("Bearer ") else ""
+        token_org = self.server.store.organization_for_token(token) if token else None
+        if not self.headers.get("X-Tallyfy-Client"):
+            self._json(401, {"error": True, "message": "Unauthenticated.", "code": "UNAUTHENTICATED"})
+            return False
+        if token_org is None or self.server.faults.snapshot()["expired_tokens"]:
+            self._json(401, {"error": True, "message": "Unauthenticated.", "code": "UNAUTHENTICATED"})
+            return False
+        if token_org != org_id:
+            self._json(403, {"message": "You don't have application's permissions for this organization!"})
+            return False
+        return True
+
+    def _endpoint_not_found(self) -> None:
+        self._json(404, {"error": True, "message": "Endpoint not found", "code": "ENDPOINT_NOT_FOUND"})
+
+    def _asset_or_404(self, org_id: str, asset_id: str) -> StoredAsset | None:
+        asset = self.server.store.asset(org_id=org_id, asset_id=asset_id)
+        if asset is None:
+            self._json(404, NOT_FOUND)
+        return asset
+
+    def _api_get_asset(self, org_id: str, match: re.Match[str]) -> None:
+        if asset := self._asset_or_404(org_id, match["asset"]):
+            self._json(200, {"data": asset.to_json()})
+
+    def _api_view_file(self, org_id: str, match: re.Match[str]) -> None:
+        self._stream_file(org_id, match["asset"], attachment=False)
+
+    def _api_download_file(self, org_id: str, match: re.Match[str]) -> None:
+        self._stream_file(org_id, match["asset"], attachment=True)
+
+    def _stream_file(self, org_id: str, asset_id: str, *, attachment: bool) -> None:
+        asset = self._asset_or_404(org_id, asset_id)
+        if asset is None:
+            return
+        if asset_id in self.server.faults.snapshot()["broken_downloads"]:
+            self._json(500, {"error": True, "message": "Server Error"})
+            return
+        disposition = "attachment" if attachment else "inline"
+        ascii_name = asset.filename.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
+        self.send_response(200)
+        self.send_header(
+            "Content-Type", "application/octet-stream" if attachment else asset.content_type
+        )
+        self.send_header("Content-Length", str(asset.size))
+        self.send_header(
+            "Content-Disposition",
+            f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(asset.filename)}",
+        )
+        self.send_header("X-Request-Id", self.request_id)
+        self.end_headers()
+        for chunk in self.server.store.content(asset):
+            self.wfile.write(chunk)
+
+    def _api_delete_file(self, org_id: str, match: re.Match[str]) -> None:
+        asset = self._asset_or_404(org_id, match["asset"])
+        if asset is None:
+            return
+        if asset.subject_type == "Organization":
+            self._json(422, {"error": True, "message": "An organization logo cannot be deleted."})
+            return
+        self.server.store.delete_asset(org_id=org_id, asset_id=asset.asset_id)
+        lost = self.server.faults.take_lost_delete()
+        if lost is not None:
+            mode, delay = lost
+            if mode == "timeout":
+                time.sleep(delay)
+            raise ConnectionDropped
+        self._send(200, b"", "text/html; charset=UTF-8")
+
+    def _api_upload_file(self, org_id: str, match: re.Match[str]) -> None:
+        content_type = self.headers.get("Content-Type", "")
+        if not content_type.startswith("multipart/form-data"):
+            self._json(422, {"error": True, "errors": {"name": ["The name field is required."]}})
+            return
+        if len(self.body) > MAX_UPLOAD_BYTES:
+            self._json(422, {"error": True, "errors": {"name": ["The file may not be greater than 102400 kilobytes."]}})
+            return
+        message = BytesParser(policy=HTTP).parsebytes(
+            f"Content-Type: {content_type}\r\n\r\n".encode() + self.body
+        )
+        form: dict[str, str] = {}
+        upload: tuple[str, str, bytes] | None = None
+        for part in message.iter_parts():
+            field = part.get_param("name", header="content-disposition")
+            if field == "name" and part.get_filename():
+                upload = (part.get_filename(), part.get_content_type(), part.get_payload(decode=True) or b"")
+            elif field:
+                form[str(field)] = (part.get_payload(decode=True) or b"").decode()
+        errors: dict[str, list[str]] = {}
+        if upload is None:
+            errors["name"] = ["The name field is required."]
+        if form.get("subject_type") not in SUBJECT_TYPES:
+            errors["subject_type"] = [f"The subject type must be one of {', '.join(SUBJECT_TYPES)}."]
+        if not form.get("subject_id"):
+            errors["subject_id"] = ["The subject id field is required."]
+        if not form.get("uploaded_from"):
+            errors["uploaded_from"] = ["The uploaded from field is required."]
+        if errors:
+            self._json(422, {"message": "The given data was invalid.", "errors": errors})
+            return
+        assert upload is not None
+        filename, file_type, data = upload
+        asset = self.server.store.add_asset(
+            org_id=org_id, filename=filename, content_type=file_type, content=data,
+            subject_type=form["subject_type"], subject_id=form["subject_id"],
+            uploaded_from=form["uploaded_from"], step_id=form.get("step_id") or None,
+        )
+        self._json(200, {"data": asset.to_json()})
+
+    def _api_get_run(self, org_id: str, match: re.Match[str]) -> None:
+        run = self.server.store.run(org_id=org_id, run_id=match["run"])
+        if run is None:
+            self._json(404, NOT_FOUND)
+            return
+        data: dict[str, Any] = {"id": run["run_id"], "name": run["name"]}
+        if "assets" in ",".join(self.query.get("with", [])).split(","):
+            assets = self.server.store.assets_of_run(org_id=org_id, run_id=run["run_id"])
+            data["assets"] = {"data": [a.to_json() for a in assets]}
+        self._json(200, {"data": data})
+
+
+def start_in_thread(server: SandboxServer) -> threading.Thread:
+    thread = threading.Thread(target=server.serve_forever, name="tallyfy-sandbox", daemon=True)
+    thread.start()
+    return thread
+
+
+def make_server(host: str = "127.0.0.1", port: int = 0, *, store: Store, faults: FaultPlan | None = None) -> SandboxServer:
+    return SandboxServer((host, port), store=store, faults=faults or FaultPlan())

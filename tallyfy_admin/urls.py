@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+admin.site.site_header = "Tallyfy admin"
+admin.site.site_title = "Tallyfy admin"
+admin.site.index_title = "Files and deletion log"
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    path("admin/tallyfy-files/", include("files.urls")),
+    path("admin/", admin.site.urls),
+]

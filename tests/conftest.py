@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Permission, User
+
+from files.forms import OrganizationForm
+from files.models import Organization
+
+ORG_ID = "5a6d1b0f3c2e4d8a9b7c6e5f4a3b2c1d"
+ASSET_ID = "c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0"
+TOKEN = "secret-token-abcd"
+BASE_URL = "https://go.tallyfy.com/api"
+
+
+def make_organization(*, base_url: str = BASE_URL, org_id: str = ORG_ID, token: str = TOKEN,
+                      name: str = "Acme") -> Organization:
+    form = OrganizationForm(
+        data={"name": name, "org_id": org_id, "api_base_url": base_url, "token": token}
+    )
+    assert form.is_valid(), form.errors
+    return form.save()
+
+
+def make_staff(username: str, *codenames: str) -> User:
+    user = User.objects.create_user(username=username, password="pw-for-tests-only", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label="files",
+                                                        codename__in=codenames))
+    return user
+
+
+@pytest.fixture
+def organization(db: None) -> Organization:
+    return make_organization()
+
+
+@pytest.fixture
+def viewer(db: None) -> User:
+    return make_staff("viewer", "lookup_file", "view_filedeletion")
+
+
+@pytest.fixture
+def deleter(db: None) -> User:
+    return make_staff("deleter", "lookup_file", "delete_file", "view_filedeletion")

@@ -1,0 +1,220 @@
+from __future__ import annotations
+
+import pytest
+import requests
+import responses
+import urllib3
+from responses import matchers
+
+from files import tallyfy
+from files.base_urls import DisallowedBaseURL
+from files.ids import InvalidId
+from tests.conftest import ASSET_ID, BASE_URL, ORG_ID
+
+ASSET_URL = f"{BASE_URL}/organizations/{ORG_ID}/assets/{ASSET_ID}"
+FILE_URL = f"{BASE_URL}/organizations/{ORG_ID}/file/{ASSET_ID}"
+ASSET = {
+    "id": ASSET_ID, "filename": "report_q1.pdf", "version": "2", "uploaded_from": "ko_field",
+    "uploaded_at": "2024-03-15T10:30:00Z", "step_id": None, "subject": {"id": "r1", "type": "Run"},
+    "future_key": {"kept": True},
+}
+
+
+def client(**overrides: object) -> tallyfy.TallyfyClient:
+    options: dict[str, object] = {
+        "base_url": BASE_URL, "org_id": ORG_ID, "token": "tok",
+        "allowed_hosts": ["go.tallyfy.com", "api.tallyfy.com"], "backoff": 0,
+    }
+    options.update(overrides)
+    return tallyfy.TallyfyClient(**options)  # type: ignore[arg-type]
+
+
+def test_every_call_sends_the_contract_headers(http: responses.RequestsMock) -> None:
+    headers = {"Authorization": "Bearer tok", "Accept": "application/json",
+               "X-Tallyfy-Client": "APIClient"}
+    http.get(ASSET_URL, json={"data": ASSET}, match=[matchers.header_matcher(headers)])
+    http.get(f"{FILE_URL}/dl", body=b"x", match=[matchers.header_matcher(headers)])
+    http.delete(FILE_URL, body=b"", match=[matchers.header_matcher(headers)])
+    c = client()
+    c.get_asset(ASSET_ID)
+    c.open_download(ASSET_ID).close()
+    c.delete_file(ASSET_ID)
+
+
+def test_asset_is_parsed_and_unknown_keys_kept(http: responses.RequestsMock) -> None:
+    http.get(ASSET_URL, json={"data": ASSET})
+    asset = client().get_asset(ASSET_ID)
+    assert (asset.filename, asset.version, asset.subject_type, asset.subject_id) == (
+        "report_q1.pdf", "2", "Run", "r1"
+    )
+    assert asset.uploaded_at is not None and asset.uploaded_at.isoformat() == "2024-03-15T10:30:00+00:00"
+    assert asset.raw["future_key"] == {"kept": True}
+
+
+def test_data_as_a_one_element_list_is_accepted(http: responses.RequestsMock) -> None:
+    http.get(ASSET_URL, json={"data": [ASSET]})
+    assert client().get_asset(ASSET_ID).filename == "report_q1.pdf"
+
+
+def test_a_body_without_metadata_is_unexpected(http: responses.RequestsMock) -> None:
+    http.get(ASSET_URL, json={"data": []})
+    with pytest.raises(tallyfy.UnexpectedResponse):
+        client().get_asset(ASSET_ID)
+
+
+@pytest.mark.parametrize("bad_id", ["../x", "a/b", "a?b", "", "é", "x" * 256, "..", "a b"])
+def test_invalid_ids_are_refused_before_any_call(bad_id: str) -> None:
+    with pytest.raises(InvalidId):
+        client().get_asset(bad_id)
+
+
+def test_org_id_is_validated_too() -> None:
+    with pytest.raises(InvalidId):
+        client(org_id="../../admin")
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error", "message"),
+    [
+        (401, {"message": "Unauthenticated."}, tallyfy.AuthenticationFailed, "Unauthenticated."),
+        (403, {"message": "You don't have application's permissions for this organization!"},
+         tallyfy.PermissionDenied, "You don't have application's permissions for this organization!"),
+        (404, {"error": True, "message": "Resource not found", "code": "RESOURCE_NOT_FOUND"},
+         tallyfy.NotFound, "Resource not found"),
+        (404, {"message": "No query results for model [Asset]."}, tallyfy.NotFound,
+         "No query results for model [Asset]."),
+        (422, {"error": True, "errors": {"name": ["The name field is required."]}},
+         tallyfy.RequestRejected, "name: The name field is required."),
+        (422, {"message": "The given data was invalid.", "errors": {"a": ["b"]}},
+         tallyfy.RequestRejected, "The given data was invalid. a: b"),
+        (400, "plain text problem", tallyfy.RequestRejected, "plain text problem"),
+        (302, "", tallyfy.UnexpectedResponse, "Tallyfy answered with a redirect (302)."),
+    ],
+)
+def test_each_status_maps_to_its_exception(
+    http: responses.RequestsMock, status: int, body: object, error: type[Exception], message: str
+) -> None:
+    kwargs = {"json": body} if isinstance(body, dict) else {"body": body}
+    http.delete(FILE_URL, status=status, headers={"X-Request-Id": "req-1"}, **kwargs)
+    with pytest.raises(error) as caught:
+        client().delete_file(ASSET_ID)
+    assert caught.value.status == status
+    assert caught.value.message == message
+    assert caught.value.request_id == "req-1"
+
+
+def test_html_error_pages_do_not_become_the_message(http: responses.RequestsMock) -> None:
+    http.delete(FILE_URL, status=502, body="<html><body>Bad gateway</body></html>")
+    with pytest.raises(tallyfy.ServerError) as caught:
+        client().delete_file(ASSET_ID)
+    assert caught.value.message == "Tallyfy failed with HTTP 502."
+
+
+@pytest.mark.parametrize(
+    ("status", "kwargs"),
+    [(200, {"body": b""}), (200, {"json": {"data": {"deleted": True}}}), (204, {"body": b""})],
+)
+def test_any_2xx_delete_is_success(http: responses.RequestsMock, status: int, kwargs: dict) -> None:
+    http.delete(FILE_URL, status=status, **kwargs)
+    assert client().delete_file(ASSET_ID).status == status
+
+
+def test_429_is_retried_even_on_delete(http: responses.RequestsMock) -> None:
+    http.delete(FILE_URL, status=429, json={"message": "Too Many Attempts."}, headers={"Retry-After": "0"})
+    http.delete(FILE_URL, status=200, body=b"")
+    assert client().delete_file(ASSET_ID).status == 200
+    assert len(http.calls) == 2
+
+
+@pytest.mark.parametrize(("header", "wait"), [("7", 7.0), ("3600", 30.0), ("0", 0.0)])
+def test_retry_after_is_honoured_up_to_the_cap(header: str, wait: float) -> None:
+    retry = tallyfy.build_retry(backoff=0, retry_after_cap=30)
+    response = urllib3.HTTPResponse(status=429, headers={"Retry-After": header})
+    assert retry.get_retry_after(response) == wait
+    assert retry.increment("DELETE", "/x", response=response).get_retry_after(response) == wait
+
+
+def test_retry_after_as_an_http_date_is_understood() -> None:
+    retry = tallyfy.build_retry(backoff=0, retry_after_cap=30)
+    response = urllib3.HTTPResponse(status=429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})
+    assert retry.get_retry_after(response) == 0
+
+
+def test_persistent_429_raises_rate_limited_with_the_wait(http: responses.RequestsMock) -> None:
+    http.get(ASSET_URL, status=429, json={"message": "Too Many Attempts.", "code": "RATE_LIMIT_EXCEEDED"},
+             headers={"Retry-After": "12"})
+    with pytest.raises(tallyfy.RateLimited) as caught:
+        client().get_asset(ASSET_ID)
+    assert caught.value.retry_after == 12
+    assert len(http.calls) == 4
+
+
+def test_get_is_retried_on_503_but_delete_is_not(http: responses.RequestsMock) -> None:
+    http.get(ASSET_URL, status=503, body="")
+    http.get(ASSET_URL, json={"data": ASSET})
+    http.delete(FILE_URL, status=503, body="")
+    c = client()
+    assert c.get_asset(ASSET_ID).id == ASSET_ID
+    with pytest.raises(tallyfy.ServerError):
+        c.delete_file(ASSET_ID)
+    assert [call.request.method for call in http.calls] == ["GET", "GET", "DELETE"]
+
+
+def test_timeouts_are_applied_to_every_call(http: responses.RequestsMock) -> None:
+    http.get(ASSET_URL, json={"data": ASSET}, match=[matchers.request_kwargs_matcher({"timeout": (2.0, 9.0)})])
+    http.delete(FILE_URL, body=b"", match=[matchers.request_kwargs_matcher({"timeout": (2.0, 9.0)})])
+    c = client(connect_timeout=2.0, read_timeout=9.0)
+    c.get_asset(ASSET_ID)
+    c.delete_file(ASSET_ID)
+
+
+def test_a_timeout_becomes_connection_failed(http: responses.RequestsMock) -> None:
+    http.delete(FILE_URL, body=requests.ReadTimeout("read timed out"))
+    with pytest.raises(tallyfy.ConnectionFailed) as caught:
+        client().delete_file(ASSET_ID)
+    assert isinstance(caught.value.__cause__, requests.ReadTimeout)
+
+
+def test_redirects_are_not_followed(http: responses.RequestsMock) -> None:
+    http.get(f"{FILE_URL}/dl", status=302, headers={"Location": "https://evil.example/steal"})
+    with pytest.raises(tallyfy.UnexpectedResponse):
+        client().open_download(ASSET_ID)
+    assert len(http.calls) == 1
+
+
+def test_download_is_streamed_with_its_headers(http: responses.RequestsMock) -> None:
+    http.get(f"{FILE_URL}/dl", body=b"abc", headers={
+        "Content-Disposition": "attachment; filename=\"x.pdf\"; filename*=UTF-8''R%C3%A9sum%C3%A9.pdf",
+        "Content-Type": "application/octet-stream", "Content-Length": "3",
+    }, match=[matchers.request_kwargs_matcher({"stream": True})])
+    download = client().open_download(ASSET_ID)
+    assert download.filename == "Résumé.pdf"
+    assert download.content_length == 3
+    assert b"".join(download) == b"abc"
+
+
+def test_inline_view_uses_the_file_endpoint(http: responses.RequestsMock) -> None:
+    http.get(FILE_URL, body=b"png", content_type="image/png")
+    download = client().open_download(ASSET_ID, inline=True)
+    assert download.content_type == "image/png"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://go.tallyfy.com/api", "https://evil.example/api", "https://127.0.0.1/api",
+     "https://user:pw@go.tallyfy.com/api", "ftp://go.tallyfy.com"],
+)
+def test_disallowed_base_urls_are_refused_at_call_time(url: str) -> None:
+    with pytest.raises(DisallowedBaseURL):
+        client(base_url=url)
+
+
+def test_plain_http_only_to_an_explicit_sandbox_host(http: responses.RequestsMock) -> None:
+    http.get(f"http://127.0.0.1:8001/api/organizations/{ORG_ID}/assets/{ASSET_ID}", json={"data": ASSET})
+    c = client(base_url="http://127.0.0.1:8001/api", insecure_hosts=["127.0.0.1"])
+    assert c.get_asset(ASSET_ID).id == ASSET_ID
+
+
+def test_the_other_documented_host_works(http: responses.RequestsMock) -> None:
+    http.get(f"https://api.tallyfy.com/organizations/{ORG_ID}/assets/{ASSET_ID}", json={"data": ASSET})
+    assert client(base_url="https://api.tallyfy.com/").get_asset(ASSET_ID).id == ASSET_ID
