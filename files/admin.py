@@ -46,7 +46,13 @@ class FileDeletionAdmin(admin.ModelAdmin):
     """The deletion log: readable by whoever may view it, changeable by nobody."""
 
     list_display = [
-        "started_at", "state", "file_name", "asset_id", "organization", "username", "reason_short",
+        "started_at",
+        "state",
+        "file_name",
+        "asset_id",
+        "organization",
+        "username",
+        "reason_short",
     ]
     list_filter = ["state", "organization", "started_at"]
     search_fields = ["=asset_id", "file_name", "username", "reason"]
@@ -55,9 +61,24 @@ class FileDeletionAdmin(admin.ModelAdmin):
     show_full_result_count = False
     list_per_page = 50
     fields = [
-        "state", "outcome", "organization", "org_id", "asset_id", "file_name", "subject_type",
-        "subject_id", "uploaded_at", "username", "reason", "http_status", "error_message",
-        "request_id", "attempts", "started_at", "finished_at", "metadata_json",
+        "state",
+        "outcome",
+        "organization",
+        "org_id",
+        "asset_id",
+        "file_name",
+        "subject_type",
+        "subject_id",
+        "uploaded_at",
+        "username",
+        "reason",
+        "http_status",
+        "error_message",
+        "request_id",
+        "attempts",
+        "started_at",
+        "finished_at",
+        "metadata_json",
     ]
     readonly_fields = fields
 

@@ -23,7 +23,9 @@ def check_api_base_url(
     allowed = {h.lower() for h in allowed_hosts}
     insecure = {h.lower() for h in insecure_hosts}
     if parts.username or parts.password or parts.query or parts.fragment:
-        raise DisallowedBaseURL("The API base URL must not carry credentials, a query or a fragment.")
+        raise DisallowedBaseURL(
+            "The API base URL must not carry credentials, a query or a fragment."
+        )
     if parts.scheme == "https" and host in allowed | insecure:
         return url.strip().rstrip("/")
     if parts.scheme == "http" and host in insecure:

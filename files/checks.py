@@ -11,13 +11,17 @@ from django.core.checks import Error, register
 def token_keys_check(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     keys = settings.TALLYFY_TOKEN_KEYS
     if not keys:
-        return [Error("TALLYFY_TOKEN_KEYS is empty.", hint="Set at least one Fernet key.",
-                      id="files.E001")]
+        return [
+            Error(
+                "TALLYFY_TOKEN_KEYS is empty.", hint="Set at least one Fernet key.", id="files.E001"
+            )
+        ]
     errors = []
     for position, key in enumerate(keys, start=1):
         try:
             Fernet(key)
         except ValueError:
-            errors.append(Error(f"Key {position} of TALLYFY_TOKEN_KEYS is not a Fernet key.",
-                                id="files.E002"))
+            errors.append(
+                Error(f"Key {position} of TALLYFY_TOKEN_KEYS is not a Fernet key.", id="files.E002")
+            )
     return errors

@@ -13,7 +13,11 @@ USER_FACING_ERRORS = (tallyfy.TallyfyError, TokenDecryptionError, DisallowedBase
 
 def describe_failure(exc: Exception, *, organization: Organization, asset_id: str = "") -> str:
     org = f"{organization.name} ({organization.org_id})"
-    said = f" Tallyfy said: “{exc.message}”." if isinstance(exc, tallyfy.TallyfyError) and exc.message else ""
+    said = (
+        f" Tallyfy said: “{exc.message}”."
+        if isinstance(exc, tallyfy.TallyfyError) and exc.message
+        else ""
+    )
     ref = (
         f" Request id {exc.request_id}."
         if isinstance(exc, tallyfy.TallyfyError) and exc.request_id
@@ -40,9 +44,7 @@ def describe_failure(exc: Exception, *, organization: Organization, asset_id: st
             text = f"Tallyfy is rate limiting requests for {org}. Try again {when}."
             said = ""
         case tallyfy.ServerError() | tallyfy.ConnectionFailed():
-            text = (
-                f"Tallyfy is unavailable right now ({exc.message}) Try again in a few minutes."
-            )
+            text = f"Tallyfy is unavailable right now ({exc.message}) Try again in a few minutes."
             said = ""
         case tallyfy.TallyfyError():
             text = f"Tallyfy refused the request for {org}."
@@ -67,7 +69,9 @@ def describe_deletion_failure(deletion: FileDeletion) -> str:
         hint = (
             f"Tallyfy is unavailable (HTTP {status})."
             if status and status >= 500
-            else f"Tallyfy answered HTTP {status}." if status else deletion.outcome
+            else f"Tallyfy answered HTTP {status}."
+            if status
+            else deletion.outcome
         )
     said = f" Tallyfy said: “{deletion.error_message}”." if deletion.error_message else ""
     return f"{hint}{said}"

@@ -24,12 +24,14 @@ class OrganizationForm(forms.ModelForm):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk:
-            self.fields["token"].help_text = (
-                f"Stored, ending in {self.instance.token_hint}. Leave blank to keep it."
-            )
+            self.fields[
+                "token"
+            ].help_text = f"Stored, ending in {self.instance.token_hint}. Leave blank to keep it."
         else:
             self.fields["token"].required = True
-            self.fields["token"].help_text = "A Tallyfy personal access token (Settings → Integrations → REST API)."
+            self.fields[
+                "token"
+            ].help_text = "A Tallyfy personal access token (Settings → Integrations → REST API)."
 
     def save(self, commit: bool = True) -> Organization:
         organization = super().save(commit=False)

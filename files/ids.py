@@ -24,8 +24,7 @@ def is_valid_id(value: str) -> bool:
 def validate_id(value: str, *, what: str = "id") -> str:
     if not is_valid_id(value):
         raise InvalidId(
-            f"{value!r} is not a valid Tallyfy {what}: use 1 to 255 letters, digits, "
-            "'-' or '_'."
+            f"{value!r} is not a valid Tallyfy {what}: use 1 to 255 letters, digits, '-' or '_'."
         )
     return value
 

@@ -10,11 +10,14 @@ from django.shortcuts import render
 logger = logging.getLogger(__name__)
 
 
-def lockout_response(request: HttpRequest, response: Any = None, credentials: Any = None) -> HttpResponse:
+def lockout_response(
+    request: HttpRequest, response: Any = None, credentials: Any = None
+) -> HttpResponse:
     """django-axes' lockout page: what happened and when to try again, in the admin's look."""
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
     logger.warning(
-        "sign-in locked out: ip=%r after %s failures", request.META.get("REMOTE_ADDR"),
+        "sign-in locked out: ip=%r after %s failures",
+        request.META.get("REMOTE_ADDR"),
         settings.AXES_FAILURE_LIMIT,
     )
     context = {

@@ -109,9 +109,7 @@ class FileDeletion(models.Model):
             models.Index(fields=["-started_at", "-id"], name="deletion_recent_idx"),
             models.Index(fields=["state", "-started_at", "-id"], name="deletion_state_idx"),
             models.Index(fields=["asset_id"], name="deletion_asset_idx"),
-            models.Index(
-                fields=["organization", "-started_at", "-id"], name="deletion_org_idx"
-            ),
+            models.Index(fields=["organization", "-started_at", "-id"], name="deletion_org_idx"),
         ]
 
     def __str__(self) -> str:

@@ -111,14 +111,14 @@ def file_delete(
             **_snapshot(organization=organization, asset=asset, user=user, reason=reason),
             state=DeletionState.PENDING,
         )
-        logger.info("deletion %s pending: org=%r asset=%r", deletion.pk, organization.org_id, asset_id)
+        logger.info(
+            "deletion %s pending: org=%r asset=%r", deletion.pk, organization.org_id, asset_id
+        )
         attempts, result = _send_delete(client=client, deletion=deletion)
     return _settle(deletion=deletion, attempts=attempts, result=result)
 
 
-def _send_delete(
-    *, client: tallyfy.TallyfyClient, deletion: FileDeletion
-) -> tuple[int, _Outcome]:
+def _send_delete(*, client: tallyfy.TallyfyClient, deletion: FileDeletion) -> tuple[int, _Outcome]:
     uncertain: tallyfy.TallyfyError | None = None
     max_attempts = max(1, settings.TALLYFY_DELETE_ATTEMPTS)
     for attempt in range(1, max_attempts + 1):
@@ -129,12 +129,16 @@ def _send_delete(
                 return attempt, _Outcome(
                     DeletionState.DELETED,
                     "Gone: confirmed by 404 after an uncertain attempt.",
-                    exc, exc.status, exc.request_id,
+                    exc,
+                    exc.status,
+                    exc.request_id,
                 )
             return attempt, _Outcome(
                 DeletionState.ALREADY_GONE,
                 "Tallyfy answered 404: the file was already gone before this deletion.",
-                exc, exc.status, exc.request_id,
+                exc,
+                exc.status,
+                exc.request_id,
             )
         except (tallyfy.ServerError, tallyfy.ConnectionFailed) as exc:
             uncertain = exc
@@ -146,19 +150,26 @@ def _send_delete(
             continue
         except tallyfy.TallyfyError as exc:
             return attempt, _Outcome(
-                DeletionState.FAILED, "Tallyfy refused the deletion.", exc, exc.status,
+                DeletionState.FAILED,
+                "Tallyfy refused the deletion.",
+                exc,
+                exc.status,
                 exc.request_id,
             )
         return attempt, _Outcome(
             DeletionState.DELETED,
             f"Tallyfy confirmed the deletion (HTTP {deleted.status}).",
-            None, deleted.status, deleted.request_id,
+            None,
+            deleted.status,
+            deleted.request_id,
         )
     assert uncertain is not None
     return max_attempts, _Outcome(
         DeletionState.FAILED,
         f"The file is still in Tallyfy after {max_attempts} uncertain attempts.",
-        uncertain, uncertain.status, uncertain.request_id,
+        uncertain,
+        uncertain.status,
+        uncertain.request_id,
     )
 
 
@@ -172,21 +183,29 @@ def _verify_after_uncertain(
         return _Outcome(
             DeletionState.DELETED,
             f"Gone: the DELETE got no clear answer ({error.message}); a check then answered 404.",
-            error, exc.status, error.request_id or exc.request_id,
+            error,
+            exc.status,
+            error.request_id or exc.request_id,
         )
     except tallyfy.TallyfyError as exc:
         return _Outcome(
             DeletionState.UNKNOWN,
             f"Uncertain: the DELETE got no clear answer ({error.message}) and the check "
             f"failed too ({exc.message}). reconcile_deletions will ask again.",
-            error, error.status, error.request_id,
+            error,
+            error.status,
+            error.request_id,
         )
     return None
 
 
 def _snapshot(
-    *, organization: Organization, asset: tallyfy.Asset | None, user: AbstractBaseUser,
-    reason: str, asset_id: str = "",
+    *,
+    organization: Organization,
+    asset: tallyfy.Asset | None,
+    user: AbstractBaseUser,
+    reason: str,
+    asset_id: str = "",
 ) -> dict[str, object]:
     snapshot: dict[str, object] = {
         "organization": organization,
@@ -208,7 +227,11 @@ def _snapshot(
 
 
 def _record_unsent(
-    *, organization: Organization, asset_id: str, user: AbstractBaseUser, reason: str,
+    *,
+    organization: Organization,
+    asset_id: str,
+    user: AbstractBaseUser,
+    reason: str,
     error: tallyfy.TallyfyError,
 ) -> FileDeletion:
     """The metadata could not be read, so no DELETE was sent; the attempt is still recorded."""

@@ -26,16 +26,18 @@ logger = logging.getLogger(__name__)
 
 DOWNLOAD_CHUNK_BYTES = 256 * 1024
 _MESSAGE_LIMIT = 500
-_EXTENDED_FILENAME = re.compile(r"filename\*\s*=\s*(?P<charset>[\w-]*)'[\w-]*'(?P<value>[^;\s]+)", re.I)
-_PLAIN_FILENAME = re.compile(r'filename\s*=\s*(?:"(?P<quoted>(?:[^"\\]|\\.)*)"|(?P<token>[^;\s]+))', re.I)
+_EXTENDED_FILENAME = re.compile(
+    r"filename\*\s*=\s*(?P<charset>[\w-]*)'[\w-]*'(?P<value>[^;\s]+)", re.I
+)
+_PLAIN_FILENAME = re.compile(
+    r'filename\s*=\s*(?:"(?P<quoted>(?:[^"\\]|\\.)*)"|(?P<token>[^;\s]+))', re.I
+)
 
 
 class TallyfyError(Exception):
     """Base of every failure talking to Tallyfy."""
 
-    def __init__(
-        self, message: str, *, status: int | None = None, request_id: str = ""
-    ) -> None:
+    def __init__(self, message: str, *, status: int | None = None, request_id: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.status = status
@@ -256,13 +258,19 @@ class TallyfyClient:
                 method, url, timeout=self.timeout, allow_redirects=False, stream=stream
             )
         except requests.Timeout as exc:
-            raise ConnectionFailed(f"Tallyfy did not answer in time ({method} {resource}).") from exc
+            raise ConnectionFailed(
+                f"Tallyfy did not answer in time ({method} {resource})."
+            ) from exc
         except requests.RequestException as exc:
             raise ConnectionFailed(
                 f"Could not reach Tallyfy ({type(exc).__name__}) on {method} {resource}."
             ) from exc
         logger.info(
-            "tallyfy %s %s/%s -> %s", method, resource, asset_id, response.status_code,
+            "tallyfy %s %s/%s -> %s",
+            method,
+            resource,
+            asset_id,
+            response.status_code,
         )
         if not 200 <= response.status_code < 300:
             try:
@@ -352,5 +360,9 @@ def _filename_from_disposition(value: str | None) -> str:
             pass
     plain = _PLAIN_FILENAME.search(value)
     if plain:
-        return re.sub(r"\\(.)", r"\1", plain["quoted"]) if plain["quoted"] is not None else plain["token"]
+        return (
+            re.sub(r"\\(.)", r"\1", plain["quoted"])
+            if plain["quoted"] is not None
+            else plain["token"]
+        )
     return ""

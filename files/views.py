@@ -24,7 +24,9 @@ LOOKUP_PERMISSION = "files.lookup_file"
 DELETE_PERMISSION = "files.delete_file"
 
 
-def staff_view(*permissions: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+def staff_view(
+    *permissions: str,
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """Admin login and active staff first (admin_view), then each permission, else 403."""
 
     def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -72,12 +74,20 @@ def file_detail_view(request: HttpRequest, org_pk: int, asset_id: str) -> HttpRe
     except USER_FACING_ERRORS as exc:
         messages.error(request, describe_failure(exc, organization=organization, asset_id=asset_id))
         return _page(
-            request, "files/detail.html", f"File {asset_id}",
-            organization=organization, asset_id=asset_id, asset=None,
+            request,
+            "files/detail.html",
+            f"File {asset_id}",
+            organization=organization,
+            asset_id=asset_id,
+            asset=None,
         )
     return _page(
-        request, "files/detail.html", asset.filename or f"File {asset_id}",
-        organization=organization, asset_id=asset_id, asset=asset,
+        request,
+        "files/detail.html",
+        asset.filename or f"File {asset_id}",
+        organization=organization,
+        asset_id=asset_id,
+        asset=asset,
         can_delete=request.user.has_perm(DELETE_PERMISSION),
     )
 
@@ -124,7 +134,9 @@ def file_delete_view(request: HttpRequest, org_pk: int, asset_id: str) -> HttpRe
         except services.ConfirmationMismatch as exc:
             form.add_error("confirmation", str(exc))
         except USER_FACING_ERRORS as exc:
-            messages.error(request, describe_failure(exc, organization=organization, asset_id=asset_id))
+            messages.error(
+                request, describe_failure(exc, organization=organization, asset_id=asset_id)
+            )
             return redirect(detail_url)
         else:
             _announce(request, deletion)
@@ -135,8 +147,13 @@ def file_delete_view(request: HttpRequest, org_pk: int, asset_id: str) -> HttpRe
         messages.error(request, describe_failure(exc, organization=organization, asset_id=asset_id))
         return redirect(detail_url)
     return _page(
-        request, "files/delete_confirm.html", f"Delete {asset.filename or asset_id}?",
-        organization=organization, asset=asset, form=form, detail_url=detail_url,
+        request,
+        "files/delete_confirm.html",
+        f"Delete {asset.filename or asset_id}?",
+        organization=organization,
+        asset=asset,
+        form=form,
+        detail_url=detail_url,
         status=400 if form.is_bound else 200,
     )
 
@@ -149,7 +166,9 @@ def _announce(request: HttpRequest, deletion: FileDeletion) -> None:
         case DeletionState.ALREADY_GONE:
             messages.warning(request, f"{name} was already gone from Tallyfy. {deletion.outcome}")
         case DeletionState.FAILED:
-            messages.error(request, f"{name} was not deleted. {describe_deletion_failure(deletion)}")
+            messages.error(
+                request, f"{name} was not deleted. {describe_deletion_failure(deletion)}"
+            )
         case _:
             messages.warning(
                 request, f"It is not yet certain whether {name} was deleted. {deletion.outcome}"

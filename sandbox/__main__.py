@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
@@ -17,17 +18,27 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
     parser.add_argument("--host", default=env("SANDBOX_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(env("SANDBOX_PORT", "8001")))
-    parser.add_argument("--db", default=env("SANDBOX_DB", "var/sandbox.sqlite3"),
-                        help="SQLite file for the sandbox's state, or :memory:")
+    parser.add_argument(
+        "--db",
+        default=env("SANDBOX_DB", "var/sandbox.sqlite3"),
+        help="SQLite file for the sandbox's state, or :memory:",
+    )
     parser.add_argument("--latency-ms", type=int, default=int(env("SANDBOX_LATENCY_MS", "0")))
-    parser.add_argument("--rate-limit-next", type=int, default=int(env("SANDBOX_RATE_LIMIT_NEXT", "0")))
+    parser.add_argument(
+        "--rate-limit-next", type=int, default=int(env("SANDBOX_RATE_LIMIT_NEXT", "0"))
+    )
     parser.add_argument("--retry-after", default=env("SANDBOX_RETRY_AFTER", "1"))
-    parser.add_argument("--unavailable-share", type=float,
-                        default=float(env("SANDBOX_UNAVAILABLE_SHARE", "0")))
-    parser.add_argument("--lose-delete", choices=["", "drop", "timeout"],
-                        default=env("SANDBOX_LOSE_DELETE", ""))
-    parser.add_argument("--broken-downloads", default=env("SANDBOX_BROKEN_DOWNLOADS", ""),
-                        help="comma-separated asset ids whose download answers 500")
+    parser.add_argument(
+        "--unavailable-share", type=float, default=float(env("SANDBOX_UNAVAILABLE_SHARE", "0"))
+    )
+    parser.add_argument(
+        "--lose-delete", choices=["", "drop", "timeout"], default=env("SANDBOX_LOSE_DELETE", "")
+    )
+    parser.add_argument(
+        "--broken-downloads",
+        default=env("SANDBOX_BROKEN_DOWNLOADS", ""),
+        help="comma-separated asset ids whose download answers 500",
+    )
     return parser.parse_args(argv)
 
 
@@ -39,18 +50,23 @@ def main(argv: list[str] | None = None) -> None:
     if store.is_empty():
         seed(store)
     faults = Faults()
-    faults.update({
-        "latency_ms": args.latency_ms, "rate_limit_next": args.rate_limit_next,
-        "retry_after": args.retry_after, "unavailable_share": args.unavailable_share,
-        "lose_delete": args.lose_delete, "broken_downloads": args.broken_downloads,
-    })
+    faults.update(
+        {
+            "latency_ms": args.latency_ms,
+            "rate_limit_next": args.rate_limit_next,
+            "retry_after": args.retry_after,
+            "unavailable_share": args.unavailable_share,
+            "lose_delete": args.lose_delete,
+            "broken_downloads": args.broken_downloads,
+        }
+    )
     server = make_server(args.host, args.port, store=store, faults=FaultPlan(faults))
-    print(f"Tallyfy sandbox at {server.base_url} (organization {DEMO_ORG_ID}, token {DEMO_TOKEN})",
-          flush=True)
-    try:
+    print(
+        f"Tallyfy sandbox at {server.base_url} (organization {DEMO_ORG_ID}, token {DEMO_TOKEN})",
+        flush=True,
+    )
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

@@ -30,9 +30,15 @@ class Faults:
                 raise ValueError(f"unknown fault {name!r}; known: {', '.join(sorted(known))}")
             current = getattr(self, name)
             if isinstance(current, bool):
-                value = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+                value = (
+                    value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+                )
             elif isinstance(current, list):
-                value = list(value) if isinstance(value, list) else [v for v in str(value).split(",") if v]
+                value = (
+                    list(value)
+                    if isinstance(value, list)
+                    else [v for v in str(value).split(",") if v]
+                )
             else:
                 value = type(current)(value)
             setattr(self, name, value)

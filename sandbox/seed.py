@@ -19,13 +19,17 @@ def png_bytes(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
     """A valid solid-colour PNG, made without an imaging library."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     row = b"\x00" + bytes(rgb) * width
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(row * height)) + chunk(b"IEND", b"")
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(row * height))
+        + chunk(b"IEND", b"")
     )
 
 
@@ -53,7 +57,10 @@ def pdf_bytes(text: str) -> bytes:
     xref = len(out)
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
     return bytes(out)
 
 
@@ -64,30 +71,79 @@ def seed(store: Store) -> None:
     audit = store.add_run(org_id=DEMO_ORG_ID, name="Quarterly audit Q1", run_id="b2" * 16)
     files = [
         ("c0" * 16, "report_q1.pdf", "application/pdf", pdf_bytes("Quarterly report Q1"), audit),
-        ("c1" * 16, "Rapport_été_2024.pdf", "application/pdf", pdf_bytes("Rapport ete 2024"), audit),
-        ("c2" * 16, "passport_scan.png", "image/png", png_bytes(320, 200, (30, 110, 180)), onboarding),
+        (
+            "c1" * 16,
+            "Rapport_été_2024.pdf",
+            "application/pdf",
+            pdf_bytes("Rapport ete 2024"),
+            audit,
+        ),
+        (
+            "c2" * 16,
+            "passport_scan.png",
+            "image/png",
+            png_bytes(320, 200, (30, 110, 180)),
+            onboarding,
+        ),
         ("c3" * 16, "signature.gif", "image/gif", gif_bytes(), onboarding),
-        ("c4" * 16, "notes.txt", "text/plain", "Call notes: Jane starts on Monday.\n".encode(), onboarding),
-        ("c5" * 16, "salaries.csv", "text/csv", b"name,salary\nJane Doe,52000\nJohn Roe,48000\n", audit),
-        ("c6" * 16, "payroll.xlsx",
-         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", b"PK\x03\x04" + b"\0" * 2000, audit),
+        (
+            "c4" * 16,
+            "notes.txt",
+            "text/plain",
+            b"Call notes: Jane starts on Monday.\n",
+            onboarding,
+        ),
+        (
+            "c5" * 16,
+            "salaries.csv",
+            "text/csv",
+            b"name,salary\nJane Doe,52000\nJohn Roe,48000\n",
+            audit,
+        ),
+        (
+            "c6" * 16,
+            "payroll.xlsx",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            b"PK\x03\x04" + b"\0" * 2000,
+            audit,
+        ),
         ("c7" * 16, "page.html", "text/html", b"<script>alert('not in the panel')</script>", audit),
     ]
     for asset_id, name, content_type, content, run_id in files:
         store.add_asset(
-            asset_id=asset_id, org_id=DEMO_ORG_ID, filename=name, content_type=content_type,
-            content=content, subject_type="Run", subject_id=run_id,
+            asset_id=asset_id,
+            org_id=DEMO_ORG_ID,
+            filename=name,
+            content_type=content_type,
+            content=content,
+            subject_type="Run",
+            subject_id=run_id,
         )
     store.add_asset(
-        asset_id="d0" * 16, org_id=DEMO_ORG_ID, filename="archive_2023.zip",
-        content_type="application/zip", size=LARGE_FILE_BYTES, subject_type="Run", subject_id=audit,
+        asset_id="d0" * 16,
+        org_id=DEMO_ORG_ID,
+        filename="archive_2023.zip",
+        content_type="application/zip",
+        size=LARGE_FILE_BYTES,
+        subject_type="Run",
+        subject_id=audit,
     )
     store.add_asset(
-        asset_id="e0" * 16, org_id=DEMO_ORG_ID, filename="logo.png", content_type="image/png",
-        content=png_bytes(64, 64, (200, 60, 60)), subject_type="Organization", subject_id=DEMO_ORG_ID,
+        asset_id="e0" * 16,
+        org_id=DEMO_ORG_ID,
+        filename="logo.png",
+        content_type="image/png",
+        content=png_bytes(64, 64, (200, 60, 60)),
+        subject_type="Organization",
+        subject_id=DEMO_ORG_ID,
         uploaded_from="logo",
     )
     store.add_asset(
-        asset_id="f0" * 16, org_id=OTHER_ORG_ID, filename="other.txt", content_type="text/plain",
-        content=b"another organization's file\n", subject_type="Run", subject_id="f1" * 16,
+        asset_id="f0" * 16,
+        org_id=OTHER_ORG_ID,
+        filename="other.txt",
+        content_type="text/plain",
+        content=b"another organization's file\n",
+        subject_type="Run",
+        subject_id="f1" * 16,
     )

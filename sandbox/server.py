@@ -24,7 +24,11 @@ _ID = r"[A-Za-z0-9_-]{1,255}"
 _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(rf"/organizations/(?P<org>{_ID})/assets/(?P<asset>{_ID})"), "get_asset"),
     ("GET", re.compile(rf"/organizations/(?P<org>{_ID})/file/(?P<asset>{_ID})"), "view_file"),
-    ("GET", re.compile(rf"/organizations/(?P<org>{_ID})/file/(?P<asset>{_ID})/dl"), "download_file"),
+    (
+        "GET",
+        re.compile(rf"/organizations/(?P<org>{_ID})/file/(?P<asset>{_ID})/dl"),
+        "download_file",
+    ),
     ("DELETE", re.compile(rf"/organizations/(?P<org>{_ID})/file/(?P<asset>{_ID})"), "delete_file"),
     ("POST", re.compile(rf"/organizations/(?P<org>{_ID})/file"), "upload_file"),
     ("POST", re.compile(rf"/organizations/(?P<org>{_ID})/assets"), "upload_file"),
@@ -124,7 +128,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
             {"method": method, "path": path, "query": query, "headers": headers, "at": time.time()}
         )
 
-    def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -184,8 +190,11 @@ class SandboxHandler(BaseHTTPRequestHandler):
             return
         path = path.removeprefix("/api").rstrip("/")
         route = next(
-            ((name, m) for verb, pattern, name in _ROUTES
-             if verb == method and (m := pattern.fullmatch(path))),
+            (
+                (name, m)
+                for verb, pattern, name in _ROUTES
+                if verb == method and (m := pattern.fullmatch(path))
+            ),
             None,
         )
         latency = faults.snapshot()["latency_ms"]
@@ -195,12 +204,15 @@ class SandboxHandler(BaseHTTPRequestHandler):
             self._endpoint_not_found()
             return
         if faults.take_unavailable():
-            self._send(503, b"<html><body><h1>503 Service Unavailable</h1></body></html>", "text/html")
+            self._send(
+                503, b"<html><body><h1>503 Service Unavailable</h1></body></html>", "text/html"
+            )
             return
         retry_after = faults.take_rate_limit()
         if retry_after is not None:
             self._json(
-                429, {"message": "Too Many Attempts.", "code": "RATE_LIMIT_EXCEEDED"},
+                429,
+                {"message": "Too Many Attempts.", "code": "RATE_LIMIT_EXCEEDED"},
                 {"Retry-After": retry_after, "X-RateLimit-Remaining": "0"},
             )
             return
@@ -212,21 +224,33 @@ class SandboxHandler(BaseHTTPRequestHandler):
 
     def _authorized(self, org_id: str) -> bool:
         authorization = self.headers.get("Authorization", "")
-        token = authorization.removeprefix("Bearer ").strip() if authorization.startswith("Bearer ") else ""
+        token = (
+            authorization.removeprefix("Bearer ").strip()
+            if authorization.startswith("Bearer ")
+            else ""
+        )
         token_org = self.server.store.organization_for_token(token) if token else None
         if not self.headers.get("X-Tallyfy-Client"):
-            self._json(401, {"error": True, "message": "Unauthenticated.", "code": "UNAUTHENTICATED"})
+            self._json(
+                401, {"error": True, "message": "Unauthenticated.", "code": "UNAUTHENTICATED"}
+            )
             return False
         if token_org is None or self.server.faults.snapshot()["expired_tokens"]:
-            self._json(401, {"error": True, "message": "Unauthenticated.", "code": "UNAUTHENTICATED"})
+            self._json(
+                401, {"error": True, "message": "Unauthenticated.", "code": "UNAUTHENTICATED"}
+            )
             return False
         if token_org != org_id:
-            self._json(403, {"message": "You don't have application's permissions for this organization!"})
+            self._json(
+                403, {"message": "You don't have application's permissions for this organization!"}
+            )
             return False
         return True
 
     def _endpoint_not_found(self) -> None:
-        self._json(404, {"error": True, "message": "Endpoint not found", "code": "ENDPOINT_NOT_FOUND"})
+        self._json(
+            404, {"error": True, "message": "Endpoint not found", "code": "ENDPOINT_NOT_FOUND"}
+        )
 
     def _asset_or_404(self, org_id: str, asset_id: str) -> StoredAsset | None:
         asset = self.server.store.asset(org_id=org_id, asset_id=asset_id)
@@ -252,7 +276,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
             self._json(500, {"error": True, "message": "Server Error"})
             return
         disposition = "attachment" if attachment else "inline"
-        ascii_name = asset.filename.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
+        ascii_name = (
+            asset.filename.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
+        )
         self.send_response(200)
         self.send_header(
             "Content-Type", "application/octet-stream" if attachment else asset.content_type
@@ -289,7 +315,13 @@ class SandboxHandler(BaseHTTPRequestHandler):
             self._json(422, {"error": True, "errors": {"name": ["The name field is required."]}})
             return
         if len(self.body) > MAX_UPLOAD_BYTES:
-            self._json(422, {"error": True, "errors": {"name": ["The file may not be greater than 102400 kilobytes."]}})
+            self._json(
+                422,
+                {
+                    "error": True,
+                    "errors": {"name": ["The file may not be greater than 102400 kilobytes."]},
+                },
+            )
             return
         message = BytesParser(policy=HTTP).parsebytes(
             f"Content-Type: {content_type}\r\n\r\n".encode() + self.body
@@ -299,14 +331,20 @@ class SandboxHandler(BaseHTTPRequestHandler):
         for part in message.iter_parts():
             field = part.get_param("name", header="content-disposition")
             if field == "name" and part.get_filename():
-                upload = (part.get_filename(), part.get_content_type(), part.get_payload(decode=True) or b"")
+                upload = (
+                    part.get_filename(),
+                    part.get_content_type(),
+                    part.get_payload(decode=True) or b"",
+                )
             elif field:
                 form[str(field)] = (part.get_payload(decode=True) or b"").decode()
         errors: dict[str, list[str]] = {}
         if upload is None:
             errors["name"] = ["The name field is required."]
         if form.get("subject_type") not in SUBJECT_TYPES:
-            errors["subject_type"] = [f"The subject type must be one of {', '.join(SUBJECT_TYPES)}."]
+            errors["subject_type"] = [
+                f"The subject type must be one of {', '.join(SUBJECT_TYPES)}."
+            ]
         if not form.get("subject_id"):
             errors["subject_id"] = ["The subject id field is required."]
         if not form.get("uploaded_from"):
@@ -317,9 +355,14 @@ class SandboxHandler(BaseHTTPRequestHandler):
         assert upload is not None
         filename, file_type, data = upload
         asset = self.server.store.add_asset(
-            org_id=org_id, filename=filename, content_type=file_type, content=data,
-            subject_type=form["subject_type"], subject_id=form["subject_id"],
-            uploaded_from=form["uploaded_from"], step_id=form.get("step_id") or None,
+            org_id=org_id,
+            filename=filename,
+            content_type=file_type,
+            content=data,
+            subject_type=form["subject_type"],
+            subject_id=form["subject_id"],
+            uploaded_from=form["uploaded_from"],
+            step_id=form.get("step_id") or None,
         )
         self._json(200, {"data": asset.to_json()})
 
@@ -341,5 +384,7 @@ def start_in_thread(server: SandboxServer) -> threading.Thread:
     return thread
 
 
-def make_server(host: str = "127.0.0.1", port: int = 0, *, store: Store, faults: FaultPlan | None = None) -> SandboxServer:
+def make_server(
+    host: str = "127.0.0.1", port: int = 0, *, store: Store, faults: FaultPlan | None = None
+) -> SandboxServer:
     return SandboxServer((host, port), store=store, faults=faults or FaultPlan())

@@ -91,7 +91,8 @@ class Store:
 
     def add_organization(self, *, org_id: str, name: str, token: str) -> None:
         self._query(
-            "INSERT INTO organizations (org_id, name, token) VALUES (?, ?, ?)", (org_id, name, token)
+            "INSERT INTO organizations (org_id, name, token) VALUES (?, ?, ?)",
+            (org_id, name, token),
         )
 
     def organization_for_token(self, token: str) -> str | None:
@@ -103,7 +104,9 @@ class Store:
 
     def add_run(self, *, org_id: str, name: str, run_id: str | None = None) -> str:
         run_id = run_id or new_id()
-        self._query("INSERT INTO runs (run_id, org_id, name) VALUES (?, ?, ?)", (run_id, org_id, name))
+        self._query(
+            "INSERT INTO runs (run_id, org_id, name) VALUES (?, ?, ?)", (run_id, org_id, name)
+        )
         return run_id
 
     def run(self, *, org_id: str, run_id: str) -> dict[str, str] | None:
@@ -134,8 +137,19 @@ class Store:
             "INSERT INTO assets (asset_id, org_id, filename, content_type, uploaded_from, "
             "uploaded_at, step_id, subject_type, subject_id, size, content) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (asset_id, org_id, filename, content_type, uploaded_from, uploaded_at, step_id,
-             subject_type, subject_id, length, content),
+            (
+                asset_id,
+                org_id,
+                filename,
+                content_type,
+                uploaded_from,
+                uploaded_at,
+                step_id,
+                subject_type,
+                subject_id,
+                length,
+                content,
+            ),
         )
         asset = self.asset(org_id=org_id, asset_id=asset_id)
         assert asset is not None
@@ -148,12 +162,12 @@ class Store:
             "FROM assets WHERE org_id = ? AND asset_id = ? AND deleted_at IS NULL",
             (org_id, asset_id),
         )
-        return StoredAsset(**{k: rows[0][k] for k in rows[0].keys()}) if rows else None
+        return StoredAsset(**dict(rows[0])) if rows else None
 
     def assets_of_run(self, *, org_id: str, run_id: str) -> list[StoredAsset]:
         rows = self._query(
-            "SELECT asset_id FROM assets WHERE org_id = ? AND subject_id = ? AND deleted_at IS NULL "
-            "ORDER BY uploaded_at, asset_id",
+            "SELECT asset_id FROM assets WHERE org_id = ? AND subject_id = ? "
+            "AND deleted_at IS NULL ORDER BY uploaded_at, asset_id",
             (org_id, run_id),
         )
         found = (self.asset(org_id=org_id, asset_id=r["asset_id"]) for r in rows)

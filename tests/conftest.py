@@ -12,8 +12,9 @@ TOKEN = "secret-token-abcd"
 BASE_URL = "https://go.tallyfy.com/api"
 
 
-def make_organization(*, base_url: str = BASE_URL, org_id: str = ORG_ID, token: str = TOKEN,
-                      name: str = "Acme") -> Organization:
+def make_organization(
+    *, base_url: str = BASE_URL, org_id: str = ORG_ID, token: str = TOKEN, name: str = "Acme"
+) -> Organization:
     form = OrganizationForm(
         data={"name": name, "org_id": org_id, "api_base_url": base_url, "token": token}
     )
@@ -23,8 +24,9 @@ def make_organization(*, base_url: str = BASE_URL, org_id: str = ORG_ID, token: 
 
 def make_staff(username: str, *codenames: str) -> User:
     user = User.objects.create_user(username=username, password="pw-for-tests-only", is_staff=True)
-    user.user_permissions.set(Permission.objects.filter(content_type__app_label="files",
-                                                        codename__in=codenames))
+    user.user_permissions.set(
+        Permission.objects.filter(content_type__app_label="files", codename__in=codenames)
+    )
     return user
 
 

@@ -13,6 +13,6 @@ os.environ.setdefault("TALLYFY_RETRY_BACKOFF", "0")
 os.environ.setdefault("TALLYFY_READ_TIMEOUT", "5")
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
 
-from tallyfy_admin.settings import *  # noqa: E402,F403
+from tallyfy_admin.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

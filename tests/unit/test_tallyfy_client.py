@@ -14,24 +14,35 @@ from tests.conftest import ASSET_ID, BASE_URL, ORG_ID
 ASSET_URL = f"{BASE_URL}/organizations/{ORG_ID}/assets/{ASSET_ID}"
 FILE_URL = f"{BASE_URL}/organizations/{ORG_ID}/file/{ASSET_ID}"
 ASSET = {
-    "id": ASSET_ID, "filename": "report_q1.pdf", "version": "2", "uploaded_from": "ko_field",
-    "uploaded_at": "2024-03-15T10:30:00Z", "step_id": None, "subject": {"id": "r1", "type": "Run"},
+    "id": ASSET_ID,
+    "filename": "report_q1.pdf",
+    "version": "2",
+    "uploaded_from": "ko_field",
+    "uploaded_at": "2024-03-15T10:30:00Z",
+    "step_id": None,
+    "subject": {"id": "r1", "type": "Run"},
     "future_key": {"kept": True},
 }
 
 
 def client(**overrides: object) -> tallyfy.TallyfyClient:
     options: dict[str, object] = {
-        "base_url": BASE_URL, "org_id": ORG_ID, "token": "tok",
-        "allowed_hosts": ["go.tallyfy.com", "api.tallyfy.com"], "backoff": 0,
+        "base_url": BASE_URL,
+        "org_id": ORG_ID,
+        "token": "tok",
+        "allowed_hosts": ["go.tallyfy.com", "api.tallyfy.com"],
+        "backoff": 0,
     }
     options.update(overrides)
     return tallyfy.TallyfyClient(**options)  # type: ignore[arg-type]
 
 
 def test_every_call_sends_the_contract_headers(http: responses.RequestsMock) -> None:
-    headers = {"Authorization": "Bearer tok", "Accept": "application/json",
-               "X-Tallyfy-Client": "APIClient"}
+    headers = {
+        "Authorization": "Bearer tok",
+        "Accept": "application/json",
+        "X-Tallyfy-Client": "APIClient",
+    }
     http.get(ASSET_URL, json={"data": ASSET}, match=[matchers.header_matcher(headers)])
     http.get(f"{FILE_URL}/dl", body=b"x", match=[matchers.header_matcher(headers)])
     http.delete(FILE_URL, body=b"", match=[matchers.header_matcher(headers)])
@@ -45,9 +56,13 @@ def test_asset_is_parsed_and_unknown_keys_kept(http: responses.RequestsMock) -> 
     http.get(ASSET_URL, json={"data": ASSET})
     asset = client().get_asset(ASSET_ID)
     assert (asset.filename, asset.version, asset.subject_type, asset.subject_id) == (
-        "report_q1.pdf", "2", "Run", "r1"
+        "report_q1.pdf",
+        "2",
+        "Run",
+        "r1",
     )
-    assert asset.uploaded_at is not None and asset.uploaded_at.isoformat() == "2024-03-15T10:30:00+00:00"
+    assert asset.uploaded_at is not None
+    assert asset.uploaded_at.isoformat() == "2024-03-15T10:30:00+00:00"
     assert asset.raw["future_key"] == {"kept": True}
 
 
@@ -77,16 +92,36 @@ def test_org_id_is_validated_too() -> None:
     ("status", "body", "error", "message"),
     [
         (401, {"message": "Unauthenticated."}, tallyfy.AuthenticationFailed, "Unauthenticated."),
-        (403, {"message": "You don't have application's permissions for this organization!"},
-         tallyfy.PermissionDenied, "You don't have application's permissions for this organization!"),
-        (404, {"error": True, "message": "Resource not found", "code": "RESOURCE_NOT_FOUND"},
-         tallyfy.NotFound, "Resource not found"),
-        (404, {"message": "No query results for model [Asset]."}, tallyfy.NotFound,
-         "No query results for model [Asset]."),
-        (422, {"error": True, "errors": {"name": ["The name field is required."]}},
-         tallyfy.RequestRejected, "name: The name field is required."),
-        (422, {"message": "The given data was invalid.", "errors": {"a": ["b"]}},
-         tallyfy.RequestRejected, "The given data was invalid. a: b"),
+        (
+            403,
+            {"message": "You don't have application's permissions for this organization!"},
+            tallyfy.PermissionDenied,
+            "You don't have application's permissions for this organization!",
+        ),
+        (
+            404,
+            {"error": True, "message": "Resource not found", "code": "RESOURCE_NOT_FOUND"},
+            tallyfy.NotFound,
+            "Resource not found",
+        ),
+        (
+            404,
+            {"message": "No query results for model [Asset]."},
+            tallyfy.NotFound,
+            "No query results for model [Asset].",
+        ),
+        (
+            422,
+            {"error": True, "errors": {"name": ["The name field is required."]}},
+            tallyfy.RequestRejected,
+            "name: The name field is required.",
+        ),
+        (
+            422,
+            {"message": "The given data was invalid.", "errors": {"a": ["b"]}},
+            tallyfy.RequestRejected,
+            "The given data was invalid. a: b",
+        ),
         (400, "plain text problem", tallyfy.RequestRejected, "plain text problem"),
         (302, "", tallyfy.UnexpectedResponse, "Tallyfy answered with a redirect (302)."),
     ],
@@ -120,7 +155,9 @@ def test_any_2xx_delete_is_success(http: responses.RequestsMock, status: int, kw
 
 
 def test_429_is_retried_even_on_delete(http: responses.RequestsMock) -> None:
-    http.delete(FILE_URL, status=429, json={"message": "Too Many Attempts."}, headers={"Retry-After": "0"})
+    http.delete(
+        FILE_URL, status=429, json={"message": "Too Many Attempts."}, headers={"Retry-After": "0"}
+    )
     http.delete(FILE_URL, status=200, body=b"")
     assert client().delete_file(ASSET_ID).status == 200
     assert len(http.calls) == 2
@@ -136,13 +173,19 @@ def test_retry_after_is_honoured_up_to_the_cap(header: str, wait: float) -> None
 
 def test_retry_after_as_an_http_date_is_understood() -> None:
     retry = tallyfy.build_retry(backoff=0, retry_after_cap=30)
-    response = urllib3.HTTPResponse(status=429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})
+    response = urllib3.HTTPResponse(
+        status=429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}
+    )
     assert retry.get_retry_after(response) == 0
 
 
 def test_persistent_429_raises_rate_limited_with_the_wait(http: responses.RequestsMock) -> None:
-    http.get(ASSET_URL, status=429, json={"message": "Too Many Attempts.", "code": "RATE_LIMIT_EXCEEDED"},
-             headers={"Retry-After": "12"})
+    http.get(
+        ASSET_URL,
+        status=429,
+        json={"message": "Too Many Attempts.", "code": "RATE_LIMIT_EXCEEDED"},
+        headers={"Retry-After": "12"},
+    )
     with pytest.raises(tallyfy.RateLimited) as caught:
         client().get_asset(ASSET_ID)
     assert caught.value.retry_after == 12
@@ -161,8 +204,14 @@ def test_get_is_retried_on_503_but_delete_is_not(http: responses.RequestsMock) -
 
 
 def test_timeouts_are_applied_to_every_call(http: responses.RequestsMock) -> None:
-    http.get(ASSET_URL, json={"data": ASSET}, match=[matchers.request_kwargs_matcher({"timeout": (2.0, 9.0)})])
-    http.delete(FILE_URL, body=b"", match=[matchers.request_kwargs_matcher({"timeout": (2.0, 9.0)})])
+    http.get(
+        ASSET_URL,
+        json={"data": ASSET},
+        match=[matchers.request_kwargs_matcher({"timeout": (2.0, 9.0)})],
+    )
+    http.delete(
+        FILE_URL, body=b"", match=[matchers.request_kwargs_matcher({"timeout": (2.0, 9.0)})]
+    )
     c = client(connect_timeout=2.0, read_timeout=9.0)
     c.get_asset(ASSET_ID)
     c.delete_file(ASSET_ID)
@@ -183,10 +232,18 @@ def test_redirects_are_not_followed(http: responses.RequestsMock) -> None:
 
 
 def test_download_is_streamed_with_its_headers(http: responses.RequestsMock) -> None:
-    http.get(f"{FILE_URL}/dl", body=b"abc", headers={
-        "Content-Disposition": "attachment; filename=\"x.pdf\"; filename*=UTF-8''R%C3%A9sum%C3%A9.pdf",
-        "Content-Type": "application/octet-stream", "Content-Length": "3",
-    }, match=[matchers.request_kwargs_matcher({"stream": True})])
+    http.get(
+        f"{FILE_URL}/dl",
+        body=b"abc",
+        headers={
+            "Content-Disposition": (
+                "attachment; filename=\"x.pdf\"; filename*=UTF-8''R%C3%A9sum%C3%A9.pdf"
+            ),
+            "Content-Type": "application/octet-stream",
+            "Content-Length": "3",
+        },
+        match=[matchers.request_kwargs_matcher({"stream": True})],
+    )
     download = client().open_download(ASSET_ID)
     assert download.filename == "Résumé.pdf"
     assert download.content_length == 3
@@ -201,8 +258,13 @@ def test_inline_view_uses_the_file_endpoint(http: responses.RequestsMock) -> Non
 
 @pytest.mark.parametrize(
     "url",
-    ["http://go.tallyfy.com/api", "https://evil.example/api", "https://127.0.0.1/api",
-     "https://user:pw@go.tallyfy.com/api", "ftp://go.tallyfy.com"],
+    [
+        "http://go.tallyfy.com/api",
+        "https://evil.example/api",
+        "https://127.0.0.1/api",
+        "https://user:pw@go.tallyfy.com/api",
+        "ftp://go.tallyfy.com",
+    ],
 )
 def test_disallowed_base_urls_are_refused_at_call_time(url: str) -> None:
     with pytest.raises(DisallowedBaseURL):
@@ -210,11 +272,15 @@ def test_disallowed_base_urls_are_refused_at_call_time(url: str) -> None:
 
 
 def test_plain_http_only_to_an_explicit_sandbox_host(http: responses.RequestsMock) -> None:
-    http.get(f"http://127.0.0.1:8001/api/organizations/{ORG_ID}/assets/{ASSET_ID}", json={"data": ASSET})
+    http.get(
+        f"http://127.0.0.1:8001/api/organizations/{ORG_ID}/assets/{ASSET_ID}", json={"data": ASSET}
+    )
     c = client(base_url="http://127.0.0.1:8001/api", insecure_hosts=["127.0.0.1"])
     assert c.get_asset(ASSET_ID).id == ASSET_ID
 
 
 def test_the_other_documented_host_works(http: responses.RequestsMock) -> None:
-    http.get(f"https://api.tallyfy.com/organizations/{ORG_ID}/assets/{ASSET_ID}", json={"data": ASSET})
+    http.get(
+        f"https://api.tallyfy.com/organizations/{ORG_ID}/assets/{ASSET_ID}", json={"data": ASSET}
+    )
     assert client(base_url="https://api.tallyfy.com/").get_asset(ASSET_ID).id == ASSET_ID

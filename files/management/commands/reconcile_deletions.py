@@ -16,8 +16,13 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--older-than", type=int, default=None, metavar="SECONDS",
-                            help="default: TALLYFY_RECONCILE_AFTER_SECONDS (300)")
+        parser.add_argument(
+            "--older-than",
+            type=int,
+            default=None,
+            metavar="SECONDS",
+            help="default: TALLYFY_RECONCILE_AFTER_SECONDS (300)",
+        )
 
     def handle(self, *args: Any, older_than: int | None, **options: Any) -> None:
         age = timedelta(seconds=older_than) if older_than is not None else None

@@ -10,7 +10,7 @@ from files.forms import OrganizationForm
 from files.models import Organization
 
 SANDBOX_ORG_ID = "5a6d1b0f3c2e4d8a9b7c6e5f4a3b2c1d"
-SANDBOX_TOKEN = "sandbox-demo-token"
+SANDBOX_TOKEN = "sandbox-demo-token"  # noqa: S105  (the local sandbox's public demo token)
 
 
 class Command(BaseCommand):
