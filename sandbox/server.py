@@ -125,7 +125,14 @@ class SandboxHandler(BaseHTTPRequestHandler):
             scheme = self.headers["Authorization"].split(" ", 1)[0]
             headers["Authorization"] = f"{scheme} <redacted>"
         self.server.requests_log.add(
-            {"method": method, "path": path, "query": query, "headers": headers, "at": time.time()}
+            {
+                "method": method,
+                "path": path,
+                "query": query,
+                "headers": headers,
+                "client_port": self.client_address[1],
+                "at": time.time(),
+            }
         )
 
     def _send(
@@ -310,34 +317,11 @@ class SandboxHandler(BaseHTTPRequestHandler):
         self._send(200, b"", "text/html; charset=UTF-8")
 
     def _api_upload_file(self, org_id: str, match: re.Match[str]) -> None:
-        content_type = self.headers.get("Content-Type", "")
-        if not content_type.startswith("multipart/form-data"):
-            self._json(422, {"error": True, "errors": {"name": ["The name field is required."]}})
-            return
         if len(self.body) > MAX_UPLOAD_BYTES:
-            self._json(
-                422,
-                {
-                    "error": True,
-                    "errors": {"name": ["The file may not be greater than 102400 kilobytes."]},
-                },
-            )
+            too_big = ["The file may not be greater than 102400 kilobytes."]
+            self._json(422, {"error": True, "errors": {"name": too_big}})
             return
-        message = BytesParser(policy=HTTP).parsebytes(
-            f"Content-Type: {content_type}\r\n\r\n".encode() + self.body
-        )
-        form: dict[str, str] = {}
-        upload: tuple[str, str, bytes] | None = None
-        for part in message.iter_parts():
-            field = part.get_param("name", header="content-disposition")
-            if field == "name" and part.get_filename():
-                upload = (
-                    part.get_filename(),
-                    part.get_content_type(),
-                    part.get_payload(decode=True) or b"",
-                )
-            elif field:
-                form[str(field)] = (part.get_payload(decode=True) or b"").decode()
+        form, upload = self._parse_form()
         errors: dict[str, list[str]] = {}
         if upload is None:
             errors["name"] = ["The name field is required."]
@@ -345,14 +329,12 @@ class SandboxHandler(BaseHTTPRequestHandler):
             errors["subject_type"] = [
                 f"The subject type must be one of {', '.join(SUBJECT_TYPES)}."
             ]
-        if not form.get("subject_id"):
-            errors["subject_id"] = ["The subject id field is required."]
-        if not form.get("uploaded_from"):
-            errors["uploaded_from"] = ["The uploaded from field is required."]
-        if errors:
+        for required in ("subject_id", "uploaded_from"):
+            if not form.get(required):
+                errors[required] = [f"The {required.replace('_', ' ')} field is required."]
+        if errors or upload is None:
             self._json(422, {"message": "The given data was invalid.", "errors": errors})
             return
-        assert upload is not None
         filename, file_type, data = upload
         asset = self.server.store.add_asset(
             org_id=org_id,
@@ -365,6 +347,26 @@ class SandboxHandler(BaseHTTPRequestHandler):
             step_id=form.get("step_id") or None,
         )
         self._json(200, {"data": asset.to_json()})
+
+    def _parse_form(self) -> tuple[dict[str, str], tuple[str, str, bytes] | None]:
+        """Form fields, and the file sent in field `name`, from a multipart or urlencoded body."""
+        content_type = self.headers.get("Content-Type", "")
+        if not content_type.startswith("multipart/form-data"):
+            fields = parse_qs(self.body.decode(errors="replace"))
+            return {k: v[0] for k, v in fields.items()}, None
+        message = BytesParser(policy=HTTP).parsebytes(
+            f"Content-Type: {content_type}\r\n\r\n".encode() + self.body
+        )
+        form: dict[str, str] = {}
+        upload: tuple[str, str, bytes] | None = None
+        for part in message.iter_parts():
+            field = part.get_param("name", header="content-disposition")
+            payload = part.get_payload(decode=True) or b""
+            if field == "name" and part.get_filename():
+                upload = (part.get_filename(), part.get_content_type(), payload)
+            elif field:
+                form[str(field)] = payload.decode(errors="replace")
+        return form, upload
 
     def _api_get_run(self, org_id: str, match: re.Match[str]) -> None:
         run = self.server.store.run(org_id=org_id, run_id=match["run"])
