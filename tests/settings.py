@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 
+os.environ["DJANGO_ENV_FILE"] = ""  # a developer's .env must not change what the tests see
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
 os.environ.setdefault("TALLYFY_TOKEN_KEYS", "dGVzdC1vbmx5LWtleS1kby1ub3QtdXNlLTAxMjM0NTY=")
 os.environ.setdefault("TALLYFY_RETRY_BACKOFF", "0")

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from cryptography.fernet import InvalidToken
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from files.models import Organization
 from files.tokens import reencrypt_token
@@ -11,13 +13,19 @@ from files.tokens import reencrypt_token
 class Command(BaseCommand):
     help = (
         "Re-encrypt every stored access token with the first key of TALLYFY_TOKEN_KEYS. "
-        "Afterwards the older keys can be removed from the list."
+        "All or nothing: afterwards the older keys can be removed from the list."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        count = 0
-        for organization in Organization.objects.all():
-            organization.token_ciphertext = reencrypt_token(organization.token_ciphertext)
-            organization.save(update_fields=["token_ciphertext"])
-            count += 1
-        self.stdout.write(f"Re-encrypted {count} token(s) with the first key.")
+        with transaction.atomic():
+            organizations = list(Organization.objects.select_for_update())
+            for organization in organizations:
+                try:
+                    organization.token_ciphertext = reencrypt_token(organization.token_ciphertext)
+                except InvalidToken as exc:
+                    raise CommandError(
+                        f"The token of organization {organization.name!r} cannot be decrypted "
+                        "with any key in TALLYFY_TOKEN_KEYS; nothing was re-encrypted."
+                    ) from exc
+                organization.save(update_fields=["token_ciphertext"])
+        self.stdout.write(f"Re-encrypted {len(organizations)} token(s) with the first key.")
