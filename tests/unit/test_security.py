@@ -187,7 +187,8 @@ def test_every_page_has_a_strict_csp_with_a_fresh_nonce(
     assert "unsafe-inline" not in policy
     assert "unsafe-eval" not in policy
     nonces = [re.search(r"'nonce-([^']+)'", r["Content-Security-Policy"]) for r in (first, second)]
-    assert nonces[0] and nonces[1]
+    assert nonces[0]
+    assert nonces[1]
     assert nonces[0].group(1) != nonces[1].group(1)
     html = first.content.decode()
     for script in re.findall(r"<script\b[^>]*>", html):
