@@ -8,6 +8,10 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 SANDBOX_PORT ?= 8001
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
+TEST_ARTIFACTS ?= test-artifacts
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+# Browser tests keep a screenshot and a Playwright trace of every failure.
+PYTEST := $(PY) -m pytest -n 2 --screenshot only-on-failure --tracing retain-on-failure
 
 .PHONY: run test test-sqlite test-postgres lint bench clean
 
@@ -23,6 +27,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP) .env
 	$(PY) manage.py migrate --no-input
+	$(PY) manage.py collectstatic --no-input --verbosity 0
 	$(PY) manage.py setup_demo --sandbox-url http://127.0.0.1:$(SANDBOX_PORT)/api
 	@$(PY) -m sandbox --port $(SANDBOX_PORT) & SANDBOX_PID=$$!; \
 	  trap "kill $$SANDBOX_PID 2>/dev/null" EXIT INT TERM; \
@@ -36,12 +41,12 @@ test: $(STAMP) lint test-sqlite test-postgres
 
 test-sqlite: $(STAMP)
 	@echo "== test suite on SQLite =="
-	env -u DATABASE_URL $(PY) -m pytest -n 2 $(PYTEST_ARGS)
+	env -u DATABASE_URL $(PYTEST) --output $(TEST_ARTIFACTS)/sqlite $(PYTEST_ARGS)
 
 test-postgres: $(STAMP)
 	@if $(PY) scripts/db_ready.py "$(PG_URL)"; then \
 	  echo "== test suite on PostgreSQL ($(PG_URL)) =="; \
-	  DATABASE_URL="$(PG_URL)" $(PY) -m pytest -n 2 $(PYTEST_ARGS); \
+	  DATABASE_URL="$(PG_URL)" $(PYTEST) --output $(TEST_ARTIFACTS)/postgres $(PYTEST_ARGS); \
 	else \
 	  echo "== no PostgreSQL answers at $(PG_URL): ran the suite on SQLite only =="; \
 	fi

@@ -40,6 +40,10 @@ def file_response(download: Download, *, filename: str, inline: bool) -> Streami
     if download.content_length is not None:
         response["Content-Length"] = str(download.content_length)
     response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src 'self'"
+    # A sandboxed document with no script; the browser's own image and text viewers style
+    # themselves inline, which is harmless there.
+    response["Content-Security-Policy"] = (
+        "sandbox; default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'"
+    )
     response["Cache-Control"] = "private, no-store"
     return response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -41,11 +42,9 @@ def staff_view(
     return decorate
 
 
-def _page(
-    request: HttpRequest, template: str, title: str, *, status: int = 200, **context: Any
-) -> HttpResponse:
+def _page(request: HttpRequest, template: str, title: str, **context: Any) -> HttpResponse:
     context = {**admin.site.each_context(request), "title": title, **context}
-    return render(request, template, context, status=status)
+    return render(request, template, context)
 
 
 @require_GET
@@ -88,6 +87,7 @@ def file_detail_view(request: HttpRequest, org_pk: int, asset_id: str) -> HttpRe
         organization=organization,
         asset_id=asset_id,
         asset=asset,
+        raw_json=json.dumps(asset.raw, indent=2, sort_keys=True, ensure_ascii=False),
         can_delete=request.user.has_perm(DELETE_PERMISSION),
     )
 
@@ -154,7 +154,6 @@ def file_delete_view(request: HttpRequest, org_pk: int, asset_id: str) -> HttpRe
         asset=asset,
         form=form,
         detail_url=detail_url,
-        status=400 if form.is_bound else 200,
     )
 
 

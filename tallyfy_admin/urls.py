@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 from django.views.generic import RedirectView
 
@@ -8,8 +9,16 @@ admin.site.site_header = "Tallyfy admin"
 admin.site.site_title = "Tallyfy admin"
 admin.site.index_title = "Files and deletion log"
 
+
+def no_favicon(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse(status=204)
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    path("favicon.ico", no_favicon),
     path("admin/tallyfy-files/", include("files.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -17,3 +17,11 @@ os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
 from tallyfy_admin.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file rather than shared-cache memory: the browser tests' live server writes from
+    # other threads, and shared-cache SQLite fails at once on a locked table instead of waiting.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-db.sqlite3")}  # noqa: F405
+
+# WhiteNoise serves from STATIC_ROOT and warns when it is missing; the tests use the finders.
+(BASE_DIR / "var" / "static").mkdir(parents=True, exist_ok=True)  # noqa: F405
