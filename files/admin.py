@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -11,6 +12,9 @@ from files import services
 from files.errors import USER_FACING_ERRORS, describe_failure
 from files.forms import OrganizationForm
 from files.models import FileDeletion, Organization
+from files.pagination import CappedCountPaginator
+
+TALLYFY_OBJECT_ID = re.compile(r"[0-9a-f]{32}")
 
 
 @admin.register(Organization)
@@ -55,7 +59,11 @@ class FileDeletionAdmin(admin.ModelAdmin):
         "reason_short",
     ]
     list_filter = ["state", "organization", "started_at"]
-    search_fields = ["=asset_id", "file_name", "username", "reason"]
+    search_fields = ["=asset_id", "file_name", "=username", "reason"]
+    search_help_text = (
+        "A file id finds its deletions directly; other words search names, users and reasons."
+    )
+    paginator = CappedCountPaginator
     list_select_related = ["organization"]
     date_hierarchy = None
     show_full_result_count = False
@@ -81,6 +89,15 @@ class FileDeletionAdmin(admin.ModelAdmin):
         "metadata_json",
     ]
     readonly_fields = fields
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[FileDeletion], search_term: str
+    ) -> tuple[QuerySet[FileDeletion], bool]:
+        # A whole Tallyfy id is looked up through the asset id index, not by scanning text.
+        term = search_term.strip()
+        if TALLYFY_OBJECT_ID.fullmatch(term):
+            return queryset.filter(asset_id=term), False
+        return super().get_search_results(request, queryset, search_term)
 
     @admin.display(description="Reason")
     def reason_short(self, deletion: FileDeletion) -> str:

@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+
+from files import services
+from files.models import DeletionState, FileDeletion, Organization
+
+
+def make_row(org: Organization, user: User, **fields: object) -> FileDeletion:
+    values: dict[str, object] = {
+        "organization": org,
+        "org_id": org.org_id,
+        "asset_id": "a" * 32,
+        "user": user,
+        "username": user.username,
+        "reason": "GDPR-1",
+        "state": DeletionState.DELETED,
+        "file_name": "report.pdf",
+    }
+    values.update(fields)
+    return FileDeletion.objects.create(**values)
+
+
+def test_log_is_read_only_even_for_superusers(
+    admin_client: Client, admin_user: User, organization: Organization
+) -> None:
+    row = make_row(organization, admin_user)
+    assert admin_client.get(reverse("admin:files_filedeletion_add")).status_code == 403
+    assert (
+        admin_client.get(reverse("admin:files_filedeletion_delete", args=[row.pk])).status_code
+        == 403
+    )
+    change = admin_client.post(
+        reverse("admin:files_filedeletion_change", args=[row.pk]), {"reason": "edited"}
+    )
+    assert change.status_code == 403
+    row.refresh_from_db()
+    assert row.reason == "GDPR-1"
+    listing = admin_client.get(reverse("admin:files_filedeletion_changelist"))
+    assert "delete_selected" not in listing.content.decode()
+
+
+def test_detail_page_shows_the_snapshot(
+    admin_client: Client, admin_user: User, organization: Organization
+) -> None:
+    row = make_row(organization, admin_user, metadata={"id": "a" * 32, "extra": "kept"})
+    body = admin_client.get(
+        reverse("admin:files_filedeletion_change", args=[row.pk])
+    ).content.decode()
+    assert "report.pdf" in body
+    assert "&quot;extra&quot;: &quot;kept&quot;" in body
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"state__exact": "failed"}, {"failed.pdf"}),
+        ({"q": "b" * 32}, {"failed.pdf"}),
+        ({"q": "ledger"}, {"ledger.xlsx"}),
+        ({"q": "INC-77"}, {"ledger.xlsx"}),
+        ({"q": "admin"}, {"report.pdf", "failed.pdf", "ledger.xlsx"}),
+    ],
+)
+def test_filters_and_search(
+    admin_client: Client,
+    admin_user: User,
+    organization: Organization,
+    query: dict[str, str],
+    expected: set[str],
+) -> None:
+    make_row(organization, admin_user)
+    make_row(
+        organization,
+        admin_user,
+        asset_id="b" * 32,
+        file_name="failed.pdf",
+        state=DeletionState.FAILED,
+    )
+    make_row(organization, admin_user, asset_id="c" * 32, file_name="ledger.xlsx", reason="INC-77")
+    response = admin_client.get(reverse("admin:files_filedeletion_changelist"), query)
+    shown = {row.file_name for row in response.context["cl"].result_list}
+    assert shown == expected
+
+
+def test_settled_rows_are_never_edited(organization: Organization, admin_user: User) -> None:
+    row = make_row(organization, admin_user, state=DeletionState.FAILED)
+    services.deletion_reconcile(deletion=row)
+    services._settle(deletion=row, attempts=9, result=services._Outcome(DeletionState.DELETED, "x"))
+    row.refresh_from_db()
+    assert (row.state, row.attempts) == (DeletionState.FAILED, 0)
+
+
+def test_an_organization_with_deletions_cannot_be_deleted(
+    admin_client: Client, admin_user: User, organization: Organization
+) -> None:
+    make_row(organization, admin_user)
+    admin_client.post(
+        reverse("admin:files_organization_delete", args=[organization.pk]), {"post": "yes"}
+    )
+    assert Organization.objects.filter(pk=organization.pk).exists()
+
+
+def test_listing_never_counts_past_the_cap(
+    admin_client: Client,
+    admin_user: User,
+    organization: Organization,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from files.pagination import CappedCountPaginator
+
+    monkeypatch.setattr(CappedCountPaginator, "COUNT_CAP", 3)
+    for n in range(5):
+        make_row(organization, admin_user, asset_id=f"{n:032x}")
+    response = admin_client.get(reverse("admin:files_filedeletion_changelist"))
+    assert "More than 3 file deletions" in response.content.decode()
+    assert response.context["cl"].result_count == 4
