@@ -8,12 +8,15 @@ from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 
 _STARTED_KEY = "_session_started_at"
+_TOUCHED_KEY = "_session_touched_at"
 
 
-class AbsoluteSessionLifetimeMiddleware:
-    """End a signed-in session SESSION_ABSOLUTE_LIFETIME after sign-in, active or not.
+class SessionLifetimeMiddleware:
+    """Idle and absolute limits for signed-in sessions.
 
-    SESSION_COOKIE_AGE with SESSION_SAVE_EVERY_REQUEST covers the idle limit.
+    Idle: the session is saved (and its expiry pushed SESSION_COOKIE_AGE ahead) at most once
+    per SESSION_TOUCH_INTERVAL, rather than on every request, so a page view costs no write.
+    Absolute: SESSION_ABSOLUTE_LIFETIME after sign-in the user is signed out, active or not.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -21,7 +24,10 @@ class AbsoluteSessionLifetimeMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.user.is_authenticated:
-            started = request.session.setdefault(_STARTED_KEY, time.time())
-            if time.time() - started > settings.SESSION_ABSOLUTE_LIFETIME.total_seconds():
+            now = time.time()
+            started = request.session.setdefault(_STARTED_KEY, now)
+            if now - started > settings.SESSION_ABSOLUTE_LIFETIME.total_seconds():
                 logout(request)
+            elif now - request.session.get(_TOUCHED_KEY, 0) > settings.SESSION_TOUCH_INTERVAL:
+                request.session[_TOUCHED_KEY] = now
         return self.get_response(request)

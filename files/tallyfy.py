@@ -24,7 +24,7 @@ from files.ids import validate_id
 
 logger = logging.getLogger(__name__)
 
-DOWNLOAD_CHUNK_BYTES = 256 * 1024
+DOWNLOAD_CHUNK_BYTES = 1024 * 1024
 _MESSAGE_LIMIT = 500
 _EXTENDED_FILENAME = re.compile(
     r"filename\*\s*=\s*(?P<charset>[\w-]*)'[\w-]*'(?P<value>[^;\s]+)", re.I

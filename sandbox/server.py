@@ -79,6 +79,9 @@ class ConnectionDropped(Exception):
 
 class SandboxHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; without this, Nagle and delayed ACKs
+    # hold every small response back by 40 ms.
+    disable_nagle_algorithm = True
     server: SandboxServer
     server_version = "TallyfySandbox/1"
 

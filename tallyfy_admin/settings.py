@@ -55,7 +55,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "files.middleware.AbsoluteSessionLifetimeMiddleware",
+    "files.middleware.SessionLifetimeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -82,6 +82,8 @@ TEMPLATES = [
 WSGI_APPLICATION = "tallyfy_admin.wsgi.application"
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
@@ -118,7 +120,7 @@ LOGIN_URL = "admin:login"
 
 # --- Sessions: 30 minutes idle ends a session, 12 hours ends it regardless. ---
 SESSION_COOKIE_AGE = env.int("DJANGO_SESSION_IDLE_SECONDS", default=30 * 60)
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_TOUCH_INTERVAL = 60  # seconds: how stale the idle clock may be (files.middleware)
 SESSION_ABSOLUTE_LIFETIME = timedelta(
     seconds=env.int("DJANGO_SESSION_ABSOLUTE_SECONDS", default=12 * 60 * 60)
 )

@@ -80,7 +80,7 @@ def test_production_security_settings(settings: object) -> None:
     assert s.SECURE_HSTS_INCLUDE_SUBDOMAINS
     assert s.SESSION_COOKIE_HTTPONLY
     assert s.SESSION_COOKIE_AGE == 30 * 60
-    assert s.SESSION_SAVE_EVERY_REQUEST
+    assert s.SESSION_TOUCH_INTERVAL <= 60
     assert s.SESSION_ABSOLUTE_LIFETIME.total_seconds() == 12 * 3600
 
 
@@ -351,3 +351,33 @@ def test_log_lines_escape_values_from_tallyfy(
             confirmation=ASSET_ID,
         )
     assert all("\n" not in record.getMessage() for record in caplog.records)
+
+
+def test_idle_clock_is_pushed_ahead_by_activity_at_most_once_a_minute(viewer: User) -> None:
+    from django.contrib.sessions.models import Session
+
+    client = Client()
+    client.force_login(viewer)
+    client.get(reverse("admin:index"))
+    first_expiry = Session.objects.get().expire_date
+    client.get(reverse("admin:index"))
+    assert Session.objects.get().expire_date == first_expiry  # no write within the minute
+    session = client.session
+    session["_session_touched_at"] = time.time() - 61
+    session.save()
+    saved_expiry = Session.objects.get().expire_date
+    client.get(reverse("admin:index"))
+    assert Session.objects.get().expire_date > saved_expiry
+
+
+def test_idle_session_expires(viewer: User) -> None:
+    from datetime import timedelta
+
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    client = Client()
+    client.force_login(viewer)
+    client.get(reverse("admin:index"))
+    Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))
+    assert client.get(reverse("admin:index")).status_code == 302

@@ -1,0 +1,217 @@
+"""Processes and helpers the benchmarks share: the sandbox, the panel under gunicorn, a login."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+from cryptography.fernet import Fernet
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+PASSWORD = "bench-password-not-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout}s")
+
+
+def median_of(runs: int, measure: Callable[[], float]) -> float:
+    return statistics.median(measure() for _ in range(runs))
+
+
+def peak_rss_kib(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    match = re.search(r"VmHWM:\s+(\d+) kB", status)
+    return int(match.group(1)) if match else 0
+
+
+def children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        found.extend(int(child) for child in text)
+    return found
+
+
+@dataclass
+class Sandbox:
+    process: subprocess.Popen[bytes]
+    port: int
+    org_id: str = "5a6d1b0f3c2e4d8a9b7c6e5f4a3b2c1d"
+    token: str = "sandbox-demo-token"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def control(self, action: str, payload: dict[str, Any] | None = None) -> Any:
+        data = None if payload is None else json.dumps(payload).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/_sandbox/{action}",
+            data=data,
+            method="GET" if data is None else "POST",
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())["data"]
+
+    def add_file(self, size: int, filename: str = "bench.bin") -> str:
+        asset = self.control("files", {"org_id": self.org_id, "size": size, "filename": filename})
+        return asset["id"]
+
+
+@contextlib.contextmanager
+def sandbox() -> Iterator[Sandbox]:
+    port = free_port()
+    process = subprocess.Popen(
+        [PYTHON, "-m", "sandbox", "--db", ":memory:", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port)
+        yield Sandbox(process, port)
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def panel_env(database_url: str, **extra: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "DJANGO_ENV_FILE": "",
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "TALLYFY_TOKEN_KEYS": Fernet.generate_key().decode(),
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "DJANGO_SECURE_COOKIES": "false",
+        "TALLYFY_INSECURE_API_HOSTS": "127.0.0.1",
+        "DATABASE_URL": database_url,
+        "DJANGO_LOG_LEVEL": "WARNING",
+        "DJANGO_STATIC_ROOT": str(ROOT / "var" / "bench-static"),
+    }
+    env.update(extra)
+    return env
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
+    return result.stdout
+
+
+SETUP_SCRIPT = """
+from django.contrib.auth.models import User
+from files.forms import OrganizationForm
+User.objects.filter(username="bench").delete()
+User.objects.create_superuser("bench", "", "{password}")
+from files.models import Organization
+form = OrganizationForm(
+    instance=Organization.objects.filter(name="Sandbox").first(),
+    data={{"name": "Sandbox", "org_id": "{org_id}", "api_base_url": "{base_url}",
+           "token": "{token}"}},
+)
+assert form.is_valid(), form.errors
+print(form.save().pk)
+"""
+
+
+@dataclass
+class Panel:
+    process: subprocess.Popen[bytes]
+    port: int
+    org_pk: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def worker_pids(self) -> list[int]:
+        return children(self.process.pid)
+
+    def login(self) -> requests.Session:
+        session = requests.Session()
+        session.get(f"{self.url}/admin/login/", timeout=30)
+        response = session.post(
+            f"{self.url}/admin/login/",
+            data={
+                "username": "bench",
+                "password": PASSWORD,
+                "csrfmiddlewaretoken": session.cookies["csrftoken"],
+                "next": "/admin/",
+            },
+            timeout=30,
+            allow_redirects=False,
+        )
+        if response.status_code != 302:
+            raise RuntimeError(f"login failed: {response.status_code}")
+        return session
+
+
+@contextlib.contextmanager
+def panel(
+    box: Sandbox, database_url: str, *, workers: int = 2, threads: int = 16
+) -> Iterator[Panel]:
+    env = panel_env(database_url)
+    manage(env, "migrate", "--no-input")
+    manage(env, "collectstatic", "--no-input")
+    setup = SETUP_SCRIPT.format(
+        password=PASSWORD, org_id=box.org_id, base_url=box.base_url, token=box.token
+    )
+    org_pk = int(manage(env, "shell", "-c", setup).strip().splitlines()[-1])
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            "tallyfy_admin.wsgi",
+            "-c",
+            "gunicorn.conf.py",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port)
+        time.sleep(0.5)
+        yield Panel(process, port, org_pk)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)

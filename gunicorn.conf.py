@@ -1,0 +1,14 @@
+"""Production server settings for `gunicorn tallyfy_admin.wsgi` (see README, Deployment)."""
+
+from __future__ import annotations
+
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+# Threads keep a worker serving while its other requests wait on Tallyfy.
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "16"))
+# Downloads of large files stream for as long as they take; this only bounds a stuck worker.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
