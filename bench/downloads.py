@@ -97,7 +97,7 @@ def run(box: Sandbox, site: Panel) -> list[dict[str, Any]]:
         )
         rows.append(
             {
-                "figure": f"download {label}: peak memory growth, panel worker vs SDK download_file",
+                "figure": f"download {label}: peak memory growth, panel vs SDK download_file",
                 "ours": f"{growth_mib:.1f} MiB",
                 "reference": f"{max(r['rss_growth_mib'] for r in sdk_runs):.0f} MiB "
                 f"(SDK, {size / sdk_s / MB:.0f} MB/s)",

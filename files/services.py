@@ -6,6 +6,7 @@ Views call these, never `TallyfyClient` directly.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,33 +27,57 @@ class ConfirmationMismatch(ValueError):
     """The re-typed name or id does not match the file about to be deleted."""
 
 
+_clients = threading.local()
+_CLIENTS_PER_THREAD = 32
+
+
 def tallyfy_client(*, organization: Organization) -> tallyfy.TallyfyClient:
-    return tallyfy.TallyfyClient(
-        base_url=organization.api_base_url,
-        org_id=organization.org_id,
-        token=organization.access_token(),
-        allowed_hosts=settings.TALLYFY_ALLOWED_API_HOSTS,
-        insecure_hosts=settings.TALLYFY_INSECURE_API_HOSTS,
-        connect_timeout=settings.TALLYFY_CONNECT_TIMEOUT,
-        read_timeout=settings.TALLYFY_READ_TIMEOUT,
-        retry_after_cap=settings.TALLYFY_RETRY_AFTER_CAP,
-        backoff=settings.TALLYFY_RETRY_BACKOFF,
+    """This thread's client for the organization, kept so its connection (and TLS session)
+    is reused across requests. Any change to the organization or the settings makes a new one.
+    """
+    config = (
+        organization.pk,
+        organization.api_base_url,
+        organization.org_id,
+        organization.token_ciphertext,
+        tuple(settings.TALLYFY_ALLOWED_API_HOSTS),
+        tuple(settings.TALLYFY_INSECURE_API_HOSTS),
+        settings.TALLYFY_CONNECT_TIMEOUT,
+        settings.TALLYFY_READ_TIMEOUT,
+        settings.TALLYFY_RETRY_AFTER_CAP,
+        settings.TALLYFY_RETRY_BACKOFF,
     )
+    cache: dict[tuple[object, ...], tallyfy.TallyfyClient] = _clients.__dict__.setdefault(
+        "by_config", {}
+    )
+    client = cache.get(config)
+    if client is None:
+        client = tallyfy.TallyfyClient(
+            base_url=organization.api_base_url,
+            org_id=organization.org_id,
+            token=organization.access_token(),
+            allowed_hosts=settings.TALLYFY_ALLOWED_API_HOSTS,
+            insecure_hosts=settings.TALLYFY_INSECURE_API_HOSTS,
+            connect_timeout=settings.TALLYFY_CONNECT_TIMEOUT,
+            read_timeout=settings.TALLYFY_READ_TIMEOUT,
+            retry_after_cap=settings.TALLYFY_RETRY_AFTER_CAP,
+            backoff=settings.TALLYFY_RETRY_BACKOFF,
+        )
+        if len(cache) >= _CLIENTS_PER_THREAD:
+            for stale in cache.values():
+                stale.close()
+            cache.clear()
+        cache[config] = client
+    return client
 
 
 def file_lookup(*, organization: Organization, asset_id: str) -> tallyfy.Asset:
-    with tallyfy_client(organization=organization) as client:
-        return client.get_asset(asset_id)
+    return tallyfy_client(organization=organization).get_asset(asset_id)
 
 
 def file_open(*, organization: Organization, asset_id: str, inline: bool) -> tallyfy.Download:
-    """An open download; the caller closes it (closing it closes the session's connection)."""
-    client = tallyfy_client(organization=organization)
-    try:
-        return client.open_download(asset_id, inline=inline)
-    except BaseException:
-        client.close()
-        raise
+    """An open download; the caller closes it."""
+    return tallyfy_client(organization=organization).open_download(asset_id, inline=inline)
 
 
 def organization_check_connection(*, organization: Organization) -> str:
@@ -96,25 +121,22 @@ def file_delete(
     if connection.in_atomic_block:
         raise RuntimeError("file_delete must not run inside a transaction: its row must commit.")
     client = tallyfy_client(organization=organization)
-    with client:
-        try:
-            asset = client.get_asset(asset_id)
-        except tallyfy.TallyfyError as exc:
-            return _record_unsent(
-                organization=organization, asset_id=asset_id, user=user, reason=reason, error=exc
-            )
-        if not confirmation_matches(asset=asset, confirmation=confirmation):
-            raise ConfirmationMismatch(
-                f"Type the file name ({asset.filename}) or its id ({asset.id}) exactly."
-            )
-        deletion = FileDeletion.objects.create(
-            **_snapshot(organization=organization, asset=asset, user=user, reason=reason),
-            state=DeletionState.PENDING,
+    try:
+        asset = client.get_asset(asset_id)
+    except tallyfy.TallyfyError as exc:
+        return _record_unsent(
+            organization=organization, asset_id=asset_id, user=user, reason=reason, error=exc
         )
-        logger.info(
-            "deletion %s pending: org=%r asset=%r", deletion.pk, organization.org_id, asset_id
+    if not confirmation_matches(asset=asset, confirmation=confirmation):
+        raise ConfirmationMismatch(
+            f"Type the file name ({asset.filename}) or its id ({asset.id}) exactly."
         )
-        attempts, result = _send_delete(client=client, deletion=deletion)
+    deletion = FileDeletion.objects.create(
+        **_snapshot(organization=organization, asset=asset, user=user, reason=reason),
+        state=DeletionState.PENDING,
+    )
+    logger.info("deletion %s pending: org=%r asset=%r", deletion.pk, organization.org_id, asset_id)
+    attempts, result = _send_delete(client=client, deletion=deletion)
     return _settle(deletion=deletion, attempts=attempts, result=result)
 
 
@@ -256,17 +278,28 @@ def _record_unsent(
 
 def _settle(*, deletion: FileDeletion, attempts: int, result: _Outcome) -> FileDeletion:
     """Write the final state once; a row that is no longer pending is never touched."""
-    FileDeletion.objects.filter(pk=deletion.pk, state=DeletionState.PENDING).update(
-        state=result.state,
-        outcome=result.outcome,
-        http_status=result.status,
-        error_message=result.error.message if result.error else "",
-        request_id=result.request_id,
-        attempts=attempts,
-        finished_at=None if result.state == DeletionState.UNKNOWN else timezone.now(),
-    )
-    deletion.refresh_from_db()
-    logger.info("deletion %s %s after %s attempt(s)", deletion.pk, deletion.state, attempts)
+    final = {
+        "state": result.state,
+        "outcome": result.outcome,
+        "http_status": result.status,
+        "error_message": result.error.message if result.error else "",
+        "request_id": result.request_id,
+        "attempts": attempts,
+        "finished_at": None if result.state == DeletionState.UNKNOWN else timezone.now(),
+    }
+    return _settle_once(deletion=deletion, unsettled=(DeletionState.PENDING,), **final)
+
+
+def _settle_once(
+    *, deletion: FileDeletion, unsettled: tuple[DeletionState, ...], **final: object
+) -> FileDeletion:
+    settled = FileDeletion.objects.filter(pk=deletion.pk, state__in=unsettled).update(**final)
+    if settled:
+        for name, value in final.items():
+            setattr(deletion, name, value)
+    else:
+        deletion.refresh_from_db()
+    logger.info("deletion %s %s", deletion.pk, deletion.state)
     return deletion
 
 
@@ -294,11 +327,14 @@ def deletion_reconcile(*, deletion: FileDeletion) -> FileDeletion:
             "Not deleted: reconcile_deletions found the file still in Tallyfy.",
             200,
         )
-    FileDeletion.objects.filter(pk=deletion.pk, state__in=UNSETTLED_STATES).update(
-        state=state, outcome=outcome, http_status=status, finished_at=timezone.now()
+    return _settle_once(
+        deletion=deletion,
+        unsettled=UNSETTLED_STATES,
+        state=state,
+        outcome=outcome,
+        http_status=status,
+        finished_at=timezone.now(),
     )
-    deletion.refresh_from_db()
-    return deletion
 
 
 def deletions_reconcile(*, older_than: timedelta | None = None) -> Iterable[FileDeletion]:
