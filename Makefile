@@ -52,6 +52,8 @@ test-postgres: $(STAMP)
 	fi
 
 bench: $(STAMP)
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } \
+	  || echo "wrk could not be installed: the load benchmark will be skipped"
 	$(PY) bench/run.py
 
 clean:

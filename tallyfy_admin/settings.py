@@ -170,8 +170,10 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("DJANGO_LOGIN_COOLOFF_MINUTES", de
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "files.lockout.lockout_response"
-AXES_IPWARE_PROXY_COUNT = env.int("DJANGO_PROXY_COUNT", default=0) or None
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# X-Forwarded-For is believed only as far as trusted proxies wrote it (files.client_ip);
+# otherwise anyone could name a fresh address per attempt and never be locked out.
+TRUSTED_PROXY_COUNT = env.int("DJANGO_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "files.client_ip.client_ip"
 
 # --- Tallyfy. ---
 TALLYFY_DEFAULT_API_BASE_URL = "https://go.tallyfy.com/api"

@@ -132,6 +132,46 @@ def test_lockout_is_per_username_and_address(viewer: User) -> None:
     assert other_address.status_code == 302
 
 
+def test_a_spoofed_forwarded_for_does_not_escape_the_lockout(viewer: User) -> None:
+    client = Client()
+    for n in range(6):
+        response = client.post(
+            reverse("admin:login"),
+            {"username": "viewer", "password": "wrong"},
+            REMOTE_ADDR="203.0.113.9",
+            HTTP_X_FORWARDED_FOR=f"198.51.100.{n}",
+        )
+    assert response.status_code == 429
+
+
+def test_behind_trusted_proxies_the_forwarded_address_counts(
+    viewer: User, settings: object
+) -> None:
+    settings.TRUSTED_PROXY_COUNT = 1  # type: ignore[attr-defined]
+    client = Client()
+    for n in range(5):  # the attacker varies the part of the header the proxy did not write
+        client.post(
+            reverse("admin:login"),
+            {"username": "viewer", "password": "wrong"},
+            REMOTE_ADDR="10.0.0.2",
+            HTTP_X_FORWARDED_FOR=f"1.1.1.{n}, 81.2.69.160",
+        )
+    attacker = client.post(
+        reverse("admin:login"),
+        {"username": "viewer", "password": "pw-for-tests-only"},
+        REMOTE_ADDR="10.0.0.2",
+        HTTP_X_FORWARDED_FOR="9.9.9.9, 81.2.69.160",
+    )
+    assert attacker.status_code == 429
+    someone_else = client.post(
+        reverse("admin:login"),
+        {"username": "viewer", "password": "pw-for-tests-only"},
+        REMOTE_ADDR="10.0.0.2",
+        HTTP_X_FORWARDED_FOR="81.2.69.161",
+    )
+    assert someone_else.status_code == 302
+
+
 # --- sessions ---
 
 

@@ -1,0 +1,169 @@
+"""Benchmark 3: the deletion log's admin pages at 10,000 and 1,000,000 rows.
+
+Runs in its own process per database (Django's settings are read once):
+    python -m bench.log_scale DATABASE_URL
+and prints one JSON list of rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import secrets
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+SIZES = (10_000, 1_000_000)
+RUNS = 7
+TARGET_MS = 200
+
+
+def configure(database_url: str) -> None:
+    from cryptography.fernet import Fernet
+
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "tallyfy_admin.settings",
+            "DJANGO_ENV_FILE": "",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "TALLYFY_TOKEN_KEYS": Fernet.generate_key().decode(),
+            "DATABASE_URL": database_url,
+            "DJANGO_ALLOWED_HOSTS": "testserver",
+            "DJANGO_SECURE_SSL_REDIRECT": "false",
+            "DJANGO_LOG_LEVEL": "WARNING",
+        }
+    )
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def fill_to(total: int) -> None:
+    """Add made-up deletions until the log holds `total` rows (kept between runs)."""
+    from django.contrib.auth.models import User
+
+    from files.models import DeletionState, FileDeletion, Organization
+
+    have = FileDeletion.objects.count()
+    if have >= total:
+        return
+    rng = random.Random(have)
+    orgs = []
+    for n in range(3):
+        org, _ = Organization.objects.get_or_create(
+            name=f"Org {n}",
+            defaults={"org_id": f"{n:032x}", "token_ciphertext": "x", "token_last4": "x"},
+        )
+        orgs.append(org)
+    users = [User.objects.get_or_create(username=f"staff{n}")[0] for n in range(5)]
+    states = (
+        [DeletionState.DELETED] * 90
+        + [DeletionState.ALREADY_GONE] * 5
+        + [DeletionState.FAILED] * 4
+        + [DeletionState.UNKNOWN]
+    )
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    batch: list[FileDeletion] = []
+    for n in range(have, total):
+        org, user = orgs[n % 3], users[n % 5]
+        when = start + timedelta(seconds=n * 90 + rng.randrange(60))
+        asset_id = f"{rng.getrandbits(128):032x}"
+        batch.append(
+            FileDeletion(
+                organization=org,
+                org_id=org.org_id,
+                asset_id=asset_id,
+                file_name=f"file-{n}.pdf",
+                subject_type="Run",
+                subject_id=f"{n % 997:032x}",
+                uploaded_at=when - timedelta(days=30),
+                metadata={
+                    "id": asset_id,
+                    "filename": f"file-{n}.pdf",
+                    "version": 1,
+                    "subject": {"id": f"{n % 997:032x}", "type": "Run"},
+                },
+                user=user,
+                username=user.username,
+                reason=f"GDPR-{n}",
+                state=rng.choice(states),
+                http_status=200,
+                attempts=1,
+                started_at=when,
+                finished_at=when + timedelta(seconds=1),
+            )
+        )
+        if len(batch) == 10_000:
+            FileDeletion.objects.bulk_create(batch)
+            batch.clear()
+    FileDeletion.objects.bulk_create(batch)
+
+
+def median_ms(client: Any, url: str) -> float:
+    response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code)
+    timings = []
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        client.get(url)
+        timings.append((time.perf_counter() - started) * 1000)
+    return statistics.median(timings)
+
+
+def measure() -> dict[str, float]:
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    from files.models import FileDeletion
+
+    admin, _ = User.objects.get_or_create(
+        username="bench-admin", defaults={"is_staff": True, "is_superuser": True}
+    )
+    client = Client()
+    client.force_login(admin)
+    listing = "/admin/files/filedeletion/"
+    sample = FileDeletion.objects.order_by("-started_at", "-id").values("pk", "asset_id")[5000]
+    return {
+        "list, first page": median_ms(client, listing),
+        "list, page 150": median_ms(client, f"{listing}?p=150"),
+        "list, filtered by state": median_ms(client, f"{listing}?state__exact=failed"),
+        "list, searched by asset id": median_ms(client, f"{listing}?q={sample['asset_id']}"),
+        "detail page": median_ms(client, f"{listing}{sample['pk']}/change/"),
+    }
+
+
+def main() -> None:
+    database_url = sys.argv[1]
+    configure(database_url)
+    from django.db import connection
+
+    figures = {}
+    for size in SIZES:
+        fill_to(size)
+        figures[size] = measure()
+    small, large = figures[SIZES[0]], figures[SIZES[1]]
+    rows = []
+    for page, large_ms in large.items():
+        ratio = large_ms / small[page]
+        rows.append(
+            {
+                "figure": f"deletion log ({connection.vendor}), {page}: 1,000,000 vs 10,000 rows",
+                "ours": f"{large_ms:.1f} ms",
+                "reference": f"{small[page]:.1f} ms",
+                "ratio": round(ratio, 2),
+                "target": f"< {TARGET_MS} ms and ratio <= 2",
+                "met": large_ms < TARGET_MS and ratio <= 2,
+            }
+        )
+    print(json.dumps(rows))
+
+
+if __name__ == "__main__":
+    main()
