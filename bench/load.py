@@ -67,7 +67,7 @@ def run(box: Sandbox, site: Panel) -> list[dict[str, Any]]:
                 report = wrk(url, cookie, users)
                 rows.append(
                     {
-                        "figure": f"load, {name}, {users} concurrent users (sandbox +{LATENCY_MS} ms)",
+                        "figure": f"load, {name}, {users} users (sandbox +{LATENCY_MS} ms)",
                         "ours": f"{report['rps']:.0f} req/s, p95 {report['p95_ms']:.0f} ms",
                         "reference": f"{report['requests']} requests in {report['seconds']:.0f} s, "
                         f"p50 {report['p50_ms']:.0f} ms",
