@@ -10,6 +10,15 @@ ORG_ID = "5a6d1b0f3c2e4d8a9b7c6e5f4a3b2c1d"
 ASSET_ID = "c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0"
 TOKEN = "secret-token-abcd"
 BASE_URL = "https://go.tallyfy.com/api"
+ASSET_URL = f"{BASE_URL}/organizations/{ORG_ID}/assets/{ASSET_ID}"
+FILE_URL = f"{BASE_URL}/organizations/{ORG_ID}/file/{ASSET_ID}"
+ASSET = {
+    "id": ASSET_ID,
+    "filename": "report_q1.pdf",
+    "version": 1,
+    "uploaded_at": "2024-03-15T10:30:00Z",
+    "subject": {"id": "run-1", "type": "Run"},
+}
 
 
 def make_organization(

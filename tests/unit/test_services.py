@@ -13,19 +13,18 @@ from django.utils import timezone
 from files import services
 from files.forms import OrganizationForm
 from files.models import DeletionState, FileDeletion, Organization
-from tests.conftest import ASSET_ID, BASE_URL, ORG_ID, make_organization, make_staff
+from tests.conftest import (
+    ASSET,
+    ASSET_ID,
+    ASSET_URL,
+    BASE_URL,
+    FILE_URL,
+    ORG_ID,
+    make_organization,
+    make_staff,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-ASSET_URL = f"{BASE_URL}/organizations/{ORG_ID}/assets/{ASSET_ID}"
-FILE_URL = f"{BASE_URL}/organizations/{ORG_ID}/file/{ASSET_ID}"
-ASSET = {
-    "id": ASSET_ID,
-    "filename": "report_q1.pdf",
-    "version": 1,
-    "uploaded_at": "2024-03-15T10:30:00Z",
-    "subject": {"id": "run-1", "type": "Run"},
-}
 
 
 @pytest.fixture

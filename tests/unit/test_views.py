@@ -9,17 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from files.models import DeletionState, FileDeletion, Organization
-from tests.conftest import ASSET_ID, BASE_URL, ORG_ID, make_staff
-
-ASSET_URL = f"{BASE_URL}/organizations/{ORG_ID}/assets/{ASSET_ID}"
-FILE_URL = f"{BASE_URL}/organizations/{ORG_ID}/file/{ASSET_ID}"
-ASSET = {
-    "id": ASSET_ID,
-    "filename": "report_q1.pdf",
-    "version": 1,
-    "uploaded_at": "2024-03-15T10:30:00Z",
-    "subject": {"id": "run-1", "type": "Run"},
-}
+from tests.conftest import ASSET, ASSET_ID, ASSET_URL, FILE_URL, ORG_ID, make_staff
 
 
 def url(name: str, org: Organization, asset_id: str = ASSET_ID) -> str:
