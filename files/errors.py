@@ -12,45 +12,44 @@ USER_FACING_ERRORS = (tallyfy.TallyfyError, TokenDecryptionError, DisallowedBase
 
 
 def describe_failure(exc: Exception, *, organization: Organization, asset_id: str = "") -> str:
-    org = f"{organization.name} ({organization.org_id})"
-    said = (
-        f" Tallyfy said: “{exc.message}”."
-        if isinstance(exc, tallyfy.TallyfyError) and exc.message
-        else ""
+    if not isinstance(exc, tallyfy.TallyfyError):
+        return str(exc)
+    text, quote_tallyfy = _explain(
+        exc, org=f"{organization.name} ({organization.org_id})", asset_id=asset_id
     )
-    ref = (
-        f" Request id {exc.request_id}."
-        if isinstance(exc, tallyfy.TallyfyError) and exc.request_id
-        else ""
-    )
+    said = f" Tallyfy said: “{exc.message}”." if quote_tallyfy and exc.message else ""
+    ref = f" Request id {exc.request_id}." if exc.request_id else ""
+    return f"{text}{said}{ref}"
+
+
+def _explain(exc: tallyfy.TallyfyError, *, org: str, asset_id: str) -> tuple[str, bool]:
+    """What happened in plain words, and whether Tallyfy's own message adds anything."""
     match exc:
         case tallyfy.AuthenticationFailed():
-            text = (
+            return (
                 f"Tallyfy rejected the access token of {org} (HTTP 401). It may have expired: "
                 "personal tokens last six months and end when their user logs out of Tallyfy. "
-                "Enter a new token on the organization's page."
+                "Enter a new token on the organization's page.",
+                True,
             )
         case tallyfy.PermissionDenied():
-            text = f"The token's user has no permission for this in {org} (HTTP 403).{said}"
-            said = ""
+            return f"The token's user has no permission for this in {org} (HTTP 403).", True
         case tallyfy.NotFound():
-            text = (
-                f"Tallyfy has no file {asset_id} in {org} (HTTP 404): it does not exist "
-                "or was deleted."
+            return (
+                f"Tallyfy has no file {asset_id} in {org} (HTTP 404): it does not exist or "
+                "was deleted.",
+                False,
             )
-            said = ""
         case tallyfy.RateLimited(retry_after=wait):
             when = f"in {wait:.0f} seconds" if wait else "in a minute"
-            text = f"Tallyfy is rate limiting requests for {org}. Try again {when}."
-            said = ""
+            return f"Tallyfy is rate limiting requests for {org}. Try again {when}.", False
         case tallyfy.ServerError() | tallyfy.ConnectionFailed():
-            text = f"Tallyfy is unavailable right now ({exc.message}) Try again in a few minutes."
-            said = ""
-        case tallyfy.TallyfyError():
-            text = f"Tallyfy refused the request for {org}."
+            return (
+                f"Tallyfy is unavailable right now: {exc.message} Try again in a few minutes.",
+                False,
+            )
         case _:
-            return str(exc)
-    return f"{text}{said}{ref}"
+            return f"Tallyfy refused the request for {org}.", True
 
 
 _STATUS_HINTS = {

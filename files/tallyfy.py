@@ -127,7 +127,11 @@ class Download:
         self.request_id = response.headers.get("X-Request-Id", "")
 
     def __iter__(self) -> Iterator[bytes]:
-        return self._response.iter_content(chunk_size=DOWNLOAD_CHUNK_BYTES)
+        # Whatever has arrived, up to a chunk: waiting to fill a whole chunk first would hold
+        # a small file back until all of it had crossed the network.
+        raw = self._response.raw
+        while chunk := raw.read1(DOWNLOAD_CHUNK_BYTES):
+            yield chunk
 
     def close(self) -> None:
         self._response.close()
@@ -253,9 +257,16 @@ class TallyfyClient:
     ) -> requests.Response:
         validate_id(asset_id, what="file id")
         url = self._url(resource, asset_id, *rest)
+        # A streamed body is passed on byte for byte with its Content-Length: no compression.
+        headers = {"Accept-Encoding": "identity"} if stream else None
         try:
             response = self.session.request(
-                method, url, timeout=self.timeout, allow_redirects=False, stream=stream
+                method,
+                url,
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=False,
+                stream=stream,
             )
         except requests.Timeout as exc:
             raise ConnectionFailed(

@@ -22,6 +22,7 @@ class Faults:
     lose_delete_delay: float = 10.0  # how long "timeout" holds the answer back, in seconds
     broken_downloads: list[str] = field(default_factory=list)  # asset ids whose bytes fail (500)
     expired_tokens: bool = False  # every token answers 401
+    bandwidth_mbps: float = 0.0  # pace file bodies to this many megabits a second (0: no limit)
 
     def update(self, changes: dict[str, Any]) -> None:
         known = {f.name: f for f in fields(self)}

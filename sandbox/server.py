@@ -300,7 +300,14 @@ class SandboxHandler(BaseHTTPRequestHandler):
         )
         self.send_header("X-Request-Id", self.request_id)
         self.end_headers()
+        bandwidth = self.server.faults.snapshot()["bandwidth_mbps"] * 1_000_000 / 8
+        started, sent = time.monotonic(), 0
         for chunk in self.server.store.content(asset):
+            sent += len(chunk)
+            if bandwidth:  # a chunk leaves once the link could have carried it
+                ahead = sent / bandwidth - (time.monotonic() - started)
+                if ahead > 0:
+                    time.sleep(ahead)
             self.wfile.write(chunk)
 
     def _api_delete_file(self, org_id: str, match: re.Match[str]) -> None:

@@ -178,3 +178,13 @@ def test_rate_limit_fault_answers_429_with_headers(sandbox: Sandbox) -> None:
 def test_unknown_fault_is_refused(sandbox: Sandbox) -> None:
     response = requests.post(f"{sandbox.root}/_sandbox/faults", json={"nonsense": 1}, timeout=5)
     assert response.status_code == 400
+
+
+def test_bandwidth_fault_paces_file_bodies(sandbox: Sandbox) -> None:
+    import time
+
+    asset = sandbox.add_file(size=1_000_000)
+    sandbox.faults(bandwidth_mbps=40)  # 5 MB/s: a megabyte takes 0.2 s
+    started = time.monotonic()
+    assert len(call(sandbox, "GET", f"file/{asset.asset_id}/dl").content) == 1_000_000
+    assert time.monotonic() - started >= 0.19

@@ -284,3 +284,13 @@ def test_the_other_documented_host_works(http: responses.RequestsMock) -> None:
         f"https://api.tallyfy.com/organizations/{ORG_ID}/assets/{ASSET_ID}", json={"data": ASSET}
     )
     assert client(base_url="https://api.tallyfy.com/").get_asset(ASSET_ID).id == ASSET_ID
+
+
+def test_downloads_ask_for_the_bytes_as_stored(http: responses.RequestsMock) -> None:
+    http.get(
+        f"{FILE_URL}/dl",
+        body=b"abc",
+        match=[matchers.header_matcher({"Accept-Encoding": "identity"})],
+    )
+    download = client().open_download(ASSET_ID)
+    assert b"".join(download) == b"abc"
