@@ -102,6 +102,18 @@ def guarded(name: str, benchmark: Callable[[], list[dict[str, Any]]]) -> list[di
         ]
 
 
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    lines = ["| figure | ours | reference | ratio | target | met |", "|---|---|---|---|---|---|"]
+    for row in rows:
+        ratio = "" if row.get("ratio") is None else str(row["ratio"])
+        met = "yes" if row.get("met") else "**no**"
+        lines.append(
+            f"| {row['figure']} | {row['ours']} | {row['reference']} | {ratio} | "
+            f"{row['target']} | {met} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def print_table(rows: list[dict[str, Any]]) -> None:
     headers = ("figure", "ours", "reference", "ratio", "target", "met")
     cells = [
@@ -139,6 +151,7 @@ def main() -> None:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     for name in (f"{stamp}.json", "latest.json"):
         (RESULTS / name).write_text(json.dumps(record, indent=2) + "\n")
+    (RESULTS / "latest.md").write_text(markdown_table(rows))
     print(f"\nWritten to {RESULTS / (stamp + '.json')}")
 
 

@@ -18,7 +18,9 @@ from django.db import connection
 from django.utils import timezone
 
 from files import tallyfy
+from files.base_urls import DisallowedBaseURL
 from files.models import UNSETTLED_STATES, DeletionState, FileDeletion, Organization
+from files.tokens import TokenDecryptionError
 
 logger = logging.getLogger(__name__)
 
@@ -318,8 +320,8 @@ def deletion_reconcile(*, deletion: FileDeletion) -> FileDeletion:
             "Gone: reconcile_deletions found the file answering 404.",
             exc.status,
         )
-    except tallyfy.TallyfyError as exc:
-        logger.warning("deletion %s still unsettled: %s", deletion.pk, exc.message)
+    except (tallyfy.TallyfyError, TokenDecryptionError, DisallowedBaseURL) as exc:
+        logger.warning("deletion %s still unsettled: %r", deletion.pk, str(exc))
         return deletion
     else:
         state, outcome, status = (

@@ -174,7 +174,10 @@ class SandboxHandler(BaseHTTPRequestHandler):
         elif method == "GET" and action == "organizations":
             self._json(200, {"data": server.store.organizations()})
         elif method == "POST" and action == "files":
-            self._control_add_file()
+            try:
+                self._control_add_file()
+            except (KeyError, ValueError, TypeError) as exc:
+                self._json(400, {"error": True, "message": f"bad file spec: {exc!r}"})
         else:
             self._json(404, {"error": True, "message": "Unknown sandbox control endpoint."})
 

@@ -344,3 +344,15 @@ def test_each_thread_has_its_own_client(org: Organization) -> None:
     thread.start()
     thread.join()
     assert theirs[0] is not mine
+
+
+def test_reconcile_leaves_rows_of_an_organization_it_cannot_reach(
+    org: Organization, user: User, settings: object
+) -> None:
+    from cryptography.fernet import Fernet
+
+    row = _unsettled(org, user, DeletionState.UNKNOWN, 10)
+    settings.TALLYFY_TOKEN_KEYS = [Fernet.generate_key().decode()]  # type: ignore[attr-defined]
+    call_command("reconcile_deletions")
+    row.refresh_from_db()
+    assert row.state == DeletionState.UNKNOWN
