@@ -116,4 +116,20 @@ def test_listing_never_counts_past_the_cap(
         make_row(organization, admin_user, asset_id=f"{n:032x}")
     response = admin_client.get(reverse("admin:files_filedeletion_changelist"))
     assert "More than 3 file deletions" in response.content.decode()
+    filtered = admin_client.get(
+        reverse("admin:files_filedeletion_changelist"), {"state__exact": "deleted"}
+    )
+    assert "More than 3 results" in filtered.content.decode()
     assert response.context["cl"].result_count == 4
+
+
+def test_times_are_shown_to_the_second_with_their_zone(
+    admin_client: Client, admin_user: User, organization: Organization
+) -> None:
+    from datetime import UTC, datetime
+
+    row = make_row(organization, admin_user, started_at=datetime(2026, 3, 5, 14, 7, 9, tzinfo=UTC))
+    body = admin_client.get(
+        reverse("admin:files_filedeletion_change", args=[row.pk])
+    ).content.decode()
+    assert "2026-03-05 14:07:09 UTC" in body
