@@ -6,7 +6,6 @@ Views call these, never `TallyfyClient` directly.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from django.utils import timezone
 
 from files import tallyfy
 from files.base_urls import DisallowedBaseURL
+from files.clients import tallyfy_client
 from files.models import UNSETTLED_STATES, DeletionState, FileDeletion, Organization
 from files.tokens import TokenDecryptionError
 
@@ -27,50 +27,6 @@ logger = logging.getLogger(__name__)
 
 class ConfirmationMismatch(ValueError):
     """The re-typed name or id does not match the file about to be deleted."""
-
-
-_clients = threading.local()
-_CLIENTS_PER_THREAD = 32
-
-
-def tallyfy_client(*, organization: Organization) -> tallyfy.TallyfyClient:
-    """This thread's client for the organization, kept so its connection (and TLS session)
-    is reused across requests. Any change to the organization or the settings makes a new one.
-    """
-    config = (
-        organization.pk,
-        organization.api_base_url,
-        organization.org_id,
-        organization.token_ciphertext,
-        tuple(settings.TALLYFY_ALLOWED_API_HOSTS),
-        tuple(settings.TALLYFY_INSECURE_API_HOSTS),
-        settings.TALLYFY_CONNECT_TIMEOUT,
-        settings.TALLYFY_READ_TIMEOUT,
-        settings.TALLYFY_RETRY_AFTER_CAP,
-        settings.TALLYFY_RETRY_BACKOFF,
-    )
-    cache: dict[tuple[object, ...], tallyfy.TallyfyClient] = _clients.__dict__.setdefault(
-        "by_config", {}
-    )
-    client = cache.get(config)
-    if client is None:
-        client = tallyfy.TallyfyClient(
-            base_url=organization.api_base_url,
-            org_id=organization.org_id,
-            token=organization.access_token(),
-            allowed_hosts=settings.TALLYFY_ALLOWED_API_HOSTS,
-            insecure_hosts=settings.TALLYFY_INSECURE_API_HOSTS,
-            connect_timeout=settings.TALLYFY_CONNECT_TIMEOUT,
-            read_timeout=settings.TALLYFY_READ_TIMEOUT,
-            retry_after_cap=settings.TALLYFY_RETRY_AFTER_CAP,
-            backoff=settings.TALLYFY_RETRY_BACKOFF,
-        )
-        if len(cache) >= _CLIENTS_PER_THREAD:
-            for stale in cache.values():
-                stale.close()
-            cache.clear()
-        cache[config] = client
-    return client
 
 
 def file_lookup(*, organization: Organization, asset_id: str) -> tallyfy.Asset:

@@ -11,13 +11,11 @@ from django.db import connections
 from django.utils import timezone
 
 from files import services
-from files.forms import OrganizationForm
 from files.models import DeletionState, FileDeletion, Organization
 from tests.conftest import (
     ASSET,
     ASSET_ID,
     ASSET_URL,
-    BASE_URL,
     FILE_URL,
     ORG_ID,
     make_organization,
@@ -310,40 +308,6 @@ def test_reconcile_skips_recent_rows_and_settled_rows(org: Organization, user: U
     recent.refresh_from_db()
     settled.refresh_from_db()
     assert (recent.state, settled.state) == (DeletionState.PENDING, DeletionState.DELETED)
-
-
-def test_clients_are_reused_per_thread_and_renewed_on_change(
-    org: Organization, settings: object
-) -> None:
-    first = services.tallyfy_client(organization=org)
-    assert services.tallyfy_client(organization=org) is first
-    settings.TALLYFY_READ_TIMEOUT = 1.5  # type: ignore[attr-defined]
-    renewed = services.tallyfy_client(organization=org)
-    assert renewed is not first
-    assert renewed.timeout == (settings.TALLYFY_CONNECT_TIMEOUT, 1.5)  # type: ignore[attr-defined]
-    form = OrganizationForm(
-        instance=org,
-        data={"name": org.name, "org_id": ORG_ID, "api_base_url": BASE_URL, "token": "new-token"},
-    )
-    assert form.is_valid()
-    form.save()
-    assert (
-        services.tallyfy_client(organization=org).session.headers["Authorization"]
-        == "Bearer new-token"
-    )
-
-
-def test_each_thread_has_its_own_client(org: Organization) -> None:
-    import threading
-
-    mine = services.tallyfy_client(organization=org)
-    theirs: list[object] = []
-    thread = threading.Thread(
-        target=lambda: theirs.append(services.tallyfy_client(organization=org))
-    )
-    thread.start()
-    thread.join()
-    assert theirs[0] is not mine
 
 
 def test_reconcile_leaves_rows_of_an_organization_it_cannot_reach(

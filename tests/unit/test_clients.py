@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from files import clients
+from files.forms import OrganizationForm
+from files.models import Organization
+from tests.conftest import BASE_URL, ORG_ID
+
+pytestmark = pytest.mark.django_db
+
+
+def test_clients_are_reused_per_thread_and_renewed_on_change(
+    organization: Organization, settings: object
+) -> None:
+    first = clients.tallyfy_client(organization=organization)
+    assert clients.tallyfy_client(organization=organization) is first
+    settings.TALLYFY_READ_TIMEOUT = 1.5  # type: ignore[attr-defined]
+    renewed = clients.tallyfy_client(organization=organization)
+    assert renewed is not first
+    assert renewed.timeout == (settings.TALLYFY_CONNECT_TIMEOUT, 1.5)  # type: ignore[attr-defined]
+    form = OrganizationForm(
+        instance=organization,
+        data={
+            "name": organization.name,
+            "org_id": ORG_ID,
+            "api_base_url": BASE_URL,
+            "token": "new-token",
+        },
+    )
+    assert form.is_valid()
+    form.save()
+    assert (
+        clients.tallyfy_client(organization=organization).session.headers["Authorization"]
+        == "Bearer new-token"
+    )
+
+
+def test_each_thread_has_its_own_client(organization: Organization) -> None:
+    mine = clients.tallyfy_client(organization=organization)
+    theirs: list[object] = []
+    thread = threading.Thread(
+        target=lambda: theirs.append(clients.tallyfy_client(organization=organization))
+    )
+    thread.start()
+    thread.join()
+    assert theirs[0] is not mine
