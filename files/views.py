@@ -140,7 +140,9 @@ def file_delete_view(request: HttpRequest, org_pk: int, asset_id: str) -> HttpRe
             return redirect(detail_url)
         else:
             _announce(request, deletion)
-            return redirect("admin:files_filedeletion_change", deletion.pk)
+            if request.user.has_perm("files.view_filedeletion"):
+                return redirect("admin:files_filedeletion_change", deletion.pk)
+            return redirect("files:lookup")
     try:
         asset = services.file_lookup(organization=organization, asset_id=asset_id)
     except USER_FACING_ERRORS as exc:

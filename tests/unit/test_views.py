@@ -362,3 +362,17 @@ def test_download_error_returns_to_detail_with_a_message(
     http.get(ASSET_URL, status=404, json={"message": "Resource not found"})
     response = signed_in(viewer).get(url("download", organization), follow=True)
     assert any("does not exist or was deleted" in m for m in messages_of(response))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleter_who_cannot_read_the_log_returns_to_the_lookup(
+    http: responses.RequestsMock, organization: Organization
+) -> None:
+    user = make_staff("no-log", "lookup_file", "delete_file")
+    http.get(ASSET_URL, json={"data": ASSET})
+    http.delete(FILE_URL, body="")
+    response = signed_in(user).post(
+        url("delete", organization), {"reason": "r", "confirmation": ASSET_ID}
+    )
+    assert response["Location"] == reverse("files:lookup")
+    assert FileDeletion.objects.get().state == DeletionState.DELETED
