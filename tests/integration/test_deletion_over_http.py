@@ -214,3 +214,29 @@ def test_client_timeout_is_applied(
     with pytest.raises(tallyfy.ConnectionFailed):
         services.file_lookup(organization=sandbox_org, asset_id=asset.asset_id)
     assert time.monotonic() - started < 1.9
+
+
+def test_inline_view_through_the_client_has_the_real_type(
+    sandbox: Sandbox, sandbox_org: Organization
+) -> None:
+    asset = sandbox.add_file(filename="scan.png", content=b"\x89PNG fake", content_type="image/png")
+    download = services.file_open(organization=sandbox_org, asset_id=asset.asset_id, inline=True)
+    try:
+        assert (download.content_type, b"".join(download)) == ("image/png", b"\x89PNG fake")
+    finally:
+        download.close()
+
+
+def test_tallyfy_unavailable_before_the_delete_records_a_failure_and_sends_none(
+    sandbox: Sandbox, sandbox_org: Organization, user: User
+) -> None:
+    asset = sandbox.add_file()
+    sandbox.faults(unavailable_share=1.0)
+    deletion = delete(sandbox_org, user, asset.asset_id)
+    assert (deletion.state, deletion.http_status, deletion.attempts) == (
+        DeletionState.FAILED,
+        503,
+        0,
+    )
+    assert {m for m, _ in api_calls(sandbox)} == {"GET"}
+    assert sandbox.exists(asset.asset_id)
