@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
@@ -58,44 +59,59 @@ def sdk_download(box: Sandbox, asset_id: str, size: int) -> dict[str, float]:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def run(box: Sandbox, site: Panel) -> list[dict[str, Any]]:
-    session = site.login()
-    direct = requests.Session()
-    api_headers = {
-        "Authorization": f"Bearer {box.token}",
-        "Accept": "application/json",
-        "X-Tallyfy-Client": "APIClient",
+@dataclass
+class Route:
+    """The two ways to one sandbox: through the panel, and straight with the API headers."""
+
+    box: Sandbox
+    site: Panel
+    panel: requests.Session
+    direct: requests.Session = field(default_factory=requests.Session)
+
+    def compare(self, asset_id: str, size: int, runs: int) -> tuple[float, float]:
+        """Median seconds (panel, direct), the two interleaved so both see the same machine."""
+        panel_url = f"{self.site.url}/admin/tallyfy-files/{self.site.org_pk}/{asset_id}/download/"
+        direct_url = f"{self.box.base_url}/organizations/{self.box.org_id}/file/{asset_id}/dl"
+        headers = {
+            "Authorization": f"Bearer {self.box.token}",
+            "Accept": "application/json",
+            "X-Tallyfy-Client": "APIClient",
+        }
+        panel_times, direct_times = [], []
+        for _ in range(runs):
+            direct_times.append(timed_download(self.direct, direct_url, size, headers))
+            panel_times.append(timed_download(self.panel, panel_url, size, {}))
+        return _median(panel_times), _median(direct_times)
+
+
+def throughput_row(figure: str, size: int, panel_s: float, direct_s: float) -> dict[str, Any]:
+    return {
+        "figure": figure,
+        "ours": f"{size / panel_s / MB:.0f} MB/s",
+        "reference": f"{size / direct_s / MB:.0f} MB/s",
+        "ratio": round(direct_s / panel_s, 3),
+        "target": ">= 0.9",
+        "met": direct_s / panel_s >= 0.9,
     }
-    warm = box.add_file(1 * MB)
-    timed_download(
-        session, f"{site.url}/admin/tallyfy-files/{site.org_pk}/{warm}/download/", MB, {}
-    )
+
+
+def run(box: Sandbox, site: Panel) -> list[dict[str, Any]]:
+    route = Route(box, site, site.login())
+    route.compare(box.add_file(MB), MB, 1)  # warm-up
     baseline = {pid: peak_rss_kib(pid) for pid in site.worker_pids()}
     rows: list[dict[str, Any]] = []
     for label, size in SIZES.items():
         asset_id = box.add_file(size)
-        panel_url = f"{site.url}/admin/tallyfy-files/{site.org_pk}/{asset_id}/download/"
-        direct_url = f"{box.base_url}/organizations/{box.org_id}/file/{asset_id}/dl"
-        panel_times, direct_times = [], []
-        for _ in range(RUNS[label]):  # interleaved, so both see the same machine
-            direct_times.append(timed_download(direct, direct_url, size, api_headers))
-            panel_times.append(timed_download(session, panel_url, size, {}))
-        growth_mib = (
-            max(peak_rss_kib(pid) - baseline.get(pid, 0) for pid in site.worker_pids()) / 1024
-        )
-        sdk_runs = [sdk_download(box, asset_id, size) for _ in range(min(RUNS[label], 3))]
-        panel_s, direct_s = _median(panel_times), _median(direct_times)
-        sdk_s = _median([r["seconds"] for r in sdk_runs])
+        panel_s, direct_s = route.compare(asset_id, size, RUNS[label])
         rows.append(
-            {
-                "figure": f"download {label}: throughput, panel vs direct",
-                "ours": f"{size / panel_s / MB:.0f} MB/s",
-                "reference": f"{size / direct_s / MB:.0f} MB/s",
-                "ratio": round(direct_s / panel_s, 3),
-                "target": ">= 0.9",
-                "met": direct_s / panel_s >= 0.9,
-            }
+            throughput_row(
+                f"download {label}: throughput, panel vs direct", size, panel_s, direct_s
+            )
         )
+        growth_mib = max(peak_rss_kib(pid) - baseline.get(pid, 0) for pid in site.worker_pids())
+        growth_mib /= 1024
+        sdk_runs = [sdk_download(box, asset_id, size) for _ in range(min(RUNS[label], 3))]
+        sdk_s = _median([r["seconds"] for r in sdk_runs])
         rows.append(
             {
                 "figure": f"download {label}: peak memory growth, panel vs SDK download_file",
@@ -107,42 +123,27 @@ def run(box: Sandbox, site: Panel) -> list[dict[str, Any]]:
                 "met": growth_mib < 50,
             }
         )
-    rows += _over_a_link(box, site, session, direct, api_headers)
+    rows += _over_a_link(route)
     return rows
 
 
-def _over_a_link(
-    box: Sandbox,
-    site: Panel,
-    session: requests.Session,
-    direct: requests.Session,
-    api_headers: dict[str, str],
-) -> list[dict[str, Any]]:
+def _over_a_link(route: Route) -> list[dict[str, Any]]:
     """The same comparison with the sandbox paced to a real link: the network sets the pace."""
     rows = []
-    box.control("faults", {"bandwidth_mbps": LINK_MBPS})
+    route.box.control("faults", {"bandwidth_mbps": LINK_MBPS})
     try:
         for label, size in SIZES.items():
-            asset_id = box.add_file(size)
-            panel_url = f"{site.url}/admin/tallyfy-files/{site.org_pk}/{asset_id}/download/"
-            direct_url = f"{box.base_url}/organizations/{box.org_id}/file/{asset_id}/dl"
-            panel_times, direct_times = [], []
-            for _ in range(min(RUNS[label], 3)):
-                direct_times.append(timed_download(direct, direct_url, size, api_headers))
-                panel_times.append(timed_download(session, panel_url, size, {}))
-            panel_s, direct_s = _median(panel_times), _median(direct_times)
+            panel_s, direct_s = route.compare(route.box.add_file(size), size, min(RUNS[label], 3))
             rows.append(
-                {
-                    "figure": f"download {label} over a {LINK_MBPS} Mbit/s link: panel vs direct",
-                    "ours": f"{size / panel_s / MB:.0f} MB/s",
-                    "reference": f"{size / direct_s / MB:.0f} MB/s",
-                    "ratio": round(direct_s / panel_s, 3),
-                    "target": ">= 0.9",
-                    "met": direct_s / panel_s >= 0.9,
-                }
+                throughput_row(
+                    f"download {label} over a {LINK_MBPS} Mbit/s link: panel vs direct",
+                    size,
+                    panel_s,
+                    direct_s,
+                )
             )
     finally:
-        box.control("reset", {})
+        route.box.control("reset", {})
     return rows
 
 
