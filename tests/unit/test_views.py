@@ -376,3 +376,12 @@ def test_deleter_who_cannot_read_the_log_returns_to_the_lookup(
     )
     assert response["Location"] == reverse("files:lookup")
     assert FileDeletion.objects.get().state == DeletionState.DELETED
+
+
+def test_an_organization_logo_offers_no_delete(
+    http: responses.RequestsMock, organization: Organization, deleter: User
+) -> None:
+    http.get(ASSET_URL, json={"data": {**ASSET, "subject": {"id": ORG_ID, "type": "Organization"}}})
+    body = signed_in(deleter).get(url("detail", organization)).content.decode()
+    assert url("delete", organization) not in body
+    assert "does not let it be deleted" in body
