@@ -14,6 +14,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 
 from files import tallyfy
@@ -295,10 +296,35 @@ def deletion_reconcile(*, deletion: FileDeletion) -> FileDeletion:
     )
 
 
+def deletion_time_limit() -> timedelta:
+    """The longest a deletion can still be running after its `pending` row was written.
+
+    Each attempt is a DELETE and a check; each call may time out, be retried and wait out
+    Retry-After. Past this, the request that wrote the row is certainly gone, so settling its
+    row cannot race with it.
+    """
+    retries = 3  # as in tallyfy.build_retry
+    per_call = (settings.TALLYFY_CONNECT_TIMEOUT + settings.TALLYFY_READ_TIMEOUT) * (
+        1 + retries
+    ) + retries * max(settings.TALLYFY_RETRY_AFTER_CAP, settings.TALLYFY_RETRY_BACKOFF * 2**retries)
+    attempts = max(1, settings.TALLYFY_DELETE_ATTEMPTS)
+    backoff = sum(settings.TALLYFY_RETRY_BACKOFF * 2**n for n in range(attempts))
+    return timedelta(seconds=2 * attempts * per_call + backoff)
+
+
 def deletions_reconcile(*, older_than: timedelta | None = None) -> Iterable[FileDeletion]:
-    cutoff = timezone.now() - (older_than or settings.TALLYFY_RECONCILE_AFTER)
-    unsettled = FileDeletion.objects.filter(
-        state__in=UNSETTLED_STATES, started_at__lt=cutoff
-    ).select_related("organization")
+    """Reconcile `unknown` rows older than `older_than`, and `pending` rows only once the
+    attempt that wrote them can no longer be running (`deletion_time_limit`)."""
+    now = timezone.now()
+    older_than = settings.TALLYFY_RECONCILE_AFTER if older_than is None else older_than
+    pending_age = max(older_than, deletion_time_limit())
+    unsettled = (
+        FileDeletion.objects.filter(
+            Q(state=DeletionState.UNKNOWN, started_at__lt=now - older_than)
+            | Q(state=DeletionState.PENDING, started_at__lt=now - pending_age)
+        )
+        .select_related("organization")
+        .order_by("started_at", "id")
+    )
     for deletion in unsettled.iterator():
         yield deletion_reconcile(deletion=deletion)

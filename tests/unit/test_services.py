@@ -257,12 +257,19 @@ def test_crash_after_delete_leaves_pending_that_reconcile_settles(
         delete(org, user)
     assert committed_rows() == [(ASSET_ID, "pending")]
 
-    FileDeletion.objects.update(started_at=timezone.now() - timedelta(minutes=10))
+    FileDeletion.objects.update(
+        started_at=timezone.now() - services.deletion_time_limit() - timedelta(seconds=1)
+    )
     http.get(ASSET_URL, status=404, json={"message": "Resource not found"})
     call_command("reconcile_deletions")
     deletion = FileDeletion.objects.get()
     assert deletion.state == DeletionState.DELETED
     assert deletion.finished_at is not None
+
+
+def past_the_time_limit() -> int:
+    """Minutes after which a pending row's request can no longer be running."""
+    return int(services.deletion_time_limit().total_seconds() // 60) + 1
 
 
 def _unsettled(
@@ -293,7 +300,7 @@ def test_reconcile_marks_a_file_still_there_as_failed(
 def test_reconcile_leaves_rows_unchanged_without_a_clear_answer(
     http: responses.RequestsMock, org: Organization, user: User
 ) -> None:
-    row = _unsettled(org, user, DeletionState.PENDING, 10)
+    row = _unsettled(org, user, DeletionState.PENDING, past_the_time_limit())
     for _ in range(4):
         http.get(ASSET_URL, status=503, body="")
     call_command("reconcile_deletions")
@@ -320,3 +327,30 @@ def test_reconcile_leaves_rows_of_an_organization_it_cannot_reach(
     call_command("reconcile_deletions")
     row.refresh_from_db()
     assert row.state == DeletionState.UNKNOWN
+
+
+def test_reconcile_leaves_a_pending_row_whose_request_may_still_be_running(
+    org: Organization, user: User
+) -> None:
+    limit_minutes = services.deletion_time_limit().total_seconds() / 60
+    in_flight = _unsettled(org, user, DeletionState.PENDING, int(limit_minutes) - 1)
+    call_command("reconcile_deletions", older_than=0)
+    in_flight.refresh_from_db()
+    assert in_flight.state == DeletionState.PENDING
+
+
+def test_reconcile_refuses_a_negative_age(db: None) -> None:
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="0 or more"):
+        call_command("reconcile_deletions", older_than=-1)
+
+
+def test_deletion_time_limit_covers_every_call_and_wait(settings: object) -> None:
+    settings.TALLYFY_CONNECT_TIMEOUT = 5  # type: ignore[attr-defined]
+    settings.TALLYFY_READ_TIMEOUT = 30  # type: ignore[attr-defined]
+    settings.TALLYFY_RETRY_AFTER_CAP = 30  # type: ignore[attr-defined]
+    settings.TALLYFY_RETRY_BACKOFF = 0.5  # type: ignore[attr-defined]
+    settings.TALLYFY_DELETE_ATTEMPTS = 3  # type: ignore[attr-defined]
+    # 3 attempts x (DELETE + check) x (4 tries x 35 s + 3 waits x 30 s) + 0.5 + 1 + 2 s backoff
+    assert services.deletion_time_limit().total_seconds() == 3 * 2 * (4 * 35 + 3 * 30) + 3.5

@@ -4,15 +4,16 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from files.services import deletions_reconcile
 
 
 class Command(BaseCommand):
     help = (
-        "Settle pending and unknown deletions older than --older-than seconds by asking "
-        "Tallyfy: 404 means deleted, 200 means failed, no clear answer leaves the row as it is."
+        "Settle unknown deletions older than --older-than seconds, and pending ones once the "
+        "request that wrote them can no longer be running, by asking Tallyfy: 404 means "
+        "deleted, 200 means failed, no clear answer leaves the row as it is."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -25,6 +26,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, older_than: int | None, **options: Any) -> None:
+        if older_than is not None and older_than < 0:
+            raise CommandError("--older-than must be 0 or more seconds.")
         age = timedelta(seconds=older_than) if older_than is not None else None
         states = Counter(d.state for d in deletions_reconcile(older_than=age))
         if not states:
