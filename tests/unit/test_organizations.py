@@ -49,3 +49,9 @@ def test_token_keys_are_checked_at_start(settings: object, keys: list[str], erro
 
 def test_valid_token_keys_pass_the_check() -> None:
     assert token_keys_check() == []
+
+
+def test_migrations_match_the_models(db: None) -> None:
+    from django.core.management import call_command
+
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
