@@ -49,7 +49,7 @@ def organization_check_connection(*, organization: Organization) -> str:
     return "The token works."
 
 
-def confirmation_matches(*, asset: tallyfy.Asset, confirmation: str) -> bool:
+def _confirmation_matches(*, asset: tallyfy.Asset, confirmation: str) -> bool:
     typed = confirmation.strip()
     return bool(typed) and typed in {asset.id, asset.filename}
 
@@ -86,7 +86,7 @@ def file_delete(
         return _record_unsent(
             organization=organization, asset_id=asset_id, user=user, reason=reason, error=exc
         )
-    if not confirmation_matches(asset=asset, confirmation=confirmation):
+    if not _confirmation_matches(asset=asset, confirmation=confirmation):
         raise ConfirmationMismatch(
             f"Type the file name ({asset.filename}) or its id ({asset.id}) exactly."
         )
