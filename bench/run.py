@@ -129,6 +129,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 
 def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
+    (ROOT / "var").mkdir(exist_ok=True)  # the benchmarks' SQLite databases
     pg = postgres_url("tallyfy_bench")
     panel_db = pg or f"sqlite:///{ROOT / 'var' / 'bench.sqlite3'}"
     rows: list[dict[str, Any]] = []
