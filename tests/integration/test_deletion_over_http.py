@@ -240,3 +240,14 @@ def test_tallyfy_unavailable_before_the_delete_records_a_failure_and_sends_none(
     )
     assert {m for m, _ in api_calls(sandbox)} == {"GET"}
     assert sandbox.exists(asset.asset_id)
+
+
+def test_a_finished_download_gives_its_connection_back(
+    sandbox: Sandbox, sandbox_org: Organization
+) -> None:
+    asset = sandbox.add_file(size=300_000)
+    download = services.file_open(organization=sandbox_org, asset_id=asset.asset_id, inline=False)
+    assert sum(len(chunk) for chunk in download) == 300_000
+    download.close()
+    services.file_lookup(organization=sandbox_org, asset_id=asset.asset_id)
+    assert len({entry["client_port"] for entry in sandbox.requests()}) == 1
