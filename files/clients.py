@@ -17,17 +17,20 @@ def tallyfy_client(*, organization: Organization) -> tallyfy.TallyfyClient:
     """This thread's client for the organization, kept so its connection (and TLS session)
     is reused across requests. Any change to the organization or the settings makes a new one.
     """
+    from_settings = {
+        "allowed_hosts": tuple(settings.TALLYFY_ALLOWED_API_HOSTS),
+        "insecure_hosts": tuple(settings.TALLYFY_INSECURE_API_HOSTS),
+        "connect_timeout": settings.TALLYFY_CONNECT_TIMEOUT,
+        "read_timeout": settings.TALLYFY_READ_TIMEOUT,
+        "retry_after_cap": settings.TALLYFY_RETRY_AFTER_CAP,
+        "backoff": settings.TALLYFY_RETRY_BACKOFF,
+    }
     config = (
         organization.pk,
         organization.api_base_url,
         organization.org_id,
         organization.token_ciphertext,
-        tuple(settings.TALLYFY_ALLOWED_API_HOSTS),
-        tuple(settings.TALLYFY_INSECURE_API_HOSTS),
-        settings.TALLYFY_CONNECT_TIMEOUT,
-        settings.TALLYFY_READ_TIMEOUT,
-        settings.TALLYFY_RETRY_AFTER_CAP,
-        settings.TALLYFY_RETRY_BACKOFF,
+        *from_settings.values(),
     )
     cache: dict[tuple[object, ...], tallyfy.TallyfyClient] = _clients.__dict__.setdefault(
         "by_config", {}
@@ -38,12 +41,7 @@ def tallyfy_client(*, organization: Organization) -> tallyfy.TallyfyClient:
             base_url=organization.api_base_url,
             org_id=organization.org_id,
             token=organization.access_token(),
-            allowed_hosts=settings.TALLYFY_ALLOWED_API_HOSTS,
-            insecure_hosts=settings.TALLYFY_INSECURE_API_HOSTS,
-            connect_timeout=settings.TALLYFY_CONNECT_TIMEOUT,
-            read_timeout=settings.TALLYFY_READ_TIMEOUT,
-            retry_after_cap=settings.TALLYFY_RETRY_AFTER_CAP,
-            backoff=settings.TALLYFY_RETRY_BACKOFF,
+            **from_settings,
         )
         if len(cache) >= _CLIENTS_PER_THREAD:
             for stale in cache.values():

@@ -303,7 +303,7 @@ def deletion_time_limit() -> timedelta:
     Retry-After. Past this, the request that wrote the row is certainly gone, so settling its
     row cannot race with it.
     """
-    retries = 3  # as in tallyfy.build_retry
+    retries = tallyfy.MAX_RETRIES
     per_call = (settings.TALLYFY_CONNECT_TIMEOUT + settings.TALLYFY_READ_TIMEOUT) * (
         1 + retries
     ) + retries * max(settings.TALLYFY_RETRY_AFTER_CAP, settings.TALLYFY_RETRY_BACKOFF * 2**retries)

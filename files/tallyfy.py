@@ -25,6 +25,7 @@ from files.ids import validate_id
 logger = logging.getLogger(__name__)
 
 DOWNLOAD_CHUNK_BYTES = 1024 * 1024
+MAX_RETRIES = 3  # retries after the first try, for any one call
 _MESSAGE_LIMIT = 500
 _EXTENDED_FILENAME = re.compile(
     r"filename\*\s*=\s*(?P<charset>[\w-]*)'[\w-]*'(?P<value>[^;\s]+)", re.I
@@ -159,10 +160,10 @@ class _TallyfyRetry(Retry):
 
 def build_retry(*, backoff: float, retry_after_cap: float) -> Retry:
     retry = _TallyfyRetry(
-        total=3,
-        connect=3,
+        total=MAX_RETRIES,
+        connect=MAX_RETRIES,
         read=2,
-        status=3,
+        status=MAX_RETRIES,
         other=0,
         redirect=0,
         allowed_methods=frozenset({"GET"}),
@@ -215,12 +216,6 @@ class TallyfyClient:
 
     def close(self) -> None:
         self.session.close()
-
-    def __enter__(self) -> TallyfyClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def get_asset(self, asset_id: str) -> Asset:
         """`GET /assets/{id}`. Raises NotFound (404) and the rest of the family."""

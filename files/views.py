@@ -51,9 +51,10 @@ def _page(request: HttpRequest, template: str, title: str, **context: Any) -> Ht
 @staff_view(LOOKUP_PERMISSION)
 def file_lookup_view(request: HttpRequest) -> HttpResponse:
     initial: dict[str, Any] = {"organization": request.GET.get("organization")}
-    organizations = Organization.objects.all()
-    if not initial["organization"] and len(organizations) == 1:
-        initial["organization"] = organizations[0]
+    if not initial["organization"]:
+        first_two = list(Organization.objects.all()[:2])
+        if len(first_two) == 1:
+            initial["organization"] = first_two[0]
     form = FileLookupForm(request.GET if "file" in request.GET else None, initial=initial)
     if form.is_bound and form.is_valid():
         return redirect(

@@ -210,9 +210,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
             ),
             None,
         )
-        latency = faults.snapshot()["latency_ms"]
-        if latency:
-            time.sleep(latency / 1000)
+        self.active_faults = faults.snapshot()
+        if self.active_faults["latency_ms"]:
+            time.sleep(self.active_faults["latency_ms"] / 1000)
         if route is None:
             self._endpoint_not_found()
             return
@@ -248,7 +248,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 401, {"error": True, "message": "Unauthenticated.", "code": "UNAUTHENTICATED"}
             )
             return False
-        if token_org is None or self.server.faults.snapshot()["expired_tokens"]:
+        if token_org is None or self.active_faults["expired_tokens"]:
             self._json(
                 401, {"error": True, "message": "Unauthenticated.", "code": "UNAUTHENTICATED"}
             )
@@ -285,7 +285,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         asset = self._asset_or_404(org_id, asset_id)
         if asset is None:
             return
-        if asset_id in self.server.faults.snapshot()["broken_downloads"]:
+        if asset_id in self.active_faults["broken_downloads"]:
             self._json(500, {"error": True, "message": "Server Error"})
             return
         disposition = "attachment" if attachment else "inline"
@@ -303,7 +303,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         )
         self.send_header("X-Request-Id", self.request_id)
         self.end_headers()
-        bandwidth = self.server.faults.snapshot()["bandwidth_mbps"] * 1_000_000 / 8
+        bandwidth = self.active_faults["bandwidth_mbps"] * 1_000_000 / 8
         started, sent = time.monotonic(), 0
         for chunk in self.server.store.content(asset):
             sent += len(chunk)
