@@ -1,6 +1,6 @@
 # make run   : the panel at http://127.0.0.1:8000/ with a local Tallyfy sandbox on :8001
 # make test  : the whole suite on SQLite, then on PostgreSQL when one answers
-# make bench : the benchmarks under bench/
+# make bench : the benchmarks under bench/ (BENCH="downloads deletion load log" picks some)
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -54,7 +54,7 @@ test-postgres: $(STAMP)
 bench: $(STAMP)
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } \
 	  || echo "wrk could not be installed: the load benchmark will be skipped"
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH)
 
 clean:
 	rm -rf $(VENV) var

@@ -215,3 +215,18 @@ def panel(
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(30)
+
+
+@contextlib.contextmanager
+def relay(box: Sandbox) -> Iterator[int]:
+    """A bare TCP relay to the sandbox (bench/relay.py) in a process of its own; its port."""
+    port = free_port()
+    process = subprocess.Popen(
+        [PYTHON, "-m", "bench.relay", str(port), str(box.port)], cwd=ROOT
+    )
+    try:
+        wait_for_port(port)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(10)

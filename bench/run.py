@@ -106,7 +106,7 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     lines = ["| figure | ours | reference | ratio | target | met |", "|---|---|---|---|---|---|"]
     for row in rows:
         ratio = "" if row.get("ratio") is None else str(row["ratio"])
-        met = "yes" if row.get("met") else "**no**"
+        met = {True: "yes", False: "**no**", None: ""}[row.get("met")]
         lines.append(
             f"| {row['figure']} | {row['ours']} | {row['reference']} | {ratio} | "
             f"{row['target']} | {met} |"
@@ -127,17 +127,29 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         print(" | ".join(v.ljust(w) for v, w in zip(c, widths, strict=True)))
 
 
-def main() -> None:
+PANEL_BENCHMARKS = {"downloads": downloads, "deletion": deletion, "load": load}
+ALL = (*PANEL_BENCHMARKS, "log")
+
+
+def main(selected: list[str]) -> None:
+    unknown = set(selected) - set(ALL)
+    if unknown:
+        sys.exit(f"Unknown benchmark {', '.join(sorted(unknown))}; choose from {', '.join(ALL)}.")
+    chosen = selected or list(ALL)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (ROOT / "var").mkdir(exist_ok=True)  # the benchmarks' SQLite databases
     pg = postgres_url("tallyfy_bench")
     panel_db = pg or f"sqlite:///{ROOT / 'var' / 'bench.sqlite3'}"
     rows: list[dict[str, Any]] = []
-    with sandbox() as box, panel(box, panel_db) as site:
-        for benchmark in (downloads, deletion, load):
-            rows += guarded(benchmark.__name__, lambda b=benchmark: b.run(box, site))
-    rows += guarded("log, sqlite", lambda: log_scale("sqlite", sqlite_log_url))
-    rows += guarded("log, postgresql", lambda: log_scale("postgresql", postgres_log_url))
+    on_panel = [name for name in PANEL_BENCHMARKS if name in chosen]
+    if on_panel:
+        with sandbox() as box, panel(box, panel_db) as site:
+            for name in on_panel:
+                benchmark = PANEL_BENCHMARKS[name]
+                rows += guarded(name, lambda b=benchmark: b.run(box, site))
+    if "log" in chosen:
+        rows += guarded("log, sqlite", lambda: log_scale("sqlite", sqlite_log_url))
+        rows += guarded("log, postgresql", lambda: log_scale("postgresql", postgres_log_url))
     print_table(rows)
     record = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -150,11 +162,12 @@ def main() -> None:
         "rows": rows,
     }
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    for name in (f"{stamp}.json", "latest.json"):
-        (RESULTS / name).write_text(json.dumps(record, indent=2) + "\n")
-    (RESULTS / "latest.md").write_text(markdown_table(rows))
+    (RESULTS / f"{stamp}.json").write_text(json.dumps(record, indent=2) + "\n")
+    if not selected:  # only a full run stands for "the latest"
+        (RESULTS / "latest.json").write_text(json.dumps(record, indent=2) + "\n")
+        (RESULTS / "latest.md").write_text(markdown_table(rows))
     print(f"\nWritten to {RESULTS / (stamp + '.json')}")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
