@@ -221,9 +221,7 @@ def panel(
 def relay(box: Sandbox) -> Iterator[int]:
     """A bare TCP relay to the sandbox (bench/relay.py) in a process of its own; its port."""
     port = free_port()
-    process = subprocess.Popen(
-        [PYTHON, "-m", "bench.relay", str(port), str(box.port)], cwd=ROOT
-    )
+    process = subprocess.Popen([PYTHON, "-m", "bench.relay", str(port), str(box.port)], cwd=ROOT)
     try:
         wait_for_port(port)
         yield port

@@ -7,6 +7,7 @@ throughput is the ceiling for a proxy on this machine: the panel is measured aga
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import sys
 import threading
@@ -17,17 +18,12 @@ BUFFER_BYTES = 1024 * 1024
 def pump(source: socket.socket, sink: socket.socket) -> None:
     buffer = bytearray(BUFFER_BYTES)
     view = memoryview(buffer)
-    try:
+    with contextlib.suppress(OSError):
         while received := source.recv_into(buffer):
             sink.sendall(view[:received])
-    except OSError:
-        pass
-    finally:
-        for sock, how in ((sink, socket.SHUT_WR), (source, socket.SHUT_RD)):
-            try:
-                sock.shutdown(how)
-            except OSError:
-                pass
+    for sock, how in ((sink, socket.SHUT_WR), (source, socket.SHUT_RD)):
+        with contextlib.suppress(OSError):
+            sock.shutdown(how)
 
 
 def relay(client: socket.socket, target_port: int) -> None:
