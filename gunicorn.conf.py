@@ -9,6 +9,10 @@ workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 # Threads keep a worker serving while its other requests wait on Tallyfy.
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "16"))
+# Each worker listens on a socket of its own and the kernel spreads new connections across
+# them. On one shared socket the worker that has just accepted tends to win the next
+# connection too, so kept-alive clients pile onto one worker while the other idles.
+reuse_port = os.environ.get("GUNICORN_REUSE_PORT", "true").lower() in {"1", "true", "yes", "on"}
 # Downloads of large files stream for as long as they take; this only bounds a stuck worker.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
