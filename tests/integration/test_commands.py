@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -15,14 +14,7 @@ from django.core.management import call_command
 
 from files.models import Organization
 from sandbox.seed import DEMO_ORG_ID, DEMO_TOKEN
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.processes import ROOT, free_port
 
 
 def test_python_m_sandbox_serves_the_seeded_organization(tmp_path: Path) -> None:
