@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from files import services
+from files import log_search, services
 from files.errors import USER_FACING_ERRORS, describe_failure
 from files.forms import OrganizationForm
 from files.models import FileDeletion, Organization
@@ -59,6 +59,7 @@ class FileDeletionAdmin(admin.ModelAdmin):
         "reason_short",
     ]
     list_filter = ["state", "organization", "started_at"]
+    # What files.log_search.matching searches; listing them gives the page its search box.
     search_fields = ["=asset_id", "file_name", "=username", "reason"]
     search_help_text = (
         "A file id finds its deletions directly; other words search names, users and reasons."
@@ -97,7 +98,7 @@ class FileDeletionAdmin(admin.ModelAdmin):
         term = search_term.strip()
         if TALLYFY_OBJECT_ID.fullmatch(term):
             return queryset.filter(asset_id=term), False
-        return super().get_search_results(request, queryset, search_term)
+        return log_search.matching(queryset, term), False
 
     @admin.display(description="Reason")
     def reason_short(self, deletion: FileDeletion) -> str:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import User
@@ -64,6 +66,15 @@ def test_detail_page_shows_the_snapshot(
         ({"q": "ledger"}, {"ledger.xlsx"}),
         ({"q": "INC-77"}, {"ledger.xlsx"}),
         ({"q": "admin"}, {"report.pdf", "failed.pdf", "ledger.xlsx"}),
+        ({"q": "LEDG"}, {"ledger.xlsx"}),
+        ({"q": "ADMIN"}, {"report.pdf", "failed.pdf", "ledger.xlsx"}),
+        ({"q": "ledger inc-77"}, {"ledger.xlsx"}),
+        ({"q": "ledger report"}, set()),
+        ({"q": "xl"}, {"ledger.xlsx"}),
+        ({"q": '"t.pdf"'}, {"report.pdf"}),
+        ({"q": "%"}, set()),
+        ({"q": 'led"ger'}, set()),
+        ({"q": "ledg*"}, set()),
     ],
 )
 def test_filters_and_search(
@@ -170,3 +181,18 @@ def test_free_text_search_is_answered_by_indexes_on_postgresql(
     assert "Seq Scan" not in plan
     assert index in plan
     assert [row.file_name for row in found] == ["file-1234.pdf"]
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's full-text table")
+def test_free_text_search_is_answered_by_indexes_on_sqlite(
+    rf: RequestFactory, admin_user: User, organization: Organization
+) -> None:
+    make_row(organization, admin_user, file_name="Quarterly Ledger.xlsx", reason="INC-77")
+    request = rf.get(reverse("admin:files_filedeletion_changelist"), {"q": "ledger"})
+    request.user = admin_user
+    log_admin = admin.site.get_model_admin(FileDeletion)
+    found, _ = log_admin.get_search_results(request, log_admin.get_queryset(request), "ledger")
+    plan = found.explain()
+    assert "VIRTUAL TABLE" in plan
+    assert not re.search(r"SCAN files_filedeletion\b", plan), plan
+    assert [row.file_name for row in found] == ["Quarterly Ledger.xlsx"]
