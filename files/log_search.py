@@ -24,7 +24,7 @@ _IN_TEXT_TABLE = (
 _TRIGRAM = 3
 
 
-def search_words(term: str) -> list[str]:
+def _search_words(term: str) -> list[str]:
     words = []
     for bit in smart_split(term):
         if bit.startswith(('"', "'")) and bit[0] == bit[-1] and len(bit) > 1:
@@ -36,7 +36,7 @@ def search_words(term: str) -> list[str]:
 
 def matching(queryset: QuerySet[FileDeletion], term: str) -> QuerySet[FileDeletion]:
     uses_text_table = _has_text_table(queryset.db)
-    for word in search_words(term):
+    for word in _search_words(term):
         queryset = queryset.filter(_word_matches(word, uses_text_table=uses_text_table))
     return queryset
 

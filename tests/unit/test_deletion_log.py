@@ -9,7 +9,7 @@ from django.db import connection
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
-from files import services
+from files import log_search, services
 from files.models import DeletionState, FileDeletion, Organization
 
 
@@ -195,4 +195,16 @@ def test_free_text_search_is_answered_by_indexes_on_sqlite(
     plan = found.explain()
     assert "VIRTUAL TABLE" in plan
     assert not re.search(r"SCAN files_filedeletion\b", plan), plan
+    assert [row.file_name for row in found] == ["Quarterly Ledger.xlsx"]
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's full-text table")
+def test_search_reads_the_log_where_sqlite_has_no_text_table(
+    admin_user: User, organization: Organization
+) -> None:
+    make_row(organization, admin_user, file_name="Quarterly Ledger.xlsx", reason="INC-77")
+    with connection.cursor() as cursor:  # as on a SQLite without the trigram tokenizer
+        cursor.execute(f"DROP TABLE {log_search.SQLITE_TEXT_TABLE}")
+    found = log_search.matching(FileDeletion.objects.all(), "ledger inc-77")
+    assert "VIRTUAL TABLE" not in found.explain()
     assert [row.file_name for row in found] == ["Quarterly Ledger.xlsx"]
