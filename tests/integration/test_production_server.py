@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +15,17 @@ import pytest
 import requests
 
 from tests.processes import ROOT, free_port
+
+PASSWORD = "a-password-for-this-test-only"
+SETUP = """
+from django.contrib.auth.models import User
+from files.forms import OrganizationForm
+User.objects.create_superuser("staff", "", "{password}")
+form = OrganizationForm(data={{"name": "Broken", "org_id": "{org_id}",
+                              "api_base_url": "{base_url}", "token": "a-token"}})
+assert form.is_valid(), form.errors
+print(form.save().pk)
+"""
 
 
 def listening_sockets(port: int) -> int:
@@ -26,24 +39,29 @@ def listening_sockets(port: int) -> int:
 
 
 @pytest.fixture
-def gunicorn(tmp_path: Path) -> Iterator[int]:
-    port = free_port()
-    env = {
+def production_env(tmp_path: Path) -> dict[str, str]:
+    return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tallyfy_admin.settings",
         "DJANGO_ENV_FILE": "",
         "DJANGO_DEBUG": "false",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "DJANGO_SECURE_COOKIES": "false",
         "DJANGO_STATIC_ROOT": str(tmp_path / "static"),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "TALLYFY_INSECURE_API_HOSTS": "127.0.0.1",
         "GUNICORN_WORKERS": "2",
     }
+
+
+@pytest.fixture
+def gunicorn(production_env: dict[str, str]) -> Iterator[int]:
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "tallyfy_admin.wsgi", "-c", "gunicorn.conf.py"],
         cwd=ROOT,
-        env=env,
+        env={**production_env, "GUNICORN_BIND": f"127.0.0.1:{port}"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -58,10 +76,87 @@ def gunicorn(tmp_path: Path) -> Iterator[int]:
         process.wait(30)
 
 
-@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's socket table")
+@pytest.fixture
+def upstream_that_breaks() -> Iterator[int]:
+    """A Tallyfy that starts every file body, chunked, and drops the connection mid-way."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    stopping = threading.Event()
+
+    def answer() -> None:
+        while not stopping.is_set():
+            try:
+                client, _ = server.accept()
+            except TimeoutError:
+                continue
+            with client:
+                client.recv(65536)
+                client.sendall(
+                    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                    b"Content-Type: application/pdf\r\n\r\n5\r\n%PDF-\r\n400\r\n" + b"x" * 100
+                )
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stopping.set()
+        thread.join(5)
+        server.close()
+
+
+pytestmark = pytest.mark.skipif(
+    not Path("/proc/net/tcp").exists(), reason="reads Linux's socket table"
+)
+
+
 def test_each_worker_listens_on_a_socket_of_its_own_and_serves(gunicorn: int) -> None:
     assert listening_sockets(gunicorn) == 2
     for _ in range(4):  # fresh connections, spread over both workers
         response = requests.get(f"http://127.0.0.1:{gunicorn}/admin/login/", timeout=10)
         assert response.status_code == 200
         assert "csrfmiddlewaretoken" in response.text
+
+
+def test_a_download_that_breaks_midway_fails_for_the_browser_too(
+    production_env: dict[str, str], gunicorn: int, upstream_that_breaks: int
+) -> None:
+    def manage(*args: str) -> str:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=production_env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+
+    manage("migrate", "--no-input")
+    setup = SETUP.format(
+        password=PASSWORD, org_id="o" * 32, base_url=f"http://127.0.0.1:{upstream_that_breaks}"
+    )
+    org_pk = manage("shell", "-c", setup).strip().splitlines()[-1]
+    panel = f"http://127.0.0.1:{gunicorn}"
+    browser = requests.Session()
+    browser.get(f"{panel}/admin/login/", timeout=10)
+    signed_in = browser.post(
+        f"{panel}/admin/login/",
+        data={
+            "username": "staff",
+            "password": PASSWORD,
+            "csrfmiddlewaretoken": browser.cookies["csrftoken"],
+        },
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert signed_in.status_code == 302
+
+    download = browser.get(
+        f"{panel}/admin/tallyfy-files/{org_pk}/{'a' * 32}/download/", stream=True, timeout=10
+    )
+    assert download.status_code == 200
+    received: list[bytes] = []
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        received.extend(download.iter_content(1024))
+    assert b"".join(received).startswith(b"%PDF-")
