@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.processes import ROOT, free_port
+from tests.processes import ROOT, free_port, manage
 
 PASSWORD = "a-password-for-this-test-only"
 SETUP = """
@@ -122,21 +122,11 @@ def test_each_worker_listens_on_a_socket_of_its_own_and_serves(gunicorn: int) ->
 def test_a_download_that_breaks_midway_fails_for_the_browser_too(
     production_env: dict[str, str], gunicorn: int, upstream_that_breaks: int
 ) -> None:
-    def manage(*args: str) -> str:
-        return subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env=production_env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-
-    manage("migrate", "--no-input")
+    manage("migrate", "--no-input", env=production_env, check=True)
     setup = SETUP.format(
         password=PASSWORD, org_id="o" * 32, base_url=f"http://127.0.0.1:{upstream_that_breaks}"
     )
-    org_pk = manage("shell", "-c", setup).strip().splitlines()[-1]
+    org_pk = manage("shell", "-c", setup, env=production_env, check=True).stdout.split()[-1]
     panel = f"http://127.0.0.1:{gunicorn}"
     browser = requests.Session()
     browser.get(f"{panel}/admin/login/", timeout=10)

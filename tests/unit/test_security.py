@@ -4,10 +4,7 @@ import logging
 import os
 import re
 import secrets
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import responses
@@ -22,8 +19,8 @@ from files.forms import OrganizationForm
 from files.models import Organization
 from files.tokens import TokenDecryptionError
 from tests.conftest import ASSET_ID, BASE_URL, ORG_ID, TOKEN, make_organization
+from tests.processes import manage
 
-ROOT = Path(__file__).resolve().parents[2]
 ASSET_URL = f"{BASE_URL}/organizations/{ORG_ID}/assets/{ASSET_ID}"
 ASSET = {"id": ASSET_ID, "filename": "report_q1.pdf", "subject": {"id": "r", "type": "Run"}}
 
@@ -39,18 +36,6 @@ def production_env(**extra: str) -> dict[str, str]:
         "DATABASE_URL": "sqlite:////tmp/tallyfy-admin-deploy-check.sqlite3",
         **extra,
     }
-
-
-def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_deploy_check_passes_with_production_variables() -> None:
