@@ -131,8 +131,14 @@ def manage(env: dict[str, str], *args: str) -> str:
 SETUP_SCRIPT = """
 from django.contrib.auth.models import User
 from files.forms import OrganizationForm
-User.objects.filter(username="bench").delete()
+from django.contrib.auth.models import Group, Permission
+User.objects.filter(username__in=["bench", "bench-staff"]).delete()
 User.objects.create_superuser("bench", "", "{password}")
+staff = User.objects.create_user("bench-staff", "", "{password}", is_staff=True)
+deleters, _ = Group.objects.get_or_create(name="Bench deleters")
+deleters.permissions.set(Permission.objects.filter(
+    codename__in=["lookup_file", "delete_file", "view_filedeletion"]))
+staff.groups.add(deleters)
 from files.models import Organization
 form = OrganizationForm(
     instance=Organization.objects.filter(name="Sandbox").first(),
@@ -157,13 +163,15 @@ class Panel:
     def worker_pids(self) -> list[int]:
         return children(self.process.pid)
 
-    def login(self) -> requests.Session:
+    def login(self, username: str = "bench") -> requests.Session:
+        """A signed-in session: "bench" is a superuser, "bench-staff" staff whose permissions
+        come through a group, as a deleter's would."""
         session = requests.Session()
         session.get(f"{self.url}/admin/login/", timeout=30)
         response = session.post(
             f"{self.url}/admin/login/",
             data={
-                "username": "bench",
+                "username": username,
                 "password": PASSWORD,
                 "csrfmiddlewaretoken": session.cookies["csrftoken"],
                 "next": "/admin/",
