@@ -116,6 +116,7 @@ def panel_env(database_url: str, **extra: str) -> dict[str, str]:
         "DATABASE_URL": database_url,
         "DJANGO_LOG_LEVEL": "WARNING",
         "DJANGO_STATIC_ROOT": str(ROOT / "var" / "bench-static"),
+        "XDG_RUNTIME_DIR": str(ROOT / "var"),  # gunicorn's control socket, not the user's
     }
     env.update(extra)
     return env

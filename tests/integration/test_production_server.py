@@ -52,6 +52,7 @@ def production_env(tmp_path: Path) -> dict[str, str]:
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "TALLYFY_INSECURE_API_HOSTS": "127.0.0.1",
         "GUNICORN_WORKERS": "2",
+        "XDG_RUNTIME_DIR": str(tmp_path),  # gunicorn's control socket: one per server here
     }
 
 
