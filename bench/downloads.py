@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
 
-from bench.harness import PYTHON, ROOT, Panel, Sandbox, peak_rss_kib, relay
+from bench.harness import Panel, Sandbox, peak_rss_kib, python_json, relay
 
 MB = 1000 * 1000
 SIZES = {"1 MB": 1 * MB, "100 MB": 100 * MB, "1 GB": 1000 * MB}
@@ -49,15 +47,9 @@ def timed_download(
 
 
 def sdk_download(box: Sandbox, asset_id: str, size: int) -> dict[str, float]:
-    result = subprocess.run(
-        [PYTHON, "-c", SDK_SCRIPT, box.token, box.base_url, box.org_id, asset_id, str(size)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=900,
+    return python_json(
+        "-c", SDK_SCRIPT, box.token, box.base_url, box.org_id, asset_id, str(size), timeout=900
     )
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 @dataclass(frozen=True)

@@ -122,6 +122,14 @@ def panel_env(database_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
+def python_json(*args: str, timeout: float) -> Any:
+    """Run `python ARGS` here and return the JSON it printed on its last line."""
+    result = subprocess.run(
+        [PYTHON, *args], cwd=ROOT, capture_output=True, text=True, check=True, timeout=timeout
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def manage(env: dict[str, str], *args: str) -> str:
     result = subprocess.run(
         [PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True

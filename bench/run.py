@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import subprocess
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -20,7 +19,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import deletion, downloads, load
-from bench.harness import PYTHON, ROOT, panel, sandbox
+from bench.harness import ROOT, panel, python_json, sandbox
 
 PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/test"
 RESULTS = ROOT / "bench" / "results"
@@ -46,15 +45,7 @@ LOG_TARGET_MS = 200
 
 
 def log_pages(database_url: str, rows: int) -> dict[str, float]:
-    result = subprocess.run(
-        [PYTHON, "-m", "bench.log_scale", database_url, str(rows)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=3600,
-    )
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return python_json("-m", "bench.log_scale", database_url, str(rows), timeout=3600)
 
 
 def log_scale(vendor: str, database_url_for: Callable[[int], str | None]) -> list[dict[str, Any]]:

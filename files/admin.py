@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import re
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -13,8 +12,6 @@ from files.errors import USER_FACING_ERRORS, describe_failure
 from files.forms import OrganizationForm
 from files.models import FileDeletion, Organization
 from files.pagination import CappedCountPaginator
-
-TALLYFY_OBJECT_ID = re.compile(r"[0-9a-f]{32}")
 
 
 @admin.register(Organization)
@@ -94,11 +91,7 @@ class FileDeletionAdmin(admin.ModelAdmin):
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[FileDeletion], search_term: str
     ) -> tuple[QuerySet[FileDeletion], bool]:
-        # A whole Tallyfy id is looked up through the asset id index, not by scanning text.
-        term = search_term.strip()
-        if TALLYFY_OBJECT_ID.fullmatch(term):
-            return queryset.filter(asset_id=term), False
-        return log_search.matching(queryset, term), False
+        return log_search.matching(queryset, search_term), False
 
     @admin.display(description="Reason")
     def reason_short(self, deletion: FileDeletion) -> str:

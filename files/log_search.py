@@ -1,6 +1,7 @@
 """Free-text search of the deletion log, answered by indexes however long the log grows.
 
-A search is split into words as the admin splits it ("quoted phrases" stay whole), and every
+A whole Tallyfy file id (32 hex digits) is looked up through the asset id index alone.
+Anything else is split into words as the admin splits it ("quoted phrases" stay whole), and every
 word must match the row somewhere: the file id or the username exactly (any case), or part of
 the file name or the reason. The first two are answered by case-insensitive indexes. For
 the parts, PostgreSQL has trigram indexes on the columns themselves (migration 0002), so a
@@ -9,6 +10,8 @@ plain `icontains` uses them; SQLite has a full-text table with a trigram tokeniz
 """
 
 from __future__ import annotations
+
+import re
 
 from django.db import connections
 from django.db.models import Q, QuerySet
@@ -22,6 +25,7 @@ _IN_TEXT_TABLE = (
     "SELECT rowid FROM files_filedeletion_search WHERE files_filedeletion_search MATCH %s"
 )
 _TRIGRAM = 3
+_TALLYFY_OBJECT_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def _search_words(term: str) -> list[str]:
@@ -35,6 +39,9 @@ def _search_words(term: str) -> list[str]:
 
 
 def matching(queryset: QuerySet[FileDeletion], term: str) -> QuerySet[FileDeletion]:
+    term = term.strip()
+    if _TALLYFY_OBJECT_ID.fullmatch(term):
+        return queryset.filter(asset_id=term)
     uses_text_table = _has_text_table(queryset.db)
     for word in _search_words(term):
         queryset = queryset.filter(_word_matches(word, uses_text_table=uses_text_table))
