@@ -18,10 +18,15 @@ from tallyfy_admin.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
+# One name per test run (pytest-xdist gives its workers the run's id; pytest-django then adds
+# the worker's suffix), so two runs at once on one machine or one PostgreSQL server never meet.
+_RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID", f"pid{os.getpid()}")[:12]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file rather than shared-cache memory: the browser tests' live server writes from
     # other threads, and shared-cache SQLite fails at once on a locked table instead of waiting.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-db.sqlite3")}  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / f"test-db-{_RUN}.sqlite3")}  # noqa: F405
+else:
+    DATABASES["default"]["TEST"] = {"NAME": f"test_tallyfy_{_RUN}"}  # noqa: F405
 
 # WhiteNoise serves from STATIC_ROOT and warns when it is missing; the tests use the finders.
 (BASE_DIR / "var" / "static").mkdir(parents=True, exist_ok=True)  # noqa: F405
