@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -15,11 +16,25 @@ RUNS = 15
 DELETERS = {"superuser": "bench", "staff with group permissions": "bench-staff"}
 
 
-def panel_delete(session: requests.Session, site: Panel, asset_id: str) -> float:
-    url = f"{site.url}/admin/tallyfy-files/{site.org_pk}/{asset_id}/delete/"
+def confirm_page(session: requests.Session, site: Panel, asset_id: str) -> str:
+    """Open the confirm page, as a user does before deleting; the one-time ticket it carries."""
+    page = session.get(delete_url(site, asset_id), timeout=30)
+    found = re.search(r'name="ticket" value="([^"]+)"', page.text)
+    if page.status_code != 200 or found is None:
+        raise RuntimeError(f"no confirm page: {page.status_code}")
+    return found[1]
+
+
+def delete_url(site: Panel, asset_id: str) -> str:
+    return f"{site.url}/admin/tallyfy-files/{site.org_pk}/{asset_id}/delete/"
+
+
+def panel_delete(session: requests.Session, site: Panel, asset_id: str, ticket: str) -> float:
+    url = delete_url(site, asset_id)
     data = {
         "reason": "benchmark",
         "confirmation": asset_id,
+        "ticket": ticket,
         "csrfmiddlewaretoken": session.cookies["csrftoken"],
     }
     started = time.perf_counter()
@@ -61,13 +76,16 @@ def _run_at(
     box.control("faults", {"latency_ms": latency_ms})
     panel_times, floor_times, reused = [], [], []
     try:
-        panel_delete(session, site, box.add_file(10))  # warm-up
+        warm_up = box.add_file(10)
+        panel_delete(session, site, warm_up, confirm_page(session, site, warm_up))
         floor_delete(floor, box, box.add_file(10))
         for _ in range(RUNS):
             floor_times.append(floor_delete(floor, box, box.add_file(10)))
+            asset_id = box.add_file(10)
+            ticket = confirm_page(session, site, asset_id)
             box.control("reset", {})
             box.control("faults", {"latency_ms": latency_ms})
-            panel_times.append(panel_delete(session, site, box.add_file(10)))
+            panel_times.append(panel_delete(session, site, asset_id, ticket))
             ports = {entry["client_port"] for entry in box.control("requests")}
             reused.append(len(ports) == 1)
     finally:

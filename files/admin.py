@@ -63,7 +63,6 @@ class FileDeletionAdmin(admin.ModelAdmin):
     )
     paginator = CappedCountPaginator
     list_select_related = ["organization"]
-    date_hierarchy = None
     show_full_result_count = False
     list_per_page = 50
     fields = [

@@ -70,6 +70,7 @@ class DeletionState(models.TextChoices):
 
 
 UNSETTLED_STATES = (DeletionState.PENDING, DeletionState.UNKNOWN)
+GONE_STATES = (DeletionState.DELETED, DeletionState.ALREADY_GONE)
 
 
 class FileDeletion(models.Model):
@@ -111,10 +112,34 @@ class FileDeletion(models.Model):
             models.Index(fields=["asset_id"], name="deletion_asset_idx"),
             models.Index(fields=["organization", "-started_at", "-id"], name="deletion_org_idx"),
         ]
+        constraints = [
+            # At most one deletion of a file in flight: the second one's row cannot be written.
+            models.UniqueConstraint(
+                fields=["org_id", "asset_id"],
+                condition=models.Q(state__in=UNSETTLED_STATES),
+                name="deletion_one_in_flight",
+                violation_error_message="A deletion of this file is already in progress.",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.file_name or self.asset_id} ({self.get_state_display()})"
 
-    @property
-    def is_settled(self) -> bool:
-        return self.state not in UNSETTLED_STATES
+
+class DeletionTicket(models.Model):
+    """One showing of the confirm page. The POST that acts on it uses it up, once, so a
+    double submit or a resubmitted form cannot start a second deletion."""
+
+    key = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    asset_id = models.CharField("file id", max_length=255)
+    file_name = models.CharField("file name shown", max_length=1000, blank=True)
+    issued_at = models.DateTimeField(default=timezone.now, db_index=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+    deletion = models.OneToOneField(
+        FileDeletion, null=True, blank=True, on_delete=models.SET_NULL, related_name="ticket"
+    )
+
+    def __str__(self) -> str:
+        return f"ticket for {self.asset_id}"

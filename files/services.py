@@ -1,33 +1,66 @@
 """Use cases: look up a file, open it, delete it (write-ahead logged), settle the log.
 
-Views call these, never `TallyfyClient` directly.
+Views, commands and tasks call these, never `TallyfyClient` directly. The deletion log is
+written and settled here and nowhere else.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.db.models import Q
 from django.utils import timezone
 
 from files import tallyfy
 from files.base_urls import DisallowedBaseURL
 from files.clients import tallyfy_client
-from files.models import UNSETTLED_STATES, DeletionState, FileDeletion, Organization
+from files.models import (
+    GONE_STATES,
+    UNSETTLED_STATES,
+    DeletionState,
+    DeletionTicket,
+    FileDeletion,
+    Organization,
+)
 from files.tokens import TokenDecryptionError
 
 logger = logging.getLogger(__name__)
 
+LOGO_SUBJECT_TYPE = "Organization"
+_TICKET_KEPT = timedelta(days=1)
 
-class ConfirmationMismatch(ValueError):
-    """The re-typed name or id does not match the file about to be deleted."""
+
+class DeletionRefused(Exception):
+    """Nothing was recorded and nothing was sent; the message says why, in plain words."""
+
+
+class ConfirmationMismatch(DeletionRefused):
+    """The re-typed name or id is not the file the confirm page showed."""
+
+
+class ConfirmationExpired(DeletionRefused):
+    """The confirm page's ticket is unknown, someone else's, another file's, or too old."""
+
+
+class NotDeletable(DeletionRefused):
+    """The file must not be deleted: a logo, another id than asked for, or changed since."""
+
+
+class DeletionConflict(DeletionRefused):
+    """Another deletion of this file is in flight or already removed it (`deletion`, when
+    its row exists), or this very confirmation was already submitted."""
+
+    def __init__(self, message: str, *, deletion: FileDeletion | None) -> None:
+        super().__init__(message)
+        self.deletion = deletion
 
 
 def file_lookup(*, organization: Organization, asset_id: str) -> tallyfy.Asset:
@@ -49,9 +82,119 @@ def organization_check_connection(*, organization: Organization) -> str:
     return "The token works."
 
 
-def _confirmation_matches(*, asset: tallyfy.Asset, confirmation: str) -> bool:
+def _confirmation_matches(*, ticket: DeletionTicket, confirmation: str) -> bool:
     typed = confirmation.strip()
-    return bool(typed) and typed in {asset.id, asset.filename}
+    return bool(typed) and typed in {ticket.asset_id, ticket.file_name}
+
+
+def file_deletion_refusal(*, asset: tallyfy.Asset, asset_id: str) -> str | None:
+    """Why this file must not be deleted, or None. The confirm page shows it; `file_delete`
+    checks it again before anything is recorded or sent."""
+    if asset.id != asset_id:
+        return (
+            f"Tallyfy answered with file {asset.id} when asked for file {asset_id}, so "
+            "nothing can be deleted safely: nothing was recorded or sent."
+        )
+    if asset.subject_type == LOGO_SUBJECT_TYPE:
+        return (
+            "This is the organization's logo: Tallyfy does not let it be deleted through its "
+            "API. Nothing was recorded or sent."
+        )
+    return None
+
+
+def deletion_ticket_issue(
+    *, user: AbstractBaseUser, organization: Organization, asset: tallyfy.Asset
+) -> str:
+    """A one-time key for the confirm page about to show `asset`; old tickets are dropped."""
+    DeletionTicket.objects.filter(issued_at__lt=timezone.now() - _TICKET_KEPT).delete()
+    ticket = DeletionTicket.objects.create(
+        key=secrets.token_urlsafe(32),
+        user=user,
+        organization=organization,
+        asset_id=asset.id,
+        file_name=asset.filename,
+    )
+    return ticket.key
+
+
+def _ticket_for(
+    *, key: str, user: AbstractBaseUser, organization: Organization, asset_id: str
+) -> DeletionTicket:
+    ticket = (
+        DeletionTicket.objects.filter(
+            key=key, user=user, organization=organization, asset_id=asset_id
+        )
+        .select_related("deletion")
+        .first()
+    )
+    if ticket is None or ticket.issued_at < timezone.now() - settings.TALLYFY_CONFIRM_PAGE_LIFETIME:
+        raise ConfirmationExpired(
+            "This confirmation page has expired or was not issued to you for this file. "
+            "Check the file below and confirm again."
+        )
+    return ticket
+
+
+def _ticket_use(ticket: DeletionTicket) -> None:
+    """Use the ticket up, or raise DeletionConflict if another request already has."""
+    now = timezone.now()
+    taken = DeletionTicket.objects.filter(pk=ticket.pk, used_at__isnull=True).update(used_at=now)
+    if taken:
+        ticket.used_at = now
+        return
+    ticket.refresh_from_db()
+    raise _resubmitted(ticket)
+
+
+def _resubmitted(ticket: DeletionTicket) -> DeletionConflict:
+    when = _when(ticket.used_at)
+    if ticket.deletion is None:
+        return DeletionConflict(
+            f"This confirmation was already submitted at {when}; that deletion is under way. "
+            "Nothing more was sent.",
+            deletion=None,
+        )
+    return DeletionConflict(
+        f"This confirmation was already submitted at {when}: "
+        f"{_describe_other(ticket.deletion)} Nothing more was sent.",
+        deletion=ticket.deletion,
+    )
+
+
+def _refuse_if_claimed(*, organization: Organization, asset_id: str) -> None:
+    """No second deletion of a file while one is in flight, or once the log says it is gone."""
+    other = (
+        FileDeletion.objects.filter(
+            org_id=organization.org_id,
+            asset_id=asset_id,
+            state__in=(*UNSETTLED_STATES, *GONE_STATES),
+        )
+        .order_by("-started_at", "-id")
+        .first()
+    )
+    if other is not None:
+        raise DeletionConflict(f"{_describe_other(other)} Nothing was sent.", deletion=other)
+
+
+def _describe_other(deletion: FileDeletion) -> str:
+    who, when = deletion.username or "Someone", _when(deletion.started_at)
+    match deletion.state:
+        case DeletionState.PENDING:
+            return f"{who} started deleting this file at {when}; it is still in progress."
+        case DeletionState.UNKNOWN:
+            return (
+                f"{who} tried to delete this file at {when} and the outcome is not yet known; "
+                "reconcile_deletions will ask Tallyfy again."
+            )
+        case DeletionState.DELETED:
+            return f"{who} deleted this file at {when}."
+        case _:
+            return f"{who} found this file already gone from Tallyfy at {when}."
+
+
+def _when(moment: datetime | None) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S %Z") if moment else "?"
 
 
 @dataclass(frozen=True)
@@ -70,36 +213,65 @@ def file_delete(
     user: AbstractBaseUser,
     reason: str,
     confirmation: str,
+    ticket: str,
 ) -> FileDeletion:
-    """Delete a file permanently, following DESIGN.md's steps.
+    """Delete a file permanently, in the steps the README's "How a deletion works" gives.
 
-    The metadata is snapshotted, then a `pending` row is committed, then the DELETE is sent,
-    then the row is settled once. Raises ConfirmationMismatch (nothing recorded, nothing
-    sent) when `confirmation` names neither the file nor its id.
+    Checked before anything is recorded or sent: the confirm page's one-time `ticket`, the
+    re-typed name or id against what that page showed, no other deletion of the file in flight
+    or already done. Then the metadata is snapshotted, checked (the id Tallyfy answers for is
+    the id asked for; not a logo), a `pending` row committed, the DELETE sent, and the row
+    settled once. Every refusal raises a DeletionRefused with nothing recorded and nothing sent.
     """
     if connection.in_atomic_block:
         raise RuntimeError("file_delete must not run inside a transaction: its row must commit.")
+    shown = _ticket_for(key=ticket, user=user, organization=organization, asset_id=asset_id)
+    if shown.used_at is not None:
+        raise _resubmitted(shown)
+    if not _confirmation_matches(ticket=shown, confirmation=confirmation):
+        raise ConfirmationMismatch(
+            f"Type the file name ({shown.file_name}) or its id ({shown.asset_id}) exactly."
+        )
+    _refuse_if_claimed(organization=organization, asset_id=asset_id)
+    _ticket_use(shown)
     client = tallyfy_client(organization=organization)
     try:
         asset = client.get_asset(asset_id)
     except tallyfy.TallyfyError as exc:
-        return _record_unsent(
-            organization=organization, asset_id=asset_id, user=user, reason=reason, error=exc
+        deletion = _record_unsent(
+            organization=organization, ticket=shown, user=user, reason=reason, error=exc
         )
-    if not _confirmation_matches(asset=asset, confirmation=confirmation):
-        raise ConfirmationMismatch(
-            f"Type the file name ({asset.filename}) or its id ({asset.id}) exactly."
+        _ticket_link(shown, deletion)
+        return deletion
+    refusal = file_deletion_refusal(asset=asset, asset_id=asset_id)
+    if refusal is None and asset.filename != shown.file_name:
+        refusal = (
+            f"The file is now named {asset.filename} in Tallyfy, not {shown.file_name} as "
+            "shown when you confirmed. Nothing was recorded or sent: check it and confirm again."
         )
-    deletion = FileDeletion.objects.create(
-        **_snapshot(organization=organization, asset=asset, user=user, reason=reason),
-        state=DeletionState.PENDING,
-    )
+    if refusal is not None:
+        raise NotDeletable(refusal)
+    try:
+        deletion = FileDeletion.objects.create(
+            **_snapshot(organization=organization, asset=asset, user=user, reason=reason),
+            state=DeletionState.PENDING,
+        )
+    except IntegrityError:
+        _refuse_if_claimed(organization=organization, asset_id=asset_id)
+        raise
+    _ticket_link(shown, deletion)
     logger.info("deletion %s pending: org=%r asset=%r", deletion.pk, organization.org_id, asset_id)
     attempts, result = _send_delete(client=client, deletion=deletion)
     return _settle(deletion=deletion, attempts=attempts, result=result)
 
 
+def _ticket_link(ticket: DeletionTicket, deletion: FileDeletion) -> None:
+    DeletionTicket.objects.filter(pk=ticket.pk).update(deletion=deletion)
+
+
 def _send_delete(*, client: tallyfy.TallyfyClient, deletion: FileDeletion) -> tuple[int, _Outcome]:
+    """Send the DELETE, retrying uncertain attempts after a check. Once any attempt was
+    uncertain it may have been applied, so every ending but a 2xx or a 404 is `unknown`."""
     uncertain: tallyfy.TallyfyError | None = None
     max_attempts = max(1, settings.TALLYFY_DELETE_ATTEMPTS)
     for attempt in range(1, max_attempts + 1):
@@ -107,19 +279,15 @@ def _send_delete(*, client: tallyfy.TallyfyClient, deletion: FileDeletion) -> tu
             deleted = client.delete_file(deletion.asset_id)
         except tallyfy.NotFound as exc:
             if uncertain:
-                return attempt, _Outcome(
+                return attempt, _outcome(
                     DeletionState.DELETED,
                     "Gone: confirmed by 404 after an uncertain attempt.",
                     exc,
-                    exc.status,
-                    exc.request_id,
                 )
-            return attempt, _Outcome(
+            return attempt, _outcome(
                 DeletionState.ALREADY_GONE,
                 "Tallyfy answered 404: the file was already gone before this deletion.",
                 exc,
-                exc.status,
-                exc.request_id,
             )
         except (tallyfy.ServerError, tallyfy.ConnectionFailed) as exc:
             uncertain = exc
@@ -130,13 +298,15 @@ def _send_delete(*, client: tallyfy.TallyfyClient, deletion: FileDeletion) -> tu
                 time.sleep(settings.TALLYFY_RETRY_BACKOFF * 2 ** (attempt - 1))
             continue
         except tallyfy.TallyfyError as exc:
-            return attempt, _Outcome(
-                DeletionState.FAILED,
-                "Tallyfy refused the deletion.",
-                exc,
-                exc.status,
-                exc.request_id,
-            )
+            if uncertain:
+                return attempt, _outcome(
+                    DeletionState.UNKNOWN,
+                    f"Uncertain: an earlier attempt got no clear answer ({uncertain.message}) "
+                    f"and may still have been applied; the retry then got HTTP {exc.status}. "
+                    "reconcile_deletions will ask Tallyfy again.",
+                    exc,
+                )
+            return attempt, _refused(exc)
         return attempt, _Outcome(
             DeletionState.DELETED,
             f"Tallyfy confirmed the deletion (HTTP {deleted.status}).",
@@ -145,13 +315,30 @@ def _send_delete(*, client: tallyfy.TallyfyClient, deletion: FileDeletion) -> tu
             deleted.request_id,
         )
     assert uncertain is not None
-    return max_attempts, _Outcome(
-        DeletionState.FAILED,
-        f"The file is still in Tallyfy after {max_attempts} uncertain attempts.",
+    return max_attempts, _outcome(
+        DeletionState.UNKNOWN,
+        f"Uncertain: {max_attempts} attempts got no clear answer and the file was still in "
+        "Tallyfy at the last check, but an attempt may still be applied. reconcile_deletions "
+        "will ask Tallyfy again.",
         uncertain,
-        uncertain.status,
-        uncertain.request_id,
     )
+
+
+def _refused(exc: tallyfy.TallyfyError) -> _Outcome:
+    """A first, certain refusal: nothing was deleted."""
+    if isinstance(exc, tallyfy.RateLimited):
+        wait = f" Try again in {exc.retry_after:.0f} seconds." if exc.retry_after else ""
+        return _outcome(
+            DeletionState.FAILED,
+            f"Not deleted: Tallyfy is rate limiting this organization (HTTP 429), and a 429 "
+            f"is never applied.{wait}",
+            exc,
+        )
+    return _outcome(DeletionState.FAILED, "Tallyfy refused the deletion.", exc)
+
+
+def _outcome(state: DeletionState, outcome: str, error: tallyfy.TallyfyError) -> _Outcome:
+    return _Outcome(state, outcome, error, error.status, error.request_id)
 
 
 def _verify_after_uncertain(
@@ -183,49 +370,49 @@ def _verify_after_uncertain(
 def _snapshot(
     *,
     organization: Organization,
-    asset: tallyfy.Asset | None,
+    asset: tallyfy.Asset,
     user: AbstractBaseUser,
     reason: str,
-    asset_id: str = "",
 ) -> dict[str, object]:
-    snapshot: dict[str, object] = {
+    return {
         "organization": organization,
         "org_id": organization.org_id,
-        "asset_id": asset.id if asset else asset_id,
+        "asset_id": asset.id,
         "user": user,
         "username": user.get_username(),
         "reason": reason,
+        "file_name": asset.filename,
+        "subject_type": asset.subject_type,
+        "subject_id": asset.subject_id,
+        "uploaded_at": asset.uploaded_at,
+        "metadata": asset.raw,
     }
-    if asset:
-        snapshot.update(
-            file_name=asset.filename,
-            subject_type=asset.subject_type,
-            subject_id=asset.subject_id,
-            uploaded_at=asset.uploaded_at,
-            metadata=asset.raw,
-        )
-    return snapshot
 
 
 def _record_unsent(
     *,
     organization: Organization,
-    asset_id: str,
+    ticket: DeletionTicket,
     user: AbstractBaseUser,
     reason: str,
     error: tallyfy.TallyfyError,
 ) -> FileDeletion:
-    """The metadata could not be read, so no DELETE was sent; the attempt is still recorded."""
+    """The metadata could not be read, so no DELETE was sent; the attempt is still recorded,
+    naming the file as the confirm page showed it."""
     gone = isinstance(error, tallyfy.NotFound)
     return FileDeletion.objects.create(
-        **_snapshot(
-            organization=organization, asset=None, user=user, reason=reason, asset_id=asset_id
-        ),
+        organization=organization,
+        org_id=organization.org_id,
+        asset_id=ticket.asset_id,
+        file_name=ticket.file_name,
+        user=user,
+        username=user.get_username(),
+        reason=reason,
         state=DeletionState.ALREADY_GONE if gone else DeletionState.FAILED,
         outcome=(
             "Not sent: Tallyfy answered 404 for the file's metadata; it was already gone."
             if gone
-            else "Not sent: the file's metadata could not be read."
+            else "Not sent: the file's metadata could not be read, so nothing was deleted."
         ),
         http_status=error.status,
         error_message=error.message,

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -13,6 +14,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_http_methods
 
 from files import services
@@ -90,6 +92,7 @@ def file_detail_view(request: HttpRequest, org_pk: int, asset_id: str) -> HttpRe
         asset=asset,
         raw_json=json.dumps(asset.raw, indent=2, sort_keys=True, ensure_ascii=False),
         can_delete=request.user.has_perm(DELETE_PERMISSION),
+        refusal=services.file_deletion_refusal(asset=asset, asset_id=asset_id),
     )
 
 
@@ -131,24 +134,32 @@ def file_delete_view(request: HttpRequest, org_pk: int, asset_id: str) -> HttpRe
                 user=request.user,
                 reason=form.cleaned_data["reason"],
                 confirmation=form.cleaned_data["confirmation"],
+                ticket=request.POST.get("ticket", ""),
             )
         except services.ConfirmationMismatch as exc:
             form.add_error("confirmation", str(exc))
+        except services.ConfirmationExpired as exc:
+            form.add_error(None, str(exc))
+        except services.DeletionConflict as exc:
+            messages.warning(request, _with_log_link(str(exc), exc.deletion, asset_id=asset_id))
+            return _after_deletion(request, exc.deletion, asset_id=asset_id)
+        except services.NotDeletable as exc:
+            messages.error(request, str(exc))
+            return redirect(detail_url)
         except USER_FACING_ERRORS as exc:
             messages.error(
                 request, describe_failure(exc, organization=organization, asset_id=asset_id)
             )
             return redirect(detail_url)
         else:
-            _announce(request, deletion)
-            if request.user.has_perm("files.view_filedeletion"):
-                return redirect("admin:files_filedeletion_change", deletion.pk)
-            return redirect("files:lookup")
+            _announce(request, deletion, retry_url=request.path)
+            return _after_deletion(request, deletion, asset_id=asset_id)
     try:
         asset = services.file_lookup(organization=organization, asset_id=asset_id)
     except USER_FACING_ERRORS as exc:
         messages.error(request, describe_failure(exc, organization=organization, asset_id=asset_id))
         return redirect(detail_url)
+    refusal = services.file_deletion_refusal(asset=asset, asset_id=asset_id)
     return _page(
         request,
         "files/delete_confirm.html",
@@ -157,10 +168,41 @@ def file_delete_view(request: HttpRequest, org_pk: int, asset_id: str) -> HttpRe
         asset=asset,
         form=form,
         detail_url=detail_url,
+        refusal=refusal,
+        ticket=None
+        if refusal
+        else services.deletion_ticket_issue(
+            user=request.user, organization=organization, asset=asset
+        ),
     )
 
 
-def _announce(request: HttpRequest, deletion: FileDeletion) -> None:
+def _after_deletion(
+    request: HttpRequest, deletion: FileDeletion | None, *, asset_id: str
+) -> HttpResponse:
+    """To the deletion's log row; to the file's rows while that row is still being written;
+    to the look-up page for users who cannot read the log."""
+    if not request.user.has_perm("files.view_filedeletion"):
+        return redirect("files:lookup")
+    if deletion is None:
+        return redirect(_log_rows_of(asset_id))
+    return redirect("admin:files_filedeletion_change", deletion.pk)
+
+
+def _log_rows_of(asset_id: str) -> str:
+    return f"{reverse('admin:files_filedeletion_changelist')}?{urlencode({'q': asset_id})}"
+
+
+def _with_log_link(text: str, deletion: FileDeletion | None, *, asset_id: str) -> str:
+    if deletion is None:
+        return format_html(
+            '{} <a href="{}">See its deletions in the log.</a>', text, _log_rows_of(asset_id)
+        )
+    url = reverse("admin:files_filedeletion_change", args=[deletion.pk])
+    return format_html('{} <a href="{}">See that deletion in the log.</a>', text, url)
+
+
+def _announce(request: HttpRequest, deletion: FileDeletion, *, retry_url: str) -> None:
     name = deletion.file_name or deletion.asset_id
     match deletion.state:
         case DeletionState.DELETED:
@@ -169,7 +211,13 @@ def _announce(request: HttpRequest, deletion: FileDeletion) -> None:
             messages.warning(request, f"{name} was already gone from Tallyfy. {deletion.outcome}")
         case DeletionState.FAILED:
             messages.error(
-                request, f"{name} was not deleted. {describe_deletion_failure(deletion)}"
+                request,
+                format_html(
+                    '{} was not deleted. {} <a href="{}">Try again</a>',
+                    name,
+                    describe_deletion_failure(deletion),
+                    retry_url,
+                ),
             )
         case _:
             messages.warning(

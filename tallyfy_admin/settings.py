@@ -192,6 +192,10 @@ TALLYFY_DELETE_ATTEMPTS = env.int("TALLYFY_DELETE_ATTEMPTS", default=3)
 TALLYFY_RECONCILE_AFTER = timedelta(
     seconds=env.int("TALLYFY_RECONCILE_AFTER_SECONDS", default=5 * 60)
 )
+# How long a confirm page can be acted on; each can be acted on once.
+TALLYFY_CONFIRM_PAGE_LIFETIME = timedelta(
+    seconds=env.int("TALLYFY_CONFIRM_PAGE_SECONDS", default=60 * 60)
+)
 
 LOGGING = {
     "version": 1,

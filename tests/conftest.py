@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Permission, User
 
+from files import services, tallyfy
 from files.forms import OrganizationForm
 from files.models import Organization
 
@@ -37,6 +38,12 @@ def make_staff(username: str, *codenames: str) -> User:
         Permission.objects.filter(content_type__app_label="files", codename__in=codenames)
     )
     return user
+
+
+def confirm_page(*, user: User, organization: Organization, asset: dict | None = None) -> str:
+    """The one-time ticket that a confirm page showing `asset` carries."""
+    shown = tallyfy.Asset.from_payload({"data": asset or ASSET})
+    return services.deletion_ticket_issue(user=user, organization=organization, asset=shown)
 
 
 @pytest.fixture

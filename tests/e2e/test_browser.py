@@ -192,3 +192,37 @@ def test_admin_pages_raise_no_browser_errors(
     page.select_option("select[name=action]", "test_connection")
     page.click("button[name=index]")
     expect(page.locator(".messagelist")).to_contain_text("The token works")
+
+
+def test_a_double_submit_deletes_once(
+    page: Page,
+    panel: str,
+    sandbox: Sandbox,
+    sandbox_org: Organization,
+    deleter: User,
+    browser_problems: list[str],
+) -> None:
+    asset = sandbox.add_file(filename="twice.pdf", content_type="application/pdf")
+    sign_in(page, panel, deleter)
+    page.goto(f"{panel}/admin/tallyfy-files/{sandbox_org.pk}/{asset.asset_id}/delete/")
+    page.fill("#id_reason", "INC-7")
+    page.fill("#id_confirmation", "twice.pdf")
+    sandbox.faults(latency_ms=200)  # the first is still in flight when the second arrives
+    answers = page.evaluate(
+        """async () => {
+            const form = document.querySelector("#id_reason").form;
+            const send = () => fetch(location.href, {method: "POST", body: new FormData(form)});
+            const answers = await Promise.all([send(), send()]);
+            return Promise.all(answers.map(async (a) => [a.url, await a.text()]));
+        }"""
+    )
+    deletion = FileDeletion.objects.get(asset_id=asset.asset_id)
+    assert deletion.state == DeletionState.DELETED
+    assert [r["method"] for r in sandbox.requests()].count("DELETE") == 1
+    # The first lands on its row; the second on that row too, or on the file's rows in the log
+    # when it arrived before the first had written its row, saying it was already submitted.
+    row, rows = f"/filedeletion/{deletion.pk}/change/", f"/filedeletion/?q={asset.asset_id}"
+    landed = [url for url, _ in answers]
+    assert any(url.endswith(row) for url in landed), landed
+    assert all(url.endswith((row, rows)) for url in landed), landed
+    assert sum("already submitted" in text for _, text in answers) == 1

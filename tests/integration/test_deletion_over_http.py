@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from files import services, tallyfy
 from files.models import DeletionState, FileDeletion, Organization
-from tests.conftest import make_staff
+from tests.conftest import confirm_page, make_staff
 from tests.sandbox_fixtures import Sandbox
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -25,9 +25,20 @@ def user() -> User:
     return make_staff("deleter", "lookup_file", "delete_file", "view_filedeletion")
 
 
-def delete(org: Organization, user: User, asset_id: str) -> FileDeletion:
+def delete(sandbox: Sandbox, org: Organization, user: User, asset_id: str) -> FileDeletion:
+    """Confirm the file as the confirm page would have shown it (read straight from the
+    sandbox's store, so no request is made before the deletion's own)."""
+    stored = sandbox.server.store.asset(org_id=org.org_id, asset_id=asset_id)
+    assert stored is not None
+    shown = stored.to_json()
+    ticket = confirm_page(user=user, organization=org, asset=shown)
     return services.file_delete(
-        organization=org, asset_id=asset_id, user=user, reason="ticket-1", confirmation=asset_id
+        organization=org,
+        asset_id=asset_id,
+        user=user,
+        reason="ticket-1",
+        confirmation=asset_id,
+        ticket=ticket,
     )
 
 
@@ -60,7 +71,7 @@ def test_download_through_the_client_matches_the_bytes(
 
 def test_deleted(sandbox: Sandbox, sandbox_org: Organization, user: User) -> None:
     asset = sandbox.add_file()
-    deletion = delete(sandbox_org, user, asset.asset_id)
+    deletion = delete(sandbox, sandbox_org, user, asset.asset_id)
     assert (deletion.state, deletion.http_status, deletion.attempts) == (
         DeletionState.DELETED,
         200,
@@ -75,24 +86,26 @@ def test_get_and_delete_reuse_one_connection(
     sandbox: Sandbox, sandbox_org: Organization, user: User
 ) -> None:
     asset = sandbox.add_file()
-    delete(sandbox_org, user, asset.asset_id)
+    delete(sandbox, sandbox_org, user, asset.asset_id)
     ports = {r["client_port"] for r in sandbox.requests()}
     assert len(ports) == 1
 
 
-def test_logo_deletion_fails_with_tallyfys_message(
+def test_a_logo_is_refused_before_anything_is_recorded_or_deleted(
     sandbox: Sandbox, sandbox_org: Organization, user: User
 ) -> None:
     logo = sandbox.add_file(subject_type="Organization")
-    deletion = delete(sandbox_org, user, logo.asset_id)
-    assert (deletion.state, deletion.http_status) == (DeletionState.FAILED, 422)
-    assert deletion.error_message == "An organization logo cannot be deleted."
+    with pytest.raises(services.NotDeletable, match="logo"):
+        delete(sandbox, sandbox_org, user, logo.asset_id)
+    assert api_calls(sandbox) == [("GET", "assets")]
+    assert FileDeletion.objects.count() == 0
+    assert sandbox.exists(logo.asset_id)
 
 
 def test_expired_token_fails(sandbox: Sandbox, sandbox_org: Organization, user: User) -> None:
     asset = sandbox.add_file()
     sandbox.faults(expired_tokens=True)
-    deletion = delete(sandbox_org, user, asset.asset_id)
+    deletion = delete(sandbox, sandbox_org, user, asset.asset_id)
     assert (deletion.state, deletion.http_status, deletion.attempts) == (
         DeletionState.FAILED,
         401,
@@ -107,7 +120,7 @@ def test_rate_limited_then_deleted_waits_for_retry_after(
     asset = sandbox.add_file()
     sandbox.faults(rate_limit_next=1, retry_after="1")
     started = time.monotonic()
-    deletion = delete(sandbox_org, user, asset.asset_id)
+    deletion = delete(sandbox, sandbox_org, user, asset.asset_id)
     assert time.monotonic() - started >= 1.0
     assert deletion.state == DeletionState.DELETED
     assert [m for m, _ in api_calls(sandbox)] == ["GET", "GET", "DELETE"]
@@ -118,7 +131,7 @@ def test_dropped_delete_answer_is_verified_as_deleted(
 ) -> None:
     asset = sandbox.add_file()
     sandbox.faults(lose_delete="drop", lose_delete_next=1)
-    deletion = delete(sandbox_org, user, asset.asset_id)
+    deletion = delete(sandbox, sandbox_org, user, asset.asset_id)
     assert deletion.state == DeletionState.DELETED
     assert "check then answered 404" in deletion.outcome
     assert api_calls(sandbox) == [("GET", "assets"), ("DELETE", "file"), ("GET", "assets")]
@@ -130,7 +143,7 @@ def test_timed_out_delete_is_verified_as_deleted(
     settings.TALLYFY_READ_TIMEOUT = 0.5  # type: ignore[attr-defined]
     asset = sandbox.add_file()
     sandbox.faults(lose_delete="timeout", lose_delete_next=1, lose_delete_delay=1.5)
-    deletion = delete(sandbox_org, user, asset.asset_id)
+    deletion = delete(sandbox, sandbox_org, user, asset.asset_id)
     assert deletion.state == DeletionState.DELETED
     assert "did not answer in time" in deletion.outcome
 
@@ -142,7 +155,7 @@ def test_503_on_delete_then_check_then_retry(
     sandbox.faults(
         unavailable_next=2
     )  # the snapshot GET is retried past the first; the DELETE meets the second
-    deletion = delete(sandbox_org, user, asset.asset_id)
+    deletion = delete(sandbox, sandbox_org, user, asset.asset_id)
     assert deletion.state == DeletionState.DELETED
     assert not sandbox.exists(asset.asset_id)
 
@@ -162,7 +175,7 @@ def test_tallyfy_down_leaves_unknown_then_reconcile_settles(
             sandbox.faults(unavailable_next=0)
 
     monkeypatch.setattr(services, "_verify_after_uncertain", verify_while_tallyfy_is_down)
-    deletion = delete(sandbox_org, user, asset.asset_id)
+    deletion = delete(sandbox, sandbox_org, user, asset.asset_id)
     assert deletion.state == DeletionState.UNKNOWN
     assert not sandbox.exists(asset.asset_id)
 
@@ -209,11 +222,12 @@ def test_client_timeout_is_applied(
 ) -> None:
     settings.TALLYFY_READ_TIMEOUT = 0.3  # type: ignore[attr-defined]
     asset = sandbox.add_file()
-    sandbox.faults(latency_ms=2000)
+    sandbox.faults(latency_ms=20_000)
     started = time.monotonic()
     with pytest.raises(tallyfy.ConnectionFailed):
         services.file_lookup(organization=sandbox_org, asset_id=asset.asset_id)
-    assert time.monotonic() - started < 1.9
+    # Three tries of 0.3 s; far from the 20 s a request would take without the timeout.
+    assert time.monotonic() - started < 10
 
 
 def test_inline_view_through_the_client_has_the_real_type(
@@ -232,7 +246,7 @@ def test_tallyfy_unavailable_before_the_delete_records_a_failure_and_sends_none(
 ) -> None:
     asset = sandbox.add_file()
     sandbox.faults(unavailable_share=1.0)
-    deletion = delete(sandbox_org, user, asset.asset_id)
+    deletion = delete(sandbox, sandbox_org, user, asset.asset_id)
     assert (deletion.state, deletion.http_status, deletion.attempts) == (
         DeletionState.FAILED,
         503,

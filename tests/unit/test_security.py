@@ -18,7 +18,7 @@ from files import services
 from files.forms import OrganizationForm
 from files.models import Organization
 from files.tokens import TokenDecryptionError
-from tests.conftest import ASSET_ID, BASE_URL, ORG_ID, TOKEN, make_organization
+from tests.conftest import ASSET_ID, BASE_URL, ORG_ID, TOKEN, confirm_page, make_organization
 from tests.processes import manage
 
 ASSET_URL = f"{BASE_URL}/organizations/{ORG_ID}/assets/{ASSET_ID}"
@@ -334,7 +334,12 @@ def test_token_never_reaches_logs_or_the_deletion_log(
     http.get(ASSET_URL, status=401, json={"message": "Unauthenticated."})
     with caplog.at_level(logging.DEBUG):
         deletion = services.file_delete(
-            organization=org, asset_id=ASSET_ID, user=deleter, reason="r", confirmation=ASSET_ID
+            organization=org,
+            asset_id=ASSET_ID,
+            user=deleter,
+            reason="r",
+            confirmation=ASSET_ID,
+            ticket=confirm_page(user=deleter, organization=org),
         )
     assert TOKEN not in caplog.text
     assert all(TOKEN not in str(value) for value in deletion.__dict__.values())
@@ -374,6 +379,11 @@ def test_log_lines_escape_values_from_tallyfy(
             user=deleter,
             reason="evil\nFORGED reason",
             confirmation=ASSET_ID,
+            ticket=confirm_page(
+                user=deleter,
+                organization=org,
+                asset={**ASSET, "filename": "x\nFORGED deletion 99 deleted"},
+            ),
         )
     assert all("\n" not in record.getMessage() for record in caplog.records)
 

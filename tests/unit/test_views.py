@@ -8,8 +8,8 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from files.models import DeletionState, FileDeletion, Organization
-from tests.conftest import ASSET, ASSET_ID, ASSET_URL, FILE_URL, ORG_ID, make_staff
+from files.models import DeletionState, DeletionTicket, FileDeletion, Organization
+from tests.conftest import ASSET, ASSET_ID, ASSET_URL, FILE_URL, ORG_ID, confirm_page, make_staff
 
 
 def url(name: str, org: Organization, asset_id: str = ASSET_ID) -> str:
@@ -20,6 +20,12 @@ def signed_in(user: User) -> Client:
     client = Client()
     client.force_login(user)
     return client
+
+
+def confirmed(user: User, org: Organization, reason: str, confirmation: str) -> dict[str, str]:
+    """What the confirm page posts: the reason, the re-typed name or id, and its ticket."""
+    ticket = confirm_page(user=user, organization=org)
+    return {"reason": reason, "confirmation": confirmation, "ticket": ticket}
 
 
 def messages_of(response: object) -> list[str]:
@@ -185,7 +191,7 @@ def test_missing_reason_is_a_form_error(
 ) -> None:
     http.get(ASSET_URL, json={"data": ASSET})
     response = signed_in(deleter).post(
-        url("delete", organization), {"reason": "", "confirmation": ASSET_ID}
+        url("delete", organization), confirmed(deleter, organization, "", ASSET_ID)
     )
     assert response.status_code == 200
     assert response.context["form"].errors["reason"]
@@ -197,9 +203,8 @@ def test_wrong_retyped_name_is_a_form_error(
     http: responses.RequestsMock, organization: Organization, deleter: User
 ) -> None:
     http.get(ASSET_URL, json={"data": ASSET})
-    http.get(ASSET_URL, json={"data": ASSET})
     response = signed_in(deleter).post(
-        url("delete", organization), {"reason": "GDPR", "confirmation": "other.pdf"}
+        url("delete", organization), confirmed(deleter, organization, "GDPR", "other.pdf")
     )
     assert response.status_code == 200
     assert "Type the file name (report_q1.pdf)" in str(
@@ -217,7 +222,7 @@ def test_post_deletes_and_redirects_to_the_log_entry(
     http.delete(FILE_URL, body="")
     client = signed_in(deleter)
     response = client.post(
-        url("delete", organization), {"reason": "GDPR-7", "confirmation": "report_q1.pdf"}
+        url("delete", organization), confirmed(deleter, organization, "GDPR-7", "report_q1.pdf")
     )
     deletion = FileDeletion.objects.get()
     assert response.status_code == 302
@@ -240,7 +245,7 @@ def test_failed_deletion_explains_why(
     http.delete(FILE_URL, status=401, json={"message": "Unauthenticated."})
     client = signed_in(deleter)
     response = client.post(
-        url("delete", organization), {"reason": "r", "confirmation": ASSET_ID}, follow=True
+        url("delete", organization), confirmed(deleter, organization, "r", ASSET_ID), follow=True
     )
     text = " ".join(messages_of(response))
     assert "was not deleted" in text
@@ -372,7 +377,7 @@ def test_deleter_who_cannot_read_the_log_returns_to_the_lookup(
     http.get(ASSET_URL, json={"data": ASSET})
     http.delete(FILE_URL, body="")
     response = signed_in(user).post(
-        url("delete", organization), {"reason": "r", "confirmation": ASSET_ID}
+        url("delete", organization), confirmed(user, organization, "r", ASSET_ID)
     )
     assert response["Location"] == reverse("files:lookup")
     assert FileDeletion.objects.get().state == DeletionState.DELETED
@@ -385,3 +390,99 @@ def test_an_organization_logo_offers_no_delete(
     body = signed_in(deleter).get(url("detail", organization)).content.decode()
     assert url("delete", organization) not in body
     assert "does not let it be deleted" in body
+
+
+def test_the_confirm_page_carries_a_one_time_ticket(
+    http: responses.RequestsMock, organization: Organization, deleter: User
+) -> None:
+    http.get(ASSET_URL, json={"data": ASSET})
+    body = signed_in(deleter).get(url("delete", organization)).content.decode()
+    ticket = DeletionTicket.objects.get()
+    assert f'name="ticket" value="{ticket.key}"' in body
+    assert (ticket.user, ticket.asset_id, ticket.file_name) == (deleter, ASSET_ID, "report_q1.pdf")
+
+
+def test_a_logos_confirm_page_explains_and_offers_no_form(
+    http: responses.RequestsMock, organization: Organization, deleter: User
+) -> None:
+    http.get(ASSET_URL, json={"data": {**ASSET, "subject": {"id": ORG_ID, "type": "Organization"}}})
+    body = signed_in(deleter).get(url("delete", organization)).content.decode()
+    assert "does not let it be deleted" in body
+    assert 'name="confirmation"' not in body
+    assert DeletionTicket.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_double_submit_deletes_once_and_points_at_the_first_deletion(
+    http: responses.RequestsMock, organization: Organization, deleter: User
+) -> None:
+    http.get(ASSET_URL, json={"data": ASSET})
+    http.delete(FILE_URL, body="")
+    client = signed_in(deleter)
+    form = confirmed(deleter, organization, "GDPR-7", "report_q1.pdf")
+    first = client.post(url("delete", organization), form)
+    second = client.post(url("delete", organization), form, follow=True)
+    deletion = FileDeletion.objects.get()
+    log_url = reverse("admin:files_filedeletion_change", args=[deletion.pk])
+    assert first["Location"] == log_url
+    assert second.redirect_chain[0][0] == log_url
+    text = " ".join(messages_of(second))
+    assert "already submitted" in text
+    assert f'<a href="{log_url}">' in text
+    assert [c.request.method for c in http.calls] == ["GET", "DELETE"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_file_being_deleted_by_someone_else_names_them(
+    http: responses.RequestsMock, organization: Organization, deleter: User
+) -> None:
+    other = make_staff("alice")
+    earlier = FileDeletion.objects.create(
+        organization=organization,
+        org_id=ORG_ID,
+        asset_id=ASSET_ID,
+        user=other,
+        username="alice",
+        reason="r",
+    )
+    response = signed_in(deleter).post(
+        url("delete", organization), confirmed(deleter, organization, "r", ASSET_ID), follow=True
+    )
+    assert response.redirect_chain[0][0] == reverse(
+        "admin:files_filedeletion_change", args=[earlier.pk]
+    )
+    assert "alice started deleting this file" in " ".join(messages_of(response))
+    assert len(http.calls) == 0
+    assert FileDeletion.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_expired_confirm_page_is_shown_again_with_a_fresh_ticket(
+    http: responses.RequestsMock, organization: Organization, deleter: User
+) -> None:
+    http.get(ASSET_URL, json={"data": ASSET})
+    response = signed_in(deleter).post(
+        url("delete", organization),
+        {"reason": "r", "confirmation": ASSET_ID, "ticket": "not-a-ticket"},
+    )
+    assert response.status_code == 200
+    assert "has expired" in response.content.decode()
+    assert 'name="ticket" value="' in response.content.decode()
+    assert FileDeletion.objects.count() == 0
+    assert [c.request.method for c in http.calls] == ["GET"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rate_limited_deletion_says_nothing_was_deleted_and_offers_to_try_again(
+    http: responses.RequestsMock, organization: Organization, deleter: User
+) -> None:
+    http.get(ASSET_URL, json={"data": ASSET})
+    for _ in range(4):
+        http.delete(FILE_URL, status=429, json={"message": "Too Many Attempts."})
+    response = signed_in(deleter).post(
+        url("delete", organization), confirmed(deleter, organization, "r", ASSET_ID), follow=True
+    )
+    text = " ".join(messages_of(response))
+    assert "was not deleted" in text
+    assert f'<a href="{url("delete", organization)}">Try again</a>' in text
+    assert FileDeletion.objects.get().state == DeletionState.FAILED
