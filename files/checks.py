@@ -4,7 +4,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet
 from django.conf import settings
-from django.core.checks import Error, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from files.base_urls import parse_host_entry
 
@@ -30,21 +30,32 @@ def token_keys_check(app_configs: Any = None, **kwargs: Any) -> list[Error]:
 
 
 @register()
-def api_hosts_check(app_configs: Any = None, **kwargs: Any) -> list[Error]:
-    errors = []
+def api_hosts_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
     for setting in ("TALLYFY_ALLOWED_API_HOSTS", "TALLYFY_INSECURE_API_HOSTS"):
         for entry in getattr(settings, setting):
             try:
-                parse_host_entry(entry)
+                _host, port = parse_host_entry(entry)
             except ValueError:
-                errors.append(
+                messages.append(
                     Error(
                         f"{setting} holds {entry!r}, which is not a host or host:port.",
                         hint="Such an entry allows nothing.",
                         id="files.E003",
                     )
                 )
-    return errors
+                continue
+            if setting == "TALLYFY_INSECURE_API_HOSTS" and port is None:
+                # What .env files written before ports were matched hold: 127.0.0.1,localhost.
+                messages.append(
+                    Warning(
+                        f"TALLYFY_INSECURE_API_HOSTS holds {entry!r} without a port: it allows "
+                        "that host on port 80 only.",
+                        hint="Name the sandbox's port, e.g. 127.0.0.1:8001.",
+                        id="files.W002",
+                    )
+                )
+    return messages
 
 
 @register(Tags.security, deploy=True)

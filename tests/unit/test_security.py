@@ -636,6 +636,11 @@ def test_deploy_check_warns_about_insecure_api_hosts_in_production() -> None:
     assert "files.W001" in result.stderr + result.stdout
 
 
+def test_an_insecure_host_without_a_port_is_a_check_warning(settings: object) -> None:
+    settings.TALLYFY_INSECURE_API_HOSTS = ["127.0.0.1", "localhost:8001"]  # type: ignore[attr-defined]
+    assert [message.id for message in api_hosts_check()] == ["files.W002"]
+
+
 def test_unreadable_api_host_entries_are_a_check_error(settings: object) -> None:
     settings.TALLYFY_INSECURE_API_HOSTS = ["127.0.0.1:port", "127.0.0.1:8001"]  # type: ignore[attr-defined]
     assert [error.id for error in api_hosts_check()] == ["files.E003"]
