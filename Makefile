@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 .env: | $(STAMP)
-	$(PY) scripts/init_env.py .env
+	$(PY) scripts/init_env.py .env $(SANDBOX_PORT)
 
 run: $(STAMP) .env
 	$(PY) manage.py migrate --no-input

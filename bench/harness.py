@@ -102,7 +102,7 @@ def sandbox() -> Iterator[Sandbox]:
         process.wait(10)
 
 
-def panel_env(database_url: str, **extra: str) -> dict[str, str]:
+def panel_env(database_url: str, *, sandbox_port: int, **extra: str) -> dict[str, str]:
     env = {
         **os.environ,
         "DJANGO_ENV_FILE": "",
@@ -112,7 +112,7 @@ def panel_env(database_url: str, **extra: str) -> dict[str, str]:
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "DJANGO_SECURE_SSL_REDIRECT": "false",
         "DJANGO_SECURE_COOKIES": "false",
-        "TALLYFY_INSECURE_API_HOSTS": "127.0.0.1",
+        "TALLYFY_INSECURE_API_HOSTS": f"127.0.0.1:{sandbox_port}",
         "DATABASE_URL": database_url,
         "DJANGO_LOG_LEVEL": "WARNING",
         "DJANGO_STATIC_ROOT": str(ROOT / "var" / "bench-static"),
@@ -139,7 +139,6 @@ def manage(env: dict[str, str], *args: str) -> str:
 
 SETUP_SCRIPT = """
 from django.contrib.auth.models import User
-from files.forms import OrganizationForm
 from django.contrib.auth.models import Group, Permission
 User.objects.filter(username__in=["bench", "bench-staff"]).delete()
 User.objects.create_superuser("bench", "", "{password}")
@@ -149,13 +148,13 @@ deleters.permissions.set(Permission.objects.filter(
     codename__in=["lookup_file", "delete_file", "view_filedeletion"]))
 staff.groups.add(deleters)
 from files.models import Organization
-form = OrganizationForm(
-    instance=Organization.objects.filter(name="Sandbox").first(),
-    data={{"name": "Sandbox", "org_id": "{org_id}", "api_base_url": "{base_url}",
-           "token": "{token}"}},
-)
-assert form.is_valid(), form.errors
-print(form.save().pk)
+from files.organizations import organization_create, organization_update
+fields = dict(name="Sandbox", org_id="{org_id}", api_base_url="{base_url}", token="{token}")
+existing = Organization.objects.filter(name="Sandbox").first()
+if existing:
+    print(organization_update(organization=existing, **fields).pk)
+else:
+    print(organization_create(**fields).pk)
 """
 
 
@@ -197,7 +196,7 @@ class Panel:
 def panel(
     box: Sandbox, database_url: str, *, workers: int = 2, threads: int = 16
 ) -> Iterator[Panel]:
-    env = panel_env(database_url)
+    env = panel_env(database_url, sandbox_port=box.port)
     manage(env, "migrate", "--no-input")
     manage(env, "collectstatic", "--no-input")
     setup = SETUP_SCRIPT.format(

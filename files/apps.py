@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
 
 
 class FilesConfig(AppConfig):
@@ -9,3 +10,6 @@ class FilesConfig(AppConfig):
 
     def ready(self) -> None:
         from files import checks  # noqa: F401  (registers the system checks)
+        from files.sqlite_files import keep_sqlite_files_private
+
+        connection_created.connect(keep_sqlite_files_private, dispatch_uid="sqlite_files_private")

@@ -7,6 +7,7 @@ import re
 from django.http import StreamingHttpResponse
 from django.utils.http import content_disposition_header
 
+from files.display import display_name
 from files.tallyfy import Download
 
 # Shown inline; everything else is an attachment. SVG and HTML can carry script, so never.
@@ -17,7 +18,7 @@ _UNSAFE_NAME_CHARS = re.compile(r"[\x00-\x1f\x7f/\\]+")
 
 
 def safe_filename(name: str, *, fallback: str) -> str:
-    cleaned = _UNSAFE_NAME_CHARS.sub("_", name).strip(" .")
+    cleaned = _UNSAFE_NAME_CHARS.sub("_", display_name(name)).strip(" .")
     return cleaned[:200] or fallback
 
 

@@ -7,6 +7,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from files.client_ip import client_ip
+
 logger = logging.getLogger(__name__)
 
 
@@ -17,7 +19,7 @@ def lockout_response(
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
     logger.warning(
         "sign-in locked out: ip=%r after %s failures",
-        request.META.get("REMOTE_ADDR"),
+        client_ip(request),  # the address the lock applies to, not a proxy's
         settings.AXES_FAILURE_LIMIT,
     )
     context = {

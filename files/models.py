@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 
 from files.base_urls import DisallowedBaseURL, check_api_base_url
+from files.display import display_name
 from files.ids import ID_PATTERN
 from files.tokens import decrypt_token
 
@@ -123,7 +124,7 @@ class FileDeletion(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.file_name or self.asset_id} ({self.get_state_display()})"
+        return f"{display_name(self.file_name) or self.asset_id} ({self.get_state_display()})"
 
 
 class DeletionTicket(models.Model):

@@ -22,6 +22,7 @@ from django.utils import timezone
 from files import tallyfy
 from files.base_urls import DisallowedBaseURL
 from files.clients import tallyfy_client
+from files.display import display_name
 from files.models import (
     GONE_STATES,
     UNSETTLED_STATES,
@@ -84,7 +85,11 @@ def organization_check_connection(*, organization: Organization) -> str:
 
 def _confirmation_matches(*, ticket: DeletionTicket, confirmation: str) -> bool:
     typed = confirmation.strip()
-    return bool(typed) and typed in {ticket.asset_id, ticket.file_name}
+    return bool(typed) and typed in {
+        ticket.asset_id,
+        ticket.file_name,
+        display_name(ticket.file_name),
+    }
 
 
 def file_deletion_refusal(*, asset: tallyfy.Asset, asset_id: str) -> str | None:
@@ -230,7 +235,8 @@ def file_delete(
         raise _resubmitted(shown)
     if not _confirmation_matches(ticket=shown, confirmation=confirmation):
         raise ConfirmationMismatch(
-            f"Type the file name ({shown.file_name}) or its id ({shown.asset_id}) exactly."
+            f"Type the file name ({display_name(shown.file_name)}) or its id ({shown.asset_id}) "
+            "exactly."
         )
     _refuse_if_claimed(organization=organization, asset_id=asset_id)
     _ticket_use(shown)

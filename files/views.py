@@ -18,6 +18,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_http_methods
 
 from files import services
+from files.display import display_name, escaped_in_json
 from files.errors import USER_FACING_ERRORS, describe_deletion_failure, describe_failure
 from files.file_responses import file_response, safe_filename
 from files.forms import DeleteFileForm, FileLookupForm
@@ -86,11 +87,13 @@ def file_detail_view(request: HttpRequest, org_pk: int, asset_id: str) -> HttpRe
     return _page(
         request,
         "files/detail.html",
-        asset.filename or f"File {asset_id}",
+        display_name(asset.filename) or f"File {asset_id}",
         organization=organization,
         asset_id=asset_id,
         asset=asset,
-        raw_json=json.dumps(asset.raw, indent=2, sort_keys=True, ensure_ascii=False),
+        raw_json=escaped_in_json(
+            json.dumps(asset.raw, indent=2, sort_keys=True, ensure_ascii=False)
+        ),
         can_delete=request.user.has_perm(DELETE_PERMISSION),
         refusal=services.file_deletion_refusal(asset=asset, asset_id=asset_id),
     )
@@ -163,7 +166,7 @@ def file_delete_view(request: HttpRequest, org_pk: int, asset_id: str) -> HttpRe
     return _page(
         request,
         "files/delete_confirm.html",
-        f"Delete {asset.filename or asset_id}?",
+        f"Delete {display_name(asset.filename) or asset_id}?",
         organization=organization,
         asset=asset,
         form=form,
@@ -203,7 +206,7 @@ def _with_log_link(text: str, deletion: FileDeletion | None, *, asset_id: str) -
 
 
 def _announce(request: HttpRequest, deletion: FileDeletion, *, retry_url: str) -> None:
-    name = deletion.file_name or deletion.asset_id
+    name = display_name(deletion.file_name) or deletion.asset_id
     match deletion.state:
         case DeletionState.DELETED:
             messages.success(request, f"{name} was deleted from Tallyfy. {deletion.outcome}")

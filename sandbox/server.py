@@ -171,8 +171,6 @@ class SandboxHandler(BaseHTTPRequestHandler):
             server.faults.reset()
             server.requests_log.clear()
             self._json(200, {"data": server.faults.snapshot()})
-        elif method == "GET" and action == "organizations":
-            self._json(200, {"data": server.store.organizations()})
         elif method == "POST" and action == "files":
             try:
                 self._control_add_file()
@@ -289,8 +287,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
             self._json(500, {"error": True, "message": "Server Error"})
             return
         disposition = "attachment" if attachment else "inline"
-        ascii_name = (
-            asset.filename.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
+        # A CR or LF in a stored name would end the header line and start one of its own.
+        ascii_name = re.sub(
+            r'[\x00-\x1f\x7f"?]', "_", asset.filename.encode("ascii", "replace").decode()
         )
         self.send_response(200)
         self.send_header(

@@ -99,9 +99,6 @@ class Store:
         rows = self._query("SELECT org_id FROM organizations WHERE token = ?", (token,))
         return rows[0]["org_id"] if rows else None
 
-    def organizations(self) -> list[dict[str, str]]:
-        return [dict(r) for r in self._query("SELECT org_id, name, token FROM organizations")]
-
     def add_run(self, *, org_id: str, name: str, run_id: str | None = None) -> str:
         run_id = run_id or new_id()
         self._query(

@@ -124,6 +124,8 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 
 LOGIN_URL = "admin:login"
+# Where sign-in lands when `next` is missing or unsafe (another site): the admin, never a 404.
+LOGIN_REDIRECT_URL = "admin:index"
 
 # --- Sessions: 30 minutes idle ends a session, 12 hours ends it regardless. ---
 SESSION_COOKIE_AGE = env.int("DJANGO_SESSION_IDLE_SECONDS", default=30 * 60)
@@ -165,6 +167,9 @@ SECURE_CSP = {
     "form-action": [CSP.SELF],
 }
 
+# Values marked sensitive (tokens, passwords) are left out of error pages, DEBUG's included.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "files.error_reports.AlwaysSafeExceptionReporterFilter"
+
 # --- Brute force: django-axes. ---
 AXES_FAILURE_LIMIT = env.int("DJANGO_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("DJANGO_LOGIN_COOLOFF_MINUTES", default=15))
@@ -197,11 +202,24 @@ TALLYFY_CONFIRM_PAGE_LIFETIME = timedelta(
     seconds=env.int("TALLYFY_CONFIRM_PAGE_SECONDS", default=60 * 60)
 )
 
+# Every record goes to the root's one handler, through one formatter that escapes control
+# characters (a User-Agent with terminal escapes, a file name with a line break). Django's own
+# loggers lose the handlers of its default configuration, which would print records raw.
+LOG_LEVEL = env.str("DJANGO_LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
-    "loggers": {"urllib3": {"level": "WARNING"}},
+    "formatters": {
+        "escaped": {
+            "()": "files.log_format.EscapingFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        }
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "escaped"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        "django.server": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        "urllib3": {"level": "WARNING"},
+    },
 }

@@ -5,6 +5,8 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from files.password_change import password_change_view
+
 admin.site.site_header = "Tallyfy admin"
 admin.site.site_title = "Tallyfy admin"
 admin.site.index_title = "Files and deletion log"
@@ -20,5 +22,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("favicon.ico", no_favicon),
     path("admin/tallyfy-files/", include("files.urls")),
+    # In front of the admin's own page at this address: the same page, throttled.
+    path("admin/password_change/", password_change_view),
     path("admin/", admin.site.urls),
 ]

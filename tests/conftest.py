@@ -4,8 +4,8 @@ import pytest
 from django.contrib.auth.models import Permission, User
 
 from files import services, tallyfy
-from files.forms import OrganizationForm
 from files.models import Organization
+from files.organizations import organization_create
 
 ORG_ID = "5a6d1b0f3c2e4d8a9b7c6e5f4a3b2c1d"
 ASSET_ID = "c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0"
@@ -25,11 +25,7 @@ ASSET = {
 def make_organization(
     *, base_url: str = BASE_URL, org_id: str = ORG_ID, token: str = TOKEN, name: str = "Acme"
 ) -> Organization:
-    form = OrganizationForm(
-        data={"name": name, "org_id": org_id, "api_base_url": base_url, "token": token}
-    )
-    assert form.is_valid(), form.errors
-    return form.save()
+    return organization_create(name=name, org_id=org_id, api_base_url=base_url, token=token)
 
 
 def make_staff(username: str, *codenames: str) -> User:

@@ -72,8 +72,8 @@ def sandbox_server() -> Iterator[SandboxServer]:
 
 @pytest.fixture
 def sandbox(sandbox_server: SandboxServer, settings: Any) -> Iterator[Sandbox]:
-    settings.TALLYFY_INSECURE_API_HOSTS = ["127.0.0.1"]
     box = Sandbox(sandbox_server)
+    settings.TALLYFY_INSECURE_API_HOSTS = [box.root.removeprefix("http://")]
     box.control("reset", {})
     yield box
     box.control("reset", {})

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -80,7 +83,7 @@ def test_sandbox_state_survives_a_restart(tmp_path: Path) -> None:
 def test_setup_demo_creates_a_superuser_once_and_the_sandbox_organization(
     db: None, settings: object, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    settings.TALLYFY_INSECURE_API_HOSTS = ["127.0.0.1"]  # type: ignore[attr-defined]
+    settings.TALLYFY_INSECURE_API_HOSTS = ["127.0.0.1:8001"]  # type: ignore[attr-defined]
     call_command("setup_demo", sandbox_url="http://127.0.0.1:8001/api")
     out = capsys.readouterr().out
     password = out.split("with password: ")[1].split()[0]
@@ -104,6 +107,40 @@ def test_init_env_writes_secrets_once(tmp_path: Path) -> None:
     assert oct(target.stat().st_mode & 0o777) == "0o600"
     subprocess.run([sys.executable, "scripts/init_env.py", str(target)], cwd=ROOT, check=True)
     assert target.read_text() == first
+
+
+def load_init_env() -> Any:
+    spec = importlib.util.spec_from_file_location("init_env", ROOT / "scripts" / "init_env.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_init_env_creates_the_file_private_without_a_chmod(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_chmod(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the file was readable by others until this chmod")
+
+    monkeypatch.setattr(os, "chmod", no_chmod)
+    monkeypatch.setattr(Path, "chmod", no_chmod)
+    old_umask = os.umask(0o022)
+    try:
+        load_init_env().main([str(tmp_path / ".env"), "8123"])
+    finally:
+        os.umask(old_umask)
+    env_file = tmp_path / ".env"
+    assert oct(env_file.stat().st_mode & 0o777) == "0o600"
+    assert "TALLYFY_INSECURE_API_HOSTS=127.0.0.1:8123,localhost:8123\n" in env_file.read_text()
+
+
+def test_init_env_does_not_write_through_a_symlink(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    (tmp_path / ".env").symlink_to(elsewhere)
+    load_init_env().main([str(tmp_path / ".env")])
+    assert not elsewhere.exists()
 
 
 def test_find_python_insists_on_3_12(tmp_path: Path) -> None:

@@ -19,12 +19,12 @@ from tests.processes import ROOT, free_port, manage
 PASSWORD = "a-password-for-this-test-only"
 SETUP = """
 from django.contrib.auth.models import User
-from files.forms import OrganizationForm
+from files.organizations import organization_create
 User.objects.create_superuser("staff", "", "{password}")
-form = OrganizationForm(data={{"name": "Broken", "org_id": "{org_id}",
-                              "api_base_url": "{base_url}", "token": "a-token"}})
-assert form.is_valid(), form.errors
-print(form.save().pk)
+organization = organization_create(
+    name="Broken", org_id="{org_id}", api_base_url="{base_url}", token="a-token"
+)
+print(organization.pk)
 """
 
 
@@ -39,7 +39,7 @@ def listening_sockets(port: int) -> int:
 
 
 @pytest.fixture
-def production_env(tmp_path: Path) -> dict[str, str]:
+def production_env(tmp_path: Path, upstream_that_breaks: int) -> dict[str, str]:
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tallyfy_admin.settings",
@@ -50,7 +50,7 @@ def production_env(tmp_path: Path) -> dict[str, str]:
         "DJANGO_SECURE_COOKIES": "false",
         "DJANGO_STATIC_ROOT": str(tmp_path / "static"),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "TALLYFY_INSECURE_API_HOSTS": "127.0.0.1",
+        "TALLYFY_INSECURE_API_HOSTS": f"127.0.0.1:{upstream_that_breaks}",
         "GUNICORN_WORKERS": "2",
         "XDG_RUNTIME_DIR": str(tmp_path),  # gunicorn's control socket: one per server here
     }

@@ -188,3 +188,19 @@ def test_bandwidth_fault_paces_file_bodies(sandbox: Sandbox) -> None:
     started = time.monotonic()
     assert len(call(sandbox, "GET", f"file/{asset.asset_id}/dl").content) == 1_000_000
     assert time.monotonic() - started >= 0.19
+
+
+def test_the_control_api_hands_out_no_tokens(sandbox: Sandbox) -> None:
+    response = requests.get(f"{sandbox.root}/_sandbox/organizations", timeout=10)
+    assert response.status_code == 404
+    assert sandbox.token not in response.text
+
+
+def test_a_line_break_in_a_name_stays_out_of_the_headers(sandbox: Sandbox) -> None:
+    asset = sandbox.add_file(filename="a\r\nX-Injected: yes\r\n.txt")
+    response = call(sandbox, "GET", f"file/{asset.asset_id}/dl")
+    assert response.status_code == 200
+    assert "X-Injected" not in response.headers
+    assert response.headers["Content-Disposition"].startswith(
+        'attachment; filename="a__X-Injected: yes__.txt"'
+    )

@@ -5,8 +5,8 @@ import threading
 import pytest
 
 from files import clients
-from files.forms import OrganizationForm
 from files.models import Organization
+from files.organizations import organization_update
 from tests.conftest import BASE_URL, ORG_ID
 
 pytestmark = pytest.mark.django_db
@@ -21,17 +21,13 @@ def test_clients_are_reused_per_thread_and_renewed_on_change(
     renewed = clients.tallyfy_client(organization=organization)
     assert renewed is not first
     assert renewed.timeout == (settings.TALLYFY_CONNECT_TIMEOUT, 1.5)  # type: ignore[attr-defined]
-    form = OrganizationForm(
-        instance=organization,
-        data={
-            "name": organization.name,
-            "org_id": ORG_ID,
-            "api_base_url": BASE_URL,
-            "token": "new-token",
-        },
+    organization_update(
+        organization=organization,
+        name=organization.name,
+        org_id=ORG_ID,
+        api_base_url=BASE_URL,
+        token="new-token",
     )
-    assert form.is_valid()
-    form.save()
     assert (
         clients.tallyfy_client(organization=organization).session.headers["Authorization"]
         == "Bearer new-token"

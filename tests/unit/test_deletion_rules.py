@@ -337,3 +337,14 @@ def test_a_file_renamed_since_the_page_was_shown_is_refused(
         delete(org, user, ticket=confirm_page(user=user, organization=org))
     assert sent(http) == ["GET"]
     assert FileDeletion.objects.count() == 0
+
+
+def test_a_name_with_hidden_characters_is_confirmed_as_it_was_shown(
+    http: responses.RequestsMock, org: Organization, user: User
+) -> None:
+    tricky = {**ASSET, "filename": "invoice\u202efdp.exe"}
+    http.get(ASSET_URL, json={"data": tricky})
+    http.delete(FILE_URL, body="")
+    ticket = confirm_page(user=user, organization=org, asset=tricky)
+    deletion = delete(org, user, ticket=ticket, confirmation="invoicefdp.exe")
+    assert deletion.state == DeletionState.DELETED

@@ -2,12 +2,19 @@ from __future__ import annotations
 
 import pytest
 import responses
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
 from django.test import Client
 from django.urls import reverse
 
 from files.checks import token_keys_check
 from files.models import Organization
-from tests.conftest import BASE_URL, ORG_ID
+from files.organizations import organization_create, organization_update
+from tests.conftest import BASE_URL, ORG_ID, TOKEN
+
+TOKEN_VALUE_PREFIX = "tok-"
 
 PROBE_URL = f"{BASE_URL}/organizations/{ORG_ID}/assets/{'0' * 32}"
 
@@ -55,3 +62,192 @@ def test_migrations_match_the_models(db: None) -> None:
     from django.core.management import call_command
 
     call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+# --- the organization service ---
+
+
+def test_create_encrypts_the_token_and_keeps_its_last_four(db: None) -> None:
+    organization = organization_create(
+        name="Beta", org_id=ORG_ID, api_base_url=f"{BASE_URL}/", token=" tok-9876 "
+    )
+    organization.refresh_from_db()
+    assert TOKEN_VALUE_PREFIX not in organization.token_ciphertext
+    assert organization.access_token() == "tok-9876"
+    assert organization.token_last4 == "9876"
+    assert organization.api_base_url == BASE_URL
+
+
+def test_create_without_a_token_is_refused(db: None) -> None:
+    with pytest.raises(ValidationError) as raised:
+        organization_create(name="Beta", org_id=ORG_ID, api_base_url=BASE_URL, token="")
+    assert raised.value.message_dict == {
+        "token": ["Enter the organization's Tallyfy access token."]
+    }
+    assert not Organization.objects.exists()
+
+
+def test_create_reports_every_bad_field_by_name(db: None) -> None:
+    with pytest.raises(ValidationError) as raised:
+        organization_create(
+            name="Beta", org_id="no spaces", api_base_url="https://evil.example/api", token="t"
+        )
+    assert set(raised.value.message_dict) == {"org_id", "api_base_url"}
+
+
+def test_update_with_no_token_keeps_the_stored_one(organization: Organization) -> None:
+    organization_update(
+        organization=organization, name="Renamed", org_id=ORG_ID, api_base_url=BASE_URL, token=None
+    )
+    organization.refresh_from_db()
+    assert organization.name == "Renamed"
+    assert organization.access_token() == TOKEN
+
+
+@pytest.mark.parametrize(
+    "moved",
+    [
+        {"api_base_url": "https://api.tallyfy.com"},
+        {"org_id": "f" * 32},
+    ],
+)
+def test_moving_the_token_requires_it_again(
+    organization: Organization, moved: dict[str, str]
+) -> None:
+    fields = {"name": "Acme", "org_id": ORG_ID, "api_base_url": BASE_URL, **moved}
+    with pytest.raises(ValidationError) as raised:
+        organization_update(organization=organization, token="", **fields)
+    assert "Enter the access token again" in raised.value.message_dict["token"][0]
+    organization.refresh_from_db()
+    assert (organization.org_id, organization.api_base_url) == (ORG_ID, BASE_URL)
+
+
+def test_moving_with_the_token_entered_again_saves(organization: Organization) -> None:
+    organization_update(
+        organization=organization,
+        name="Acme",
+        org_id=ORG_ID,
+        api_base_url="https://api.tallyfy.com",
+        token="token-for-api-host",
+    )
+    organization.refresh_from_db()
+    assert organization.api_base_url == "https://api.tallyfy.com"
+    assert organization.access_token() == "token-for-api-host"
+
+
+def test_a_trailing_slash_is_not_a_move(organization: Organization) -> None:
+    organization_update(
+        organization=organization,
+        name="Acme",
+        org_id=ORG_ID,
+        api_base_url=f"{BASE_URL}/",
+        token=None,
+    )
+    organization.refresh_from_db()
+    assert organization.access_token() == TOKEN
+
+
+# --- the admin form over the service ---
+
+
+def change_organization(client: Client, organization: Organization, **data: str) -> HttpResponse:
+    fields = {"name": "Acme", "org_id": ORG_ID, "api_base_url": BASE_URL, "token": "", **data}
+    return client.post(reverse("admin:files_organization_change", args=[organization.pk]), fields)
+
+
+def test_admin_change_of_the_base_url_without_the_token_is_a_form_error(
+    admin_client: Client, organization: Organization
+) -> None:
+    response = change_organization(
+        admin_client, organization, api_base_url="https://api.tallyfy.com"
+    )
+    assert response.status_code == 200
+    assert "Enter the access token again" in str(response.context["adminform"].form.errors["token"])
+    organization.refresh_from_db()
+    assert organization.api_base_url == BASE_URL
+
+
+def test_admin_change_with_the_token_saves_and_logs_the_change(
+    admin_client: Client, organization: Organization
+) -> None:
+    response = change_organization(
+        admin_client, organization, api_base_url="https://api.tallyfy.com", token="fresh-0001"
+    )
+    assert response.status_code == 302
+    organization.refresh_from_db()
+    assert organization.access_token() == "fresh-0001"
+    assert LogEntry.objects.get().get_change_message() == "Changed API base URL and Access token."
+
+
+def test_admin_add_creates_through_the_service(admin_client: Client, db: None) -> None:
+    response = admin_client.post(
+        reverse("admin:files_organization_add"),
+        {"name": "Beta", "org_id": ORG_ID, "api_base_url": BASE_URL, "token": "added-4321"},
+    )
+    assert response.status_code == 302
+    assert Organization.objects.get(name="Beta").access_token() == "added-4321"
+
+
+@pytest.mark.parametrize(
+    "url", ["https://[::1", "http://[127.0.0.1]:1/api", "https://go.tallyfy.com\uff03/api"]
+)
+def test_an_unreadable_base_url_is_a_form_error(admin_client: Client, db: None, url: str) -> None:
+    response = admin_client.post(
+        reverse("admin:files_organization_add"),
+        {"name": "Beta", "org_id": ORG_ID, "api_base_url": url, "token": "t"},
+    )
+    assert response.status_code == 200
+    assert "cannot be read as a URL" in str(
+        response.context["adminform"].form.errors["api_base_url"]
+    )
+
+
+def test_the_token_is_left_out_of_error_reports(
+    admin_user: User, settings: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self: Organization, *args: object, **kwargs: object) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(Organization, "save", broken)
+    settings.DEBUG = True  # type: ignore[attr-defined]  # the page that lists POST data
+    client = Client(raise_request_exception=False)
+    client.force_login(admin_user)
+    response = client.post(
+        reverse("admin:files_organization_add"),
+        {"name": "Beta", "org_id": ORG_ID, "api_base_url": BASE_URL, "token": "leak-me-7777"},
+    )
+    assert response.status_code == 500
+    assert "the database went away" in response.content.decode()
+    assert "leak-me-7777" not in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "lookup", ["token_ciphertext__regex=^g", "token_last4__startswith=a", "token_ciphertext=x"]
+)
+def test_the_organization_list_refuses_lookups_on_the_token(
+    admin_client: Client, organization: Organization, lookup: str
+) -> None:
+    response = admin_client.get(f"{reverse('admin:files_organization_changelist')}?{lookup}")
+    assert response.status_code == 400
+
+
+def test_the_organization_list_still_filters_on_other_fields(
+    admin_client: Client, organization: Organization
+) -> None:
+    url = f"{reverse('admin:files_organization_changelist')}?org_id__startswith=5a6d"
+    assert admin_client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "lookup",
+    [
+        "organization__token_ciphertext__regex=^g",
+        "user__password__startswith=md5",
+        "organization__token_last4=abcd",
+    ],
+)
+def test_the_deletion_log_refuses_lookups_through_its_relations(
+    admin_client: Client, organization: Organization, lookup: str
+) -> None:
+    response = admin_client.get(f"{reverse('admin:files_filedeletion_changelist')}?{lookup}")
+    assert response.status_code == 400

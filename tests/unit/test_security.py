@@ -4,19 +4,29 @@ import logging
 import os
 import re
 import secrets
+import sys
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 import responses
 from cryptography.fernet import Fernet
 from django.contrib.auth.models import User
 from django.core.management import call_command
+from django.db import connections
+from django.db.backends.sqlite3.base import DatabaseWrapper
+from django.http import HttpResponse
 from django.test import Client
 from django.urls import reverse
 
 from files import services
+from files.base_urls import DisallowedBaseURL, check_api_base_url
+from files.checks import api_hosts_check
+from files.display import display_name
 from files.forms import OrganizationForm
-from files.models import Organization
+from files.log_format import EscapingFormatter
+from files.models import FileDeletion, Organization
 from files.tokens import TokenDecryptionError
 from tests.conftest import ASSET_ID, BASE_URL, ORG_ID, TOKEN, confirm_page, make_organization
 from tests.processes import manage
@@ -242,8 +252,6 @@ def test_disallowed_base_url_is_rejected_at_save(db: None, url: str, error: str)
 def test_disallowed_base_url_is_rejected_at_call_time(organization: Organization) -> None:
     Organization.objects.filter(pk=organization.pk).update(api_base_url="https://evil.example/api")
     organization.refresh_from_db()
-    from files.base_urls import DisallowedBaseURL
-
     with pytest.raises(DisallowedBaseURL):
         services.file_lookup(organization=organization, asset_id=ASSET_ID)
 
@@ -256,8 +264,54 @@ def test_sandbox_host_is_allowed_only_when_configured(db: None, settings: object
         "token": "t",
     }
     assert not OrganizationForm(data=data).is_valid()
-    settings.TALLYFY_INSECURE_API_HOSTS = ["127.0.0.1"]  # type: ignore[attr-defined]
+    settings.TALLYFY_INSECURE_API_HOSTS = ["127.0.0.1:8001"]  # type: ignore[attr-defined]
     assert OrganizationForm(data=data).is_valid()
+
+
+@pytest.mark.parametrize(
+    ("insecure_hosts", "url", "allowed"),
+    [
+        (["127.0.0.1:8001"], "http://127.0.0.1:8001/api", True),
+        (["127.0.0.1:8001"], "http://127.0.0.1:8002/api", False),
+        (["127.0.0.1:8001"], "http://127.0.0.1/api", False),
+        (["127.0.0.1"], "http://127.0.0.1/api", True),
+        (["127.0.0.1"], "http://127.0.0.1:8001/api", False),
+        (["[::1]:8001"], "http://[::1]:8001/api", True),
+        (["localhost:8001"], "http://LOCALHOST:8001/api", True),
+    ],
+)
+def test_insecure_hosts_are_matched_with_their_port(
+    insecure_hosts: list[str], url: str, allowed: bool
+) -> None:
+    try:
+        check_api_base_url(url, allowed_hosts=["go.tallyfy.com"], insecure_hosts=insecure_hosts)
+    except DisallowedBaseURL:
+        assert not allowed
+    else:
+        assert allowed
+
+
+def test_allowed_hosts_are_matched_on_the_https_port_unless_one_is_given() -> None:
+    with pytest.raises(DisallowedBaseURL):
+        check_api_base_url("https://go.tallyfy.com:8443/api", allowed_hosts=["go.tallyfy.com"])
+    assert check_api_base_url(
+        "https://go.tallyfy.com:8443/api/", allowed_hosts=["go.tallyfy.com:8443"]
+    ) == ("https://go.tallyfy.com:8443/api")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://[::1",
+        "http://[127.0.0.1]:1/api",
+        "https://go.tallyfy.com\uff03/api",
+        "https://go.tallyfy.com:99999/api",
+        "https://go.tallyfy.com:port/api",
+    ],
+)
+def test_an_unreadable_base_url_is_disallowed_not_an_error(url: str) -> None:
+    with pytest.raises(DisallowedBaseURL, match="cannot be read as a URL"):
+        check_api_base_url(url, allowed_hosts=["go.tallyfy.com"], insecure_hosts=["[::1]"])
 
 
 # --- tokens ---
@@ -416,3 +470,215 @@ def test_idle_session_expires(viewer: User) -> None:
     client.get(reverse("admin:index"))
     Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))
     assert client.get(reverse("admin:index")).status_code == 302
+
+
+# --- names from Tallyfy that hide or reorder text ---
+
+RLO_NAME = "invoice_\u202efdp.exe"
+
+
+def test_bidi_and_c1_characters_are_dropped_from_shown_names() -> None:
+    assert display_name("a\u202ab\u202dc\u2066d\u2069e\u200ef\u200fg\u061ch\x85i\x9fj") == (
+        "abcdefghij"
+    )
+
+
+def test_the_detail_page_shows_no_bidi_override(
+    http: responses.RequestsMock, organization: Organization, viewer: User
+) -> None:
+    http.get(ASSET_URL, json={"data": {**ASSET, "filename": RLO_NAME}})
+    client = Client()
+    client.force_login(viewer)
+    response = client.get(
+        reverse("files:detail", kwargs={"org_pk": organization.pk, "asset_id": ASSET_ID})
+    )
+    body = response.content.decode()
+    assert "\u202e" not in body
+    assert "invoice_fdp.exe" in body
+    assert "invoice_\\u202efdp.exe" in body  # the raw metadata, escaped
+
+
+def test_content_disposition_carries_no_bidi_override(
+    http: responses.RequestsMock, organization: Organization, viewer: User
+) -> None:
+    http.get(
+        f"{BASE_URL}/organizations/{ORG_ID}/file/{ASSET_ID}/dl",
+        body=b"MZ",
+        headers={"Content-Disposition": "attachment; filename*=UTF-8''invoice_%E2%80%AEfdp.exe"},
+    )
+    client = Client()
+    client.force_login(viewer)
+    response = client.get(
+        reverse("files:download", kwargs={"org_pk": organization.pk, "asset_id": ASSET_ID})
+    )
+    assert response["Content-Disposition"] == 'attachment; filename="invoice_fdp.exe"'
+
+
+def test_the_deletion_log_shows_no_bidi_override(
+    admin_client: Client, organization: Organization, admin_user: User
+) -> None:
+    FileDeletion.objects.create(
+        organization=organization,
+        org_id=ORG_ID,
+        asset_id=ASSET_ID,
+        file_name=RLO_NAME,
+        user=admin_user,
+        username="admin",
+        reason="r",
+    )
+    body = admin_client.get(reverse("admin:files_filedeletion_changelist")).content.decode()
+    assert "invoice_fdp.exe" in body
+    assert "\u202e" not in body
+
+
+# --- sign-in ---
+
+
+def test_an_unsafe_next_after_sign_in_lands_on_the_admin_index(viewer: User) -> None:
+    response = Client().post(
+        f"{reverse('admin:login')}?next=https://evil.example/",
+        {"username": "viewer", "password": "pw-for-tests-only", "next": "https://evil.example/"},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:index")
+
+
+def change_password(client: Client, old_password: str) -> HttpResponse:
+    new_password = "a-new-long-password-9481"
+    return client.post(
+        reverse("admin:password_change"),
+        {
+            "old_password": old_password,
+            "new_password1": new_password,
+            "new_password2": new_password,
+        },
+        REMOTE_ADDR="203.0.113.9",
+    )
+
+
+def test_wrong_current_passwords_lock_the_session_out(viewer: User) -> None:
+    client = Client()
+    client.force_login(viewer)
+    for _ in range(4):
+        assert change_password(client, "a-guess").status_code == 200
+    assert change_password(client, "a-guess").status_code == 429
+    assert client.get(reverse("admin:index")).status_code == 302  # signed out
+    assert login(client, "viewer", "pw-for-tests-only").status_code == 429
+
+
+def test_wrong_current_passwords_count_with_failed_sign_ins(viewer: User) -> None:
+    client = Client()
+    for _ in range(4):
+        login(client, "viewer", "wrong")
+    client.force_login(viewer)
+    assert change_password(client, "a-guess").status_code == 429
+
+
+def test_the_right_current_password_changes_it(viewer: User) -> None:
+    client = Client()
+    client.force_login(viewer)
+    response = change_password(client, "pw-for-tests-only")
+    assert response.status_code == 302
+    viewer.refresh_from_db()
+    assert viewer.check_password("a-new-long-password-9481")
+
+
+def test_the_lockout_line_names_the_address_the_lock_applies_to(
+    viewer: User, settings: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.TRUSTED_PROXY_COUNT = 1  # type: ignore[attr-defined]
+    client = Client()
+    with caplog.at_level(logging.WARNING, logger="files.lockout"):
+        for _ in range(5):
+            client.post(
+                reverse("admin:login"),
+                {"username": "viewer", "password": "wrong"},
+                REMOTE_ADDR="10.0.0.2",
+                HTTP_X_FORWARDED_FOR="81.2.69.160",
+            )
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "files.lockout"]
+    assert "81.2.69.160" in line
+    assert "10.0.0.2" not in line
+
+
+# --- log lines ---
+
+
+def test_log_records_are_one_line_with_control_characters_escaped() -> None:
+    formatter = EscapingFormatter("%(levelname)s %(message)s")
+    record = logging.LogRecord(
+        "x", logging.INFO, __file__, 1, "ua=%s", ("\x1b[31mred\nFORGED\x85",), None
+    )
+    assert formatter.format(record) == "INFO ua=\\x1b[31mred\\nFORGED\\x85"
+
+
+def test_tracebacks_keep_their_lines_indented_and_escaped() -> None:
+    formatter = EscapingFormatter("%(message)s")
+    try:
+        raise ValueError("bad\nFORGED \x1b[2J")
+    except ValueError:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
+    first, *rest = formatter.format(record).splitlines()
+    assert first == "failed"
+    assert all(line.startswith("  ") for line in rest)
+    assert "\x1b" not in "".join(rest)
+
+
+def test_every_logger_writes_through_the_escaping_formatter() -> None:
+    script = (
+        "import logging\n"
+        "for name in ('django.server', 'django.request', 'files.lockout', 'gunicorn'):\n"
+        "    logging.getLogger(name).warning('ua=%s', '\\x1b[31mred')\n"
+    )
+    result = manage("shell", "-c", script, env=production_env(DJANGO_DEBUG="true"))
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stderr + result.stdout
+    assert result.stderr.count("ua=\\x1b[31mred") == 4, result.stderr
+
+
+# --- configuration checks ---
+
+
+def test_deploy_check_warns_about_insecure_api_hosts_in_production() -> None:
+    env = production_env(TALLYFY_INSECURE_API_HOSTS="127.0.0.1:8001")
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode != 0
+    assert "files.W001" in result.stderr + result.stdout
+
+
+def test_an_insecure_host_without_a_port_is_a_check_warning(settings: object) -> None:
+    settings.TALLYFY_INSECURE_API_HOSTS = ["127.0.0.1", "localhost:8001"]  # type: ignore[attr-defined]
+    assert [message.id for message in api_hosts_check()] == ["files.W002"]
+
+
+def test_unreadable_api_host_entries_are_a_check_error(settings: object) -> None:
+    settings.TALLYFY_INSECURE_API_HOSTS = ["127.0.0.1:port", "127.0.0.1:8001"]  # type: ignore[attr-defined]
+    assert [error.id for error in api_hosts_check()] == ["files.E003"]
+
+
+# --- secrets on disk ---
+
+
+def test_sqlite_database_files_are_private_to_the_user(
+    tmp_path: Path, django_db_blocker: Any
+) -> None:
+    path = tmp_path / "private.sqlite3"
+    options = {"init_command": "PRAGMA journal_mode=WAL;"}
+    settings_dict = connections.configure_settings(
+        {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": path, "OPTIONS": options}}
+    )["default"]
+    database = DatabaseWrapper(settings_dict, alias="private")
+    old_umask = os.umask(0o022)
+    try:
+        with django_db_blocker.unblock(), database.cursor() as cursor:
+            cursor.execute("CREATE TABLE t (x)")
+            cursor.execute("INSERT INTO t VALUES (1)")
+            modes = {p.name: oct(p.stat().st_mode & 0o777) for p in tmp_path.iterdir()}
+    finally:
+        os.umask(old_umask)
+        database.close()
+    assert modes == {
+        "private.sqlite3": "0o600",
+        "private.sqlite3-wal": "0o600",
+        "private.sqlite3-shm": "0o600",
+    }

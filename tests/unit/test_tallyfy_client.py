@@ -275,7 +275,7 @@ def test_plain_http_only_to_an_explicit_sandbox_host(http: responses.RequestsMoc
     http.get(
         f"http://127.0.0.1:8001/api/organizations/{ORG_ID}/assets/{ASSET_ID}", json={"data": ASSET}
     )
-    c = client(base_url="http://127.0.0.1:8001/api", insecure_hosts=["127.0.0.1"])
+    c = client(base_url="http://127.0.0.1:8001/api", insecure_hosts=["127.0.0.1:8001"])
     assert c.get_asset(ASSET_ID).id == ASSET_ID
 
 

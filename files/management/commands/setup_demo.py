@@ -4,10 +4,11 @@ import secrets
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandParser
 
-from files.forms import OrganizationForm
 from files.models import Organization
+from files.organizations import organization_create
 
 SANDBOX_ORG_ID = "5a6d1b0f3c2e4d8a9b7c6e5f4a3b2c1d"
 SANDBOX_TOKEN = "sandbox-demo-token"  # noqa: S105  (the local sandbox's public demo token)
@@ -45,16 +46,12 @@ class Command(BaseCommand):
     def _create_sandbox_organization(self, sandbox_url: str) -> None:
         if Organization.objects.filter(name="Sandbox").exists():
             return
-        form = OrganizationForm(
-            data={
-                "name": "Sandbox",
-                "org_id": SANDBOX_ORG_ID,
-                "api_base_url": sandbox_url,
-                "token": SANDBOX_TOKEN,
-            }
-        )
-        if not form.is_valid():
-            self.stderr.write(f"Could not create the Sandbox organization: {form.errors.as_text()}")
+        try:
+            organization_create(
+                name="Sandbox", org_id=SANDBOX_ORG_ID, api_base_url=sandbox_url, token=SANDBOX_TOKEN
+            )
+        except ValidationError as exc:
+            problems = "; ".join(f"{field}: {' '.join(m)}" for field, m in exc.message_dict.items())
+            self.stderr.write(f"Could not create the Sandbox organization: {problems}")
             return
-        form.save()
         self.stdout.write(f"Created organization Sandbox at {sandbox_url}.")

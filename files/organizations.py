@@ -1,0 +1,106 @@
+"""Creating and changing organizations: validation, the token rule and token encryption."""
+
+from __future__ import annotations
+
+import copy
+
+from django.core.exceptions import ValidationError
+from django.views.decorators.debug import sensitive_variables
+
+from files.models import Organization
+from files.tokens import encrypt_token
+
+
+@sensitive_variables("token")
+def organization_create(*, name: str, org_id: str, api_base_url: str, token: str) -> Organization:
+    """Validate, encrypt the token and save. Raises ValidationError keyed by argument name."""
+    organization = Organization()
+    _assign(organization, name=name, org_id=org_id, api_base_url=api_base_url)
+    _validate(organization, stored=None, token=token)
+    _set_token(organization, token)
+    organization.save()
+    return organization
+
+
+@sensitive_variables("token")
+def organization_update(
+    *, organization: Organization, name: str, org_id: str, api_base_url: str, token: str | None
+) -> Organization:
+    """Validate and save; a blank or None `token` keeps the stored one, unless the API base
+    URL or the Tallyfy organization id changes, which requires the token to be entered again.
+    Raises ValidationError keyed by argument name.
+    """
+    stored = Organization.objects.get(pk=organization.pk)
+    _assign(organization, name=name, org_id=org_id, api_base_url=api_base_url)
+    _validate(organization, stored=stored, token=token)
+    if token:
+        _set_token(organization, token)
+    organization.save()
+    return organization
+
+
+@sensitive_variables("token")
+def organization_validate(
+    *,
+    organization: Organization | None,
+    name: str,
+    org_id: str,
+    api_base_url: str,
+    token: str | None,
+) -> None:
+    """Raise the ValidationError that creating (`organization` None) or updating would raise,
+    saving nothing: for forms, which show it field by field."""
+    stored = Organization.objects.get(pk=organization.pk) if organization else None
+    candidate = copy.copy(stored) if stored else Organization()
+    _assign(candidate, name=name, org_id=org_id, api_base_url=api_base_url)
+    _validate(candidate, stored=stored, token=token)
+
+
+def token_must_be_entered(*, stored: Organization | None, org_id: str, api_base_url: str) -> bool:
+    """A new organization needs a token; so does one whose token would go somewhere new."""
+    if stored is None:
+        return True
+    return (org_id.strip(), _normalized_url(api_base_url)) != (
+        stored.org_id,
+        _normalized_url(stored.api_base_url),
+    )
+
+
+def _normalized_url(url: str) -> str:
+    return url.strip().rstrip("/")
+
+
+def _assign(organization: Organization, *, name: str, org_id: str, api_base_url: str) -> None:
+    organization.name = name.strip()
+    organization.org_id = org_id.strip()
+    organization.api_base_url = _normalized_url(api_base_url)
+
+
+@sensitive_variables("token")
+def _validate(
+    organization: Organization, *, stored: Organization | None, token: str | None
+) -> None:
+    errors: dict[str, list[str]] = {}
+    try:
+        organization.full_clean(exclude=["token_ciphertext", "token_last4"])
+    except ValidationError as exc:
+        errors = exc.update_error_dict(errors)
+    must_enter = token_must_be_entered(
+        stored=stored, org_id=organization.org_id, api_base_url=organization.api_base_url
+    )
+    if must_enter and not (token and token.strip()):
+        errors.setdefault("token", []).append(
+            "Enter the organization's Tallyfy access token."
+            if stored is None
+            else "Enter the access token again: the API base URL or the Tallyfy organization id "
+            "changed, and the stored token is never sent anywhere new without being entered anew."
+        )
+    if errors:
+        raise ValidationError(errors)
+
+
+@sensitive_variables("token")
+def _set_token(organization: Organization, token: str) -> None:
+    token = token.strip()
+    organization.token_ciphertext = encrypt_token(token)
+    organization.token_last4 = token[-4:]
