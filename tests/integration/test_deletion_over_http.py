@@ -213,7 +213,7 @@ def test_client_timeout_is_applied(
     started = time.monotonic()
     with pytest.raises(tallyfy.ConnectionFailed):
         services.file_lookup(organization=sandbox_org, asset_id=asset.asset_id)
-    assert time.monotonic() - started < 1.9
+    assert time.monotonic() - started < 8  # 4 tries of 0.3 s; without the timeout, no error
 
 
 def test_inline_view_through_the_client_has_the_real_type(
