@@ -16,12 +16,18 @@ _CLIENTS_PER_THREAD = 32
 def tallyfy_client(*, organization: Organization) -> tallyfy.TallyfyClient:
     """This thread's client for the organization, kept so its connection (and TLS session)
     is reused across requests. Any change to the organization or the settings makes a new one.
+    It is the pages' client: one call waits at most `TALLYFY_INTERACTIVE_WAIT_LIMIT` seconds.
     """
     from_settings = {
         "allowed_hosts": tuple(settings.TALLYFY_ALLOWED_API_HOSTS),
         "insecure_hosts": tuple(settings.TALLYFY_INSECURE_API_HOSTS),
         "connect_timeout": settings.TALLYFY_CONNECT_TIMEOUT,
         "read_timeout": settings.TALLYFY_READ_TIMEOUT,
+        "call_deadline": settings.TALLYFY_CALL_DEADLINE,
+        "download_min_rate": settings.TALLYFY_DOWNLOAD_MIN_RATE,
+        "max_body_bytes": settings.TALLYFY_MAX_BODY_BYTES,
+        "max_list_body_bytes": settings.TALLYFY_MAX_LIST_BODY_BYTES,
+        "wait_budget": settings.TALLYFY_INTERACTIVE_WAIT_LIMIT,
         "retry_after_cap": settings.TALLYFY_RETRY_AFTER_CAP,
         "backoff": settings.TALLYFY_RETRY_BACKOFF,
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from files import tallyfy
 from files.base_urls import DisallowedBaseURL
 from files.models import FileDeletion, Organization
@@ -33,7 +35,23 @@ def _explain(exc: tallyfy.TallyfyError, *, org: str, asset_id: str) -> tuple[str
                 True,
             )
         case tallyfy.PermissionDenied():
-            return f"The token's user has no permission for this in {org} (HTTP 403).", True
+            return (
+                f"The token's user has no permission for this in {org} (HTTP 403): the token "
+                "may belong to another organization, or its user may not have this right.",
+                True,
+            )
+        case tallyfy.EndpointNotFound():
+            return (
+                f"The API base URL of {org} does not reach Tallyfy's API (HTTP 404, endpoint "
+                "not found). Use https://go.tallyfy.com/api (with /api) or "
+                "https://api.tallyfy.com.",
+                False,
+            )
+        case tallyfy.NotFound() if not asset_id:
+            return (
+                f"Tallyfy answered 404 for {org}: check the organization id and the API base URL.",
+                True,
+            )
         case tallyfy.NotFound():
             return (
                 f"Tallyfy has no file {asset_id} in {org} (HTTP 404): it does not exist or "
@@ -41,13 +59,15 @@ def _explain(exc: tallyfy.TallyfyError, *, org: str, asset_id: str) -> tuple[str
                 False,
             )
         case tallyfy.RateLimited(retry_after=wait):
-            when = f"in {wait:.0f} seconds" if wait else "in a minute"
+            when = f"in {math.ceil(wait)} seconds" if wait else "in a minute"
             return f"Tallyfy is rate limiting requests for {org}. Try again {when}.", False
         case tallyfy.ServerError() | tallyfy.ConnectionFailed():
             return (
                 f"Tallyfy is unavailable right now: {exc.message} Try again in a few minutes.",
                 False,
             )
+        case tallyfy.UnexpectedResponse():
+            return f"Tallyfy's answer for {org} was not what its API promises.", True
         case _:
             return f"Tallyfy refused the request for {org}.", True
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -74,13 +75,27 @@ def file_open(*, organization: Organization, asset_id: str, inline: bool) -> tal
 
 
 def organization_check_connection(*, organization: Organization) -> str:
-    """Whether the token works: asks for a file that does not exist and expects a 404."""
-    probe_id = "0" * 32
+    """Whether the token works for this organization: asks for one process run.
+
+    Raises AuthenticationFailed (401: token rejected), PermissionDenied (403: no access to this
+    organization), EndpointNotFound (wrong base URL), NotFound (another 404), ServerError or
+    ConnectionFailed (Tallyfy unavailable), and the rest of the family.
+    """
+    client = tallyfy_client(organization=organization)
     try:
-        file_lookup(organization=organization, asset_id=probe_id)
-    except tallyfy.NotFound:
-        return "The token works: Tallyfy accepted it for this organization."
-    return "The token works."
+        client.list_runs(per_page=1)
+    except tallyfy.NotFound as exc:
+        # The runs list exists for every organization. A 404 that is a web page, or any 404
+        # from a base URL without `/api` (which only api.tallyfy.com does without), means the
+        # base URL does not reach Tallyfy's API.
+        base = urlsplit(organization.api_base_url)
+        has_api = base.path.rstrip("/").endswith("/api") or base.hostname == "api.tallyfy.com"
+        if not exc.json_body or not has_api:
+            raise tallyfy.EndpointNotFound(
+                exc.message, status=exc.status, request_id=exc.request_id, code=exc.code
+            ) from exc
+        raise
+    return "The token works: Tallyfy accepted it for this organization."
 
 
 def _confirmation_matches(*, ticket: DeletionTicket, confirmation: str) -> bool:
@@ -492,14 +507,14 @@ def deletion_reconcile(*, deletion: FileDeletion) -> FileDeletion:
 def deletion_time_limit() -> timedelta:
     """The longest a deletion can still be running after its `pending` row was written.
 
-    Each attempt is a DELETE and a check; each call may time out, be retried and wait out
-    Retry-After. Past this, the request that wrote the row is certainly gone, so settling its
-    row cannot race with it.
+    Each attempt is a DELETE and a check, each a call of the pages' client, bounded by
+    `tallyfy.call_time_limit`; attempts are separated by backoff. Past this, the request that
+    wrote the row is certainly gone, so settling its row cannot race with it.
     """
-    retries = tallyfy.MAX_RETRIES
-    per_call = (settings.TALLYFY_CONNECT_TIMEOUT + settings.TALLYFY_READ_TIMEOUT) * (
-        1 + retries
-    ) + retries * max(settings.TALLYFY_RETRY_AFTER_CAP, settings.TALLYFY_RETRY_BACKOFF * 2**retries)
+    per_call = tallyfy.call_time_limit(
+        call_deadline=settings.TALLYFY_CALL_DEADLINE,
+        wait_budget=settings.TALLYFY_INTERACTIVE_WAIT_LIMIT,
+    )
     attempts = max(1, settings.TALLYFY_DELETE_ATTEMPTS)
     backoff = sum(settings.TALLYFY_RETRY_BACKOFF * 2**n for n in range(attempts))
     return timedelta(seconds=2 * attempts * per_call + backoff)

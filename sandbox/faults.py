@@ -21,6 +21,12 @@ class Faults:
     lose_delete_next: int = 0  # for the next N deletes (0: every delete while lose_delete is set)
     lose_delete_delay: float = 10.0  # how long "timeout" holds the answer back, in seconds
     broken_downloads: list[str] = field(default_factory=list)  # asset ids whose bytes fail (500)
+    # asset ids whose inline GET /file/{id} answers 404 while /dl serves them (as Tallyfy does
+    # for files on tasks of running processes)
+    broken_inline: list[str] = field(default_factory=list)
+    # asset ids whose body stops half-way, connection closed, short of its Content-Length
+    truncated_downloads: list[str] = field(default_factory=list)
+    trickle_ms: int = 0  # API bodies (JSON and files) go out one byte every N ms (0: at once)
     expired_tokens: bool = False  # every token answers 401
     bandwidth_mbps: float = 0.0  # pace file bodies to this many megabits a second (0: no limit)
 

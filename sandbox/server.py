@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
@@ -33,7 +34,9 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("POST", re.compile(rf"/organizations/(?P<org>{_ID})/file"), "upload_file"),
     ("POST", re.compile(rf"/organizations/(?P<org>{_ID})/assets"), "upload_file"),
     ("GET", re.compile(rf"/organizations/(?P<org>{_ID})/runs/(?P<run>{_ID})"), "get_run"),
+    ("GET", re.compile(rf"/organizations/(?P<org>{_ID})/runs"), "list_runs"),
 ]
+MAX_PER_PAGE = 100
 NOT_FOUND = {"error": True, "message": "Resource not found", "code": "RESOURCE_NOT_FOUND"}
 
 
@@ -104,6 +107,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method: str) -> None:
         self.request_id = uuid.uuid4().hex
+        self.active_faults: dict[str, Any] = {}
         split = urlsplit(self.path)
         self.query = parse_qs(split.query)
         raw_path = split.path
@@ -116,7 +120,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
             self._api(method, unquote(raw_path))
         except ConnectionDropped:
             self.close_connection = True
-            self.connection.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):  # the client may have gone already
+                self.connection.shutdown(socket.SHUT_RDWR)
 
     def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
@@ -149,7 +154,21 @@ class SandboxHandler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(body)
+            self._write(body)
+
+    def _write(self, data: bytes) -> None:
+        """Write a body, a byte at a time when the `trickle_ms` fault says so."""
+        delay = self.active_faults.get("trickle_ms", 0) / 1000
+        if not delay:
+            self.wfile.write(data)
+            return
+        for byte in range(len(data)):
+            time.sleep(delay)
+            try:
+                self.wfile.write(data[byte : byte + 1])
+                self.wfile.flush()
+            except OSError:  # the client gave up
+                raise ConnectionDropped from None
 
     def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         self._send(status, json.dumps(payload).encode(), "application/json", headers)
@@ -274,6 +293,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
             self._json(200, {"data": asset.to_json()})
 
     def _api_view_file(self, org_id: str, match: re.Match[str]) -> None:
+        if match["asset"] in self.active_faults["broken_inline"]:
+            self._json(404, NOT_FOUND)
+            return
         self._stream_file(org_id, match["asset"], attachment=False)
 
     def _api_download_file(self, org_id: str, match: re.Match[str]) -> None:
@@ -303,14 +325,18 @@ class SandboxHandler(BaseHTTPRequestHandler):
         self.send_header("X-Request-Id", self.request_id)
         self.end_headers()
         bandwidth = self.active_faults["bandwidth_mbps"] * 1_000_000 / 8
+        cut_at = asset.size // 2 if asset_id in self.active_faults["truncated_downloads"] else None
         started, sent = time.monotonic(), 0
         for chunk in self.server.store.content(asset):
+            if cut_at is not None and sent + len(chunk) > cut_at:
+                self._write(chunk[: cut_at - sent])
+                raise ConnectionDropped
             sent += len(chunk)
             if bandwidth:  # a chunk leaves once the link could have carried it
                 ahead = sent / bandwidth - (time.monotonic() - started)
                 if ahead > 0:
                     time.sleep(ahead)
-            self.wfile.write(chunk)
+            self._write(chunk)
 
     def _api_delete_file(self, org_id: str, match: re.Match[str]) -> None:
         asset = self._asset_or_404(org_id, match["asset"])
@@ -379,6 +405,34 @@ class SandboxHandler(BaseHTTPRequestHandler):
             elif field:
                 form[str(field)] = payload.decode(errors="replace")
         return form, upload
+
+    def _api_list_runs(self, org_id: str, match: re.Match[str]) -> None:
+        page = self._positive_int("page", 1)
+        per_page = min(self._positive_int("per_page", 10), MAX_PER_PAGE)
+        runs, total = self.server.store.runs(
+            org_id=org_id, offset=(page - 1) * per_page, limit=per_page
+        )
+        total_pages = max(1, -(-total // per_page))
+        here = f"http://{self.headers.get('Host', 'localhost')}/api/organizations/{org_id}/runs"
+        links = {
+            name: f"{here}?page={number}&per_page={per_page}"
+            for name, number in (("previous", page - 1), ("next", page + 1))
+            if 1 <= number <= total_pages
+        }
+        pagination = {
+            "total": total,
+            "count": len(runs),
+            "per_page": per_page,
+            "current_page": page,
+            "total_pages": total_pages,
+            "links": links or [],  # older Fractal: an empty list, not an object
+        }
+        data = [{"id": run["run_id"], "name": run["name"]} for run in runs]
+        self._json(200, {"data": data, "meta": {"pagination": pagination}})
+
+    def _positive_int(self, name: str, default: int) -> int:
+        value = (self.query.get(name) or [""])[0]
+        return int(value) if value.isascii() and value.isdigit() and int(value) > 0 else default
 
     def _api_get_run(self, org_id: str, match: re.Match[str]) -> None:
         run = self.server.store.run(org_id=org_id, run_id=match["run"])

@@ -112,6 +112,15 @@ class Store:
         )
         return dict(rows[0]) if rows else None
 
+    def runs(self, *, org_id: str, offset: int, limit: int) -> tuple[list[dict[str, str]], int]:
+        """One page of the organization's runs, oldest first, and how many there are."""
+        rows = self._query(
+            "SELECT run_id, name FROM runs WHERE org_id = ? ORDER BY rowid LIMIT ? OFFSET ?",
+            (org_id, limit, offset),
+        )
+        total = self._query("SELECT COUNT(*) AS n FROM runs WHERE org_id = ?", (org_id,))
+        return [dict(r) for r in rows], int(total[0]["n"])
+
     def add_asset(
         self,
         *,

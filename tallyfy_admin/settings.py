@@ -191,6 +191,14 @@ TALLYFY_INSECURE_API_HOSTS = env.list("TALLYFY_INSECURE_API_HOSTS", default=[])
 TALLYFY_TOKEN_KEYS = env.list("TALLYFY_TOKEN_KEYS", default=[])
 TALLYFY_CONNECT_TIMEOUT = env.float("TALLYFY_CONNECT_TIMEOUT", default=5.0)
 TALLYFY_READ_TIMEOUT = env.float("TALLYFY_READ_TIMEOUT", default=30.0)
+# One attempt of a call, connect to last byte; a download's body instead must bring
+# TALLYFY_DOWNLOAD_MIN_RATE bytes a second over each such span spent waiting on Tallyfy.
+TALLYFY_CALL_DEADLINE = env.float("TALLYFY_CALL_DEADLINE", default=30.0)
+TALLYFY_DOWNLOAD_MIN_RATE = env.int("TALLYFY_DOWNLOAD_MIN_RATE", default=8 * 1024)
+TALLYFY_MAX_BODY_BYTES = env.int("TALLYFY_MAX_BODY_BYTES", default=1024 * 1024)
+TALLYFY_MAX_LIST_BODY_BYTES = env.int("TALLYFY_MAX_LIST_BODY_BYTES", default=16 * 1024 * 1024)
+# Seconds one call from a page may spend waiting (Retry-After, retries) before it gives up.
+TALLYFY_INTERACTIVE_WAIT_LIMIT = env.float("TALLYFY_INTERACTIVE_WAIT_LIMIT", default=10.0)
 TALLYFY_RETRY_AFTER_CAP = env.float("TALLYFY_RETRY_AFTER_CAP", default=30.0)
 TALLYFY_RETRY_BACKOFF = env.float("TALLYFY_RETRY_BACKOFF", default=0.5)
 TALLYFY_DELETE_ATTEMPTS = env.int("TALLYFY_DELETE_ATTEMPTS", default=3)

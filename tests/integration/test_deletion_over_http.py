@@ -226,7 +226,7 @@ def test_client_timeout_is_applied(
     started = time.monotonic()
     with pytest.raises(tallyfy.ConnectionFailed):
         services.file_lookup(organization=sandbox_org, asset_id=asset.asset_id)
-    # Three tries of 0.3 s; far from the 20 s a request would take without the timeout.
+    # Four tries of 0.3 s; far from the 20 s a request would take without the timeout.
     assert time.monotonic() - started < 10
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import requests
 
 from sandbox.seed import OTHER_ORG_ID
+from sandbox.store import new_id
 from tests.sandbox_fixtures import Sandbox
 
 HEADERS = {"Accept": "application/json", "X-Tallyfy-Client": "APIClient"}
@@ -204,3 +205,64 @@ def test_a_line_break_in_a_name_stays_out_of_the_headers(sandbox: Sandbox) -> No
     assert response.headers["Content-Disposition"].startswith(
         'attachment; filename="a__X-Injected: yes__.txt"'
     )
+
+
+def organization_with_runs(sandbox: Sandbox, count: int) -> tuple[str, str]:
+    """A fresh organization of its own with `count` runs: its id and token."""
+    store = sandbox.server.store
+    org_id, token = new_id(), new_id()
+    store.add_organization(org_id=org_id, name="Runs", token=token)
+    for number in range(count):
+        store.add_run(org_id=org_id, name=f"Run {number}")
+    return org_id, token
+
+
+def list_runs(sandbox: Sandbox, org_id: str, token: str, **params: object) -> requests.Response:
+    return requests.get(
+        f"{sandbox.base_url}/organizations/{org_id}/runs",
+        headers={**HEADERS, "Authorization": f"Bearer {token}"},
+        params=params,
+        timeout=10,
+    )
+
+
+def test_runs_list_has_the_fractal_shape(sandbox: Sandbox) -> None:
+    org_id, token = organization_with_runs(sandbox, 3)
+    body = list_runs(sandbox, org_id, token, page=2, per_page=1).json()
+    assert [run["name"] for run in body["data"]] == ["Run 1"]
+    pagination = body["meta"]["pagination"]
+    assert {k: v for k, v in pagination.items() if k != "links"} == {
+        "total": 3,
+        "count": 1,
+        "per_page": 1,
+        "current_page": 2,
+        "total_pages": 3,
+    }
+    assert set(pagination["links"]) == {"previous", "next"}
+    assert "page=3" in pagination["links"]["next"]
+
+
+def test_a_single_page_of_runs_has_no_links(sandbox: Sandbox) -> None:
+    org_id, token = organization_with_runs(sandbox, 2)
+    body = list_runs(sandbox, org_id, token).json()
+    assert (len(body["data"]), body["meta"]["pagination"]["links"]) == (2, [])
+
+
+def test_runs_per_page_defaults_to_10_and_is_capped_at_100(sandbox: Sandbox) -> None:
+    org_id, token = organization_with_runs(sandbox, 105)
+    assert len(list_runs(sandbox, org_id, token).json()["data"]) == 10
+    capped = list_runs(sandbox, org_id, token, per_page=500).json()
+    assert (len(capped["data"]), capped["meta"]["pagination"]["per_page"]) == (100, 100)
+
+
+def test_runs_list_is_authenticated_like_the_rest(sandbox: Sandbox) -> None:
+    org_id, _ = organization_with_runs(sandbox, 1)
+    assert list_runs(sandbox, org_id, "nope").status_code == 401
+    assert list_runs(sandbox, org_id, sandbox.token).status_code == 403
+
+
+def test_broken_inline_fault_answers_404_inline_while_dl_serves(sandbox: Sandbox) -> None:
+    asset = sandbox.add_file(content=b"bytes")
+    sandbox.faults(broken_inline=[asset.asset_id])
+    assert call(sandbox, "GET", f"file/{asset.asset_id}").status_code == 404
+    assert call(sandbox, "GET", f"file/{asset.asset_id}/dl").content == b"bytes"

@@ -20,7 +20,7 @@ def test_clients_are_reused_per_thread_and_renewed_on_change(
     settings.TALLYFY_READ_TIMEOUT = 1.5  # type: ignore[attr-defined]
     renewed = clients.tallyfy_client(organization=organization)
     assert renewed is not first
-    assert renewed.timeout == (settings.TALLYFY_CONNECT_TIMEOUT, 1.5)  # type: ignore[attr-defined]
+    assert renewed.transport.read_timeout == 1.5
     organization_update(
         organization=organization,
         name=organization.name,
@@ -29,7 +29,7 @@ def test_clients_are_reused_per_thread_and_renewed_on_change(
         token="new-token",
     )
     assert (
-        clients.tallyfy_client(organization=organization).session.headers["Authorization"]
+        clients.tallyfy_client(organization=organization).transport.session.headers["Authorization"]
         == "Bearer new-token"
     )
 
@@ -43,3 +43,17 @@ def test_each_thread_has_its_own_client(organization: Organization) -> None:
     thread.start()
     thread.join()
     assert theirs[0] is not mine
+
+
+def test_pages_get_the_interactive_wait_budget(
+    organization: Organization, settings: object
+) -> None:
+    settings.TALLYFY_INTERACTIVE_WAIT_LIMIT = 7.5  # type: ignore[attr-defined]
+    assert clients.tallyfy_client(organization=organization).transport.wait_budget == 7.5
+
+
+def test_the_call_deadline_comes_from_the_settings(
+    organization: Organization, settings: object
+) -> None:
+    settings.TALLYFY_CALL_DEADLINE = 4.0  # type: ignore[attr-defined]
+    assert clients.tallyfy_client(organization=organization).transport.call_deadline == 4.0

@@ -400,10 +400,16 @@ def test_reconcile_refuses_a_negative_age(db: None) -> None:
 
 
 def test_deletion_time_limit_covers_every_call_and_wait(settings: object) -> None:
-    settings.TALLYFY_CONNECT_TIMEOUT = 5  # type: ignore[attr-defined]
-    settings.TALLYFY_READ_TIMEOUT = 30  # type: ignore[attr-defined]
-    settings.TALLYFY_RETRY_AFTER_CAP = 30  # type: ignore[attr-defined]
+    settings.TALLYFY_CALL_DEADLINE = 30  # type: ignore[attr-defined]
+    settings.TALLYFY_INTERACTIVE_WAIT_LIMIT = 10  # type: ignore[attr-defined]
     settings.TALLYFY_RETRY_BACKOFF = 0.5  # type: ignore[attr-defined]
     settings.TALLYFY_DELETE_ATTEMPTS = 3  # type: ignore[attr-defined]
-    # 3 attempts x (DELETE + check) x (4 tries x 35 s + 3 waits x 30 s) + 0.5 + 1 + 2 s backoff
-    assert services.deletion_time_limit().total_seconds() == 3 * 2 * (4 * 35 + 3 * 30) + 3.5
+    # 3 attempts x (DELETE + check) x (4 tries x 30 s + 10 s of waits) + 0.5 + 1 + 2 s backoff
+    assert services.deletion_time_limit().total_seconds() == 3 * 2 * (4 * 30 + 10) + 3.5
+
+
+def test_deletion_time_limit_follows_the_call_deadline(settings: object) -> None:
+    settings.TALLYFY_CALL_DEADLINE = 30  # type: ignore[attr-defined]
+    before = services.deletion_time_limit()
+    settings.TALLYFY_CALL_DEADLINE = 300  # type: ignore[attr-defined]
+    assert services.deletion_time_limit() > before

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import requests
 import responses
@@ -163,35 +165,6 @@ def test_429_is_retried_even_on_delete(http: responses.RequestsMock) -> None:
     assert len(http.calls) == 2
 
 
-@pytest.mark.parametrize(("header", "wait"), [("7", 7.0), ("3600", 30.0), ("0", 0.0)])
-def test_retry_after_is_honoured_up_to_the_cap(header: str, wait: float) -> None:
-    retry = tallyfy.build_retry(backoff=0, retry_after_cap=30)
-    response = urllib3.HTTPResponse(status=429, headers={"Retry-After": header})
-    assert retry.get_retry_after(response) == wait
-    assert retry.increment("DELETE", "/x", response=response).get_retry_after(response) == wait
-
-
-def test_retry_after_as_an_http_date_is_understood() -> None:
-    retry = tallyfy.build_retry(backoff=0, retry_after_cap=30)
-    response = urllib3.HTTPResponse(
-        status=429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}
-    )
-    assert retry.get_retry_after(response) == 0
-
-
-def test_persistent_429_raises_rate_limited_with_the_wait(http: responses.RequestsMock) -> None:
-    http.get(
-        ASSET_URL,
-        status=429,
-        json={"message": "Too Many Attempts.", "code": "RATE_LIMIT_EXCEEDED"},
-        headers={"Retry-After": "12"},
-    )
-    with pytest.raises(tallyfy.RateLimited) as caught:
-        client().get_asset(ASSET_ID)
-    assert caught.value.retry_after == 12
-    assert len(http.calls) == 4
-
-
 def test_get_is_retried_on_503_but_delete_is_not(http: responses.RequestsMock) -> None:
     http.get(ASSET_URL, status=503, body="")
     http.get(ASSET_URL, json={"data": ASSET})
@@ -203,16 +176,20 @@ def test_get_is_retried_on_503_but_delete_is_not(http: responses.RequestsMock) -
     assert [call.request.method for call in http.calls] == ["GET", "GET", "DELETE"]
 
 
-def test_timeouts_are_applied_to_every_call(http: responses.RequestsMock) -> None:
-    http.get(
-        ASSET_URL,
-        json={"data": ASSET},
-        match=[matchers.request_kwargs_matcher({"timeout": (2.0, 9.0)})],
-    )
-    http.delete(
-        FILE_URL, body=b"", match=[matchers.request_kwargs_matcher({"timeout": (2.0, 9.0)})]
-    )
-    c = client(connect_timeout=2.0, read_timeout=9.0)
+def timeouts(connect: float, read: float, total: float) -> Callable[..., tuple[bool, str]]:
+    def match(request: requests.PreparedRequest) -> tuple[bool, str]:
+        seen = repr(request.req_kwargs["timeout"])  # type: ignore[attr-defined]
+        return seen == f"Timeout(connect={connect}, read={read}, total={total})", seen
+
+    return match
+
+
+def test_timeouts_and_the_deadline_are_applied_to_every_call(
+    http: responses.RequestsMock,
+) -> None:
+    http.get(ASSET_URL, json={"data": ASSET}, match=[timeouts(2.0, 9.0, 12.0)])
+    http.delete(FILE_URL, body=b"", match=[timeouts(2.0, 9.0, 12.0)])
+    c = client(connect_timeout=2.0, read_timeout=9.0, call_deadline=12.0)
     c.get_asset(ASSET_ID)
     c.delete_file(ASSET_ID)
 
@@ -294,3 +271,142 @@ def test_downloads_ask_for_the_bytes_as_stored(http: responses.RequestsMock) -> 
     )
     download = client().open_download(ASSET_ID)
     assert b"".join(download) == b"abc"
+
+
+class BreakingRaw:
+    """A body that gives some bytes, then fails as a dropped connection does."""
+
+    def __init__(self, *chunks: bytes | Exception) -> None:
+        self.chunks = list(chunks)
+        self.connection = None
+
+    def read1(self, amt: int | None = None) -> bytes:
+        chunk = self.chunks.pop(0) if self.chunks else b""
+        if isinstance(chunk, Exception):
+            raise chunk
+        return chunk
+
+    def close(self) -> None:
+        pass
+
+    def release_conn(self) -> None:
+        pass
+
+
+def broken_download(*chunks: bytes | Exception, length: str = "") -> tallyfy.Download:
+    response = requests.Response()
+    response.status_code = 200
+    response.raw = BreakingRaw(*chunks)
+    if length:
+        response.headers["Content-Length"] = length
+    return tallyfy.Download(response, read_timeout=5, stall_window=5, min_window_bytes=1)
+
+
+def test_a_download_that_breaks_midway_raises_our_own_error() -> None:
+    cause = urllib3.exceptions.ProtocolError("Connection broken: IncompleteRead")
+    download = broken_download(b"%PDF-", cause)
+    received: list[bytes] = []
+    with pytest.raises(tallyfy.DownloadInterrupted) as caught:
+        received.extend(download)
+    assert received == [b"%PDF-"]
+    assert caught.value.__cause__ is cause
+
+
+def test_a_download_that_ends_short_of_its_length_is_not_complete() -> None:
+    download = broken_download(b"%PDF-", length="100")
+    with pytest.raises(tallyfy.DownloadInterrupted, match="5 of 100 bytes"):
+        b"".join(download)
+
+
+def test_a_download_whose_read_times_out_raises_our_own_error() -> None:
+    download = broken_download(b"x", urllib3.exceptions.ReadTimeoutError(None, "/", "timed out"))
+    with pytest.raises(tallyfy.DownloadInterrupted):
+        b"".join(download)
+
+
+def test_inline_404_falls_back_to_dl_typed_by_the_file_name(
+    http: responses.RequestsMock,
+) -> None:
+    http.get(FILE_URL, status=404, json={"message": "Resource not found"})
+    http.get(ASSET_URL, json={"data": {**ASSET, "filename": "scan.png"}})
+    http.get(f"{FILE_URL}/dl", body=b"\x89PNG", content_type="application/octet-stream")
+    download = client().open_download(ASSET_ID, inline=True)
+    assert (download.content_type, b"".join(download)) == ("image/png", b"\x89PNG")
+
+
+def test_inline_404_for_a_file_without_metadata_stays_not_found(
+    http: responses.RequestsMock,
+) -> None:
+    http.get(FILE_URL, status=404, json={"message": "Resource not found"})
+    http.get(ASSET_URL, status=404, json={"message": "Resource not found"})
+    with pytest.raises(tallyfy.NotFound):
+        client().open_download(ASSET_ID, inline=True)
+
+
+def test_inline_fallback_of_an_unknown_type_is_octet_stream(
+    http: responses.RequestsMock,
+) -> None:
+    http.get(FILE_URL, status=404, json={"message": "Resource not found"})
+    http.get(ASSET_URL, json={"data": {**ASSET, "filename": "data.unknownext"}})
+    http.get(f"{FILE_URL}/dl", body=b"x")
+    assert client().open_download(ASSET_ID, inline=True).content_type == "application/octet-stream"
+
+
+def test_endpoint_not_found_is_not_a_missing_file(http: responses.RequestsMock) -> None:
+    http.get(
+        ASSET_URL,
+        status=404,
+        json={"error": True, "message": "Endpoint not found", "code": "ENDPOINT_NOT_FOUND"},
+    )
+    with pytest.raises(tallyfy.EndpointNotFound) as caught:
+        client().get_asset(ASSET_ID)
+    assert not isinstance(caught.value, tallyfy.NotFound)
+
+
+def test_not_found_keeps_tallyfys_code(http: responses.RequestsMock) -> None:
+    http.get(
+        ASSET_URL,
+        status=404,
+        json={"error": True, "message": "Resource not found", "code": "RESOURCE_NOT_FOUND"},
+    )
+    with pytest.raises(tallyfy.NotFound) as caught:
+        client().get_asset(ASSET_ID)
+    assert (caught.value.code, caught.value.json_body) == ("RESOURCE_NOT_FOUND", True)
+
+
+def test_runs_are_listed_one_page_at_a_time(http: responses.RequestsMock) -> None:
+    http.get(
+        f"{BASE_URL}/organizations/{ORG_ID}/runs",
+        match=[matchers.query_param_matcher({"page": "2", "per_page": "1"})],
+        json={
+            "data": [{"id": "r" * 32, "name": "Onboarding"}],
+            "meta": {
+                "pagination": {
+                    "total": 3,
+                    "count": 1,
+                    "per_page": 1,
+                    "current_page": 2,
+                    "total_pages": 3,
+                    "links": {"previous": "https://x/?page=1", "next": "https://x/?page=3"},
+                }
+            },
+        },
+    )
+    page = client().list_runs(page=2, per_page=1)
+    assert (page.items[0]["name"], page.total, page.current_page, page.has_next) == (
+        "Onboarding",
+        3,
+        2,
+        True,
+    )
+
+
+@pytest.mark.parametrize("links", [[], {}, None, {"previous": "https://x/?page=1"}])
+def test_a_last_page_has_no_next(links: object) -> None:
+    payload = {"data": [], "meta": {"pagination": {"total": 0, "links": links}}}
+    assert tallyfy.Page.from_payload(payload).has_next is False
+
+
+def test_a_list_without_data_is_unexpected() -> None:
+    with pytest.raises(tallyfy.UnexpectedResponse):
+        tallyfy.Page.from_payload({"data": {"id": "x"}})

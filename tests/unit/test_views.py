@@ -486,3 +486,42 @@ def test_a_rate_limited_deletion_says_nothing_was_deleted_and_offers_to_try_agai
     assert "was not deleted" in text
     assert f'<a href="{url("delete", organization)}">Try again</a>' in text
     assert FileDeletion.objects.get().state == DeletionState.FAILED
+
+
+@pytest.mark.parametrize(
+    ("filename", "served_type", "disposition"),
+    [
+        ("scan.png", "image/png", "inline"),
+        ("page.html", "application/octet-stream", "attachment"),
+        ("logo.svg", "application/octet-stream", "attachment"),
+    ],
+)
+def test_inline_view_of_a_file_inline_cannot_find_serves_dl_under_the_safe_type_rules(
+    http: responses.RequestsMock,
+    organization: Organization,
+    viewer: User,
+    filename: str,
+    served_type: str,
+    disposition: str,
+) -> None:
+    http.get(FILE_URL, status=404, json={"message": "Resource not found"})
+    http.get(ASSET_URL, json={"data": {**ASSET, "filename": filename}})
+    http.get(
+        f"{FILE_URL}/dl",
+        body=b"<svg onload=alert(1)>",
+        content_type="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+    response = signed_in(viewer).get(url("inline", organization))
+    assert response.status_code == 200
+    assert response["Content-Type"] == served_type
+    assert response["Content-Disposition"].startswith(disposition)
+
+
+def test_a_content_length_of_other_digits_is_not_a_server_error(
+    http: responses.RequestsMock, organization: Organization, viewer: User
+) -> None:
+    http.get(f"{FILE_URL}/dl", body=b"data", headers={"Content-Length": "\u00b2"})
+    response = signed_in(viewer).get(url("download", organization))
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == b"data"

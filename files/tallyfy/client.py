@@ -1,0 +1,151 @@
+"""`TallyfyClient`: one organization's view of Tallyfy's API. No database access."""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+from collections.abc import Iterable
+from typing import Any
+
+from files.base_urls import check_api_base_url
+from files.ids import validate_id
+from files.tallyfy.assets import Asset, Deleted, Download
+from files.tallyfy.errors import NotFound, UnexpectedResponse
+from files.tallyfy.listing import MAX_PER_PAGE, Page
+from files.tallyfy.throttle import Throttle
+from files.tallyfy.transport import Answer, Transport, call_time_limit
+
+MIB = 1024 * 1024
+
+
+class TallyfyClient:
+    """One organization's view of Tallyfy's API, over one pooled session.
+
+    `wait_budget` caps the seconds one call spends waiting (Retry-After, the throttle's
+    slots, backoff between retries); None waits as long as needed. `throttle` paces the calls
+    (see `Throttle`); by default an in-process one that only holds back after a 429.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        org_id: str,
+        token: str,
+        allowed_hosts: Iterable[str],
+        insecure_hosts: Iterable[str] = (),
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        call_deadline: float = 30.0,
+        download_min_rate: int = 8 * 1024,
+        max_body_bytes: int = MIB,
+        max_list_body_bytes: int = 16 * MIB,
+        retry_after_cap: float = 30.0,
+        backoff: float = 0.5,
+        wait_budget: float | None = None,
+        throttle: Throttle | None = None,
+    ) -> None:
+        self.base_url = check_api_base_url(
+            base_url, allowed_hosts=allowed_hosts, insecure_hosts=insecure_hosts
+        )
+        self.org_id = validate_id(org_id, what="organization id")
+        self.max_list_body_bytes = max_list_body_bytes
+        self.download_min_rate = download_min_rate
+        self.transport = Transport(
+            base_url=self.base_url,
+            org_id=self.org_id,
+            token=token,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            call_deadline=call_deadline,
+            max_body_bytes=max_body_bytes,
+            retry_after_cap=retry_after_cap,
+            backoff=backoff,
+            wait_budget=wait_budget,
+            throttle=throttle,
+        )
+
+    @property
+    def call_time_limit(self) -> float | None:
+        """The longest one call of this client can take, or None with no wait budget."""
+        if self.transport.wait_budget is None:
+            return None
+        return call_time_limit(
+            call_deadline=self.transport.call_deadline, wait_budget=self.transport.wait_budget
+        )
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def get_asset(self, asset_id: str) -> Asset:
+        """`GET /assets/{id}`. Raises NotFound (404) and the rest of the family."""
+        validate_id(asset_id, what="file id")
+        return Asset.from_payload(_json(self.transport.call("GET", "assets", asset_id)))
+
+    def open_download(self, asset_id: str, *, inline: bool = False) -> Download:
+        """`GET /file/{id}` (inline, the real type) or `/file/{id}/dl` (attachment), streamed.
+
+        Inline answers 404 for some files that exist (files on tasks of running processes);
+        then, when the file's metadata is there, its `/dl` body is served instead, typed by
+        its file name.
+        """
+        validate_id(asset_id, what="file id")
+        if not inline:
+            return self._download(self.transport.open("file", asset_id, "dl"))
+        try:
+            return self._download(self.transport.open("file", asset_id))
+        except NotFound as inline_missing:
+            try:
+                asset = self.get_asset(asset_id)
+            except NotFound:
+                raise inline_missing from None
+            if asset.id != asset_id:
+                raise inline_missing from None
+        content_type, _ = mimetypes.guess_type(asset.filename, strict=True)
+        return self._download(
+            self.transport.open("file", asset_id, "dl"),
+            content_type=content_type or "application/octet-stream",
+        )
+
+    def delete_file(self, asset_id: str) -> Deleted:
+        """`DELETE /file/{id}`: any 2xx (empty 200, JSON 200, 204) is success.
+
+        Raises NotFound (404), ServerError (5xx) and ConnectionFailed when the outcome is
+        uncertain, RateLimited (429 past the retries or the wait budget), and the rest of the
+        family.
+        """
+        validate_id(asset_id, what="file id")
+        answer = self.transport.call("DELETE", "file", asset_id, body_needed=False)
+        return Deleted(answer.status, answer.request_id)
+
+    def list_runs(self, *, page: int = 1, per_page: int = 10) -> Page:
+        """`GET /runs?page=&per_page=`: one page of the organization's process runs."""
+        if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+            raise ValueError(f"page must be 1 or more and per_page 1 to {MAX_PER_PAGE}.")
+        answer = self.transport.call(
+            "GET",
+            "runs",
+            params={"page": page, "per_page": per_page},
+            body_limit=self.max_list_body_bytes,
+        )
+        return Page.from_payload(_json(answer))
+
+    def _download(self, response: Any, *, content_type: str | None = None) -> Download:
+        return Download(
+            response,
+            read_timeout=self.transport.read_timeout,
+            stall_window=self.transport.call_deadline,
+            min_window_bytes=max(1, int(self.download_min_rate * self.transport.call_deadline)),
+            content_type=content_type,
+        )
+
+
+def _json(answer: Answer) -> Any:
+    try:
+        return json.loads(answer.body)
+    except ValueError as exc:
+        raise UnexpectedResponse(
+            "Tallyfy answered with something that is not JSON.",
+            status=answer.status,
+            request_id=answer.request_id,
+        ) from exc
