@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "axes",
     "files",
+    "throttling",
 ]
 
 MIDDLEWARE = [
@@ -192,6 +193,11 @@ TALLYFY_DELETE_ATTEMPTS = env.int("TALLYFY_DELETE_ATTEMPTS", default=3)
 TALLYFY_RECONCILE_AFTER = timedelta(
     seconds=env.int("TALLYFY_RECONCILE_AFTER_SECONDS", default=5 * 60)
 )
+
+# --- Rate limit towards Tallyfy, per organization (throttling), shared by every process. ---
+# Requests a minute for an organization whose own rate is not set: half of the highest limit
+# Tallyfy documents (600 a minute per user); where its real limit is lower, 429s slow it down.
+TALLYFY_DEFAULT_RATE_PER_MINUTE = env.int("TALLYFY_DEFAULT_RATE_PER_MINUTE", default=300)
 
 LOGGING = {
     "version": 1,
