@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "axes",
+    "django_tasks_db",
     "files",
     "throttling",
 ]
@@ -193,6 +194,16 @@ TALLYFY_DELETE_ATTEMPTS = env.int("TALLYFY_DELETE_ATTEMPTS", default=3)
 TALLYFY_RECONCILE_AFTER = timedelta(
     seconds=env.int("TALLYFY_RECONCILE_AFTER_SECONDS", default=5 * 60)
 )
+
+# --- Background tasks (django.tasks). ---
+# The database backend keeps the queue in our database; `manage.py db_worker` runs it (one per
+# process, on as many machines as share the database). The immediate backend runs a task inside
+# the call that enqueues it: no worker needed, nothing in the background.
+TASKS = {
+    "default": {
+        "BACKEND": env.str("DJANGO_TASKS_BACKEND", default="django_tasks_db.DatabaseBackend"),
+    }
+}
 
 # --- Rate limit towards Tallyfy, per organization (throttling), shared by every process. ---
 # Requests a minute for an organization whose own rate is not set: half of the highest limit
