@@ -1,4 +1,5 @@
 # make run   : the panel at http://127.0.0.1:8000/ with a local Tallyfy sandbox on :8001
+#              and one background task worker
 # make test  : the whole suite on SQLite, then on PostgreSQL when one answers
 # make bench : the benchmarks under bench/ (BENCH="downloads deletion load log" picks some)
 
@@ -30,7 +31,8 @@ run: $(STAMP) .env
 	$(PY) manage.py collectstatic --no-input --verbosity 0
 	$(PY) manage.py setup_demo --sandbox-url http://127.0.0.1:$(SANDBOX_PORT)/api
 	@$(PY) -m sandbox --port $(SANDBOX_PORT) & SANDBOX_PID=$$!; \
-	  trap "kill $$SANDBOX_PID 2>/dev/null" EXIT INT TERM; \
+	  $(PY) manage.py db_worker --no-reload & WORKER_PID=$$!; \
+	  trap "kill $$SANDBOX_PID $$WORKER_PID 2>/dev/null" EXIT INT TERM; \
 	  $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 lint: $(STAMP)

@@ -16,6 +16,7 @@ from files.errors import USER_FACING_ERRORS, describe_failure
 from files.forms import OrganizationForm
 from files.models import FileDeletion, Organization
 from files.pagination import CappedCountPaginator
+from throttling.admin import RateLimitInline
 
 
 @admin.register(Organization)
@@ -26,6 +27,7 @@ class OrganizationAdmin(admin.ModelAdmin):
     readonly_fields = ["token_hint", "created_at", "updated_at"]
     fields = ["name", "org_id", "api_base_url", "token", "token_hint", "created_at", "updated_at"]
     actions = ["test_connection"]
+    inlines = [RateLimitInline]
 
     @admin.display(description="Token")
     def token_hint(self, organization: Organization) -> str:

@@ -8,15 +8,20 @@ from django.conf import settings
 
 from files import tallyfy
 from files.models import Organization
+from throttling.services import throttle_for
 
 _clients = threading.local()
 _CLIENTS_PER_THREAD = 32
 
 
-def tallyfy_client(*, organization: Organization) -> tallyfy.TallyfyClient:
+def tallyfy_client(
+    *, organization: Organization, background: bool = False
+) -> tallyfy.TallyfyClient:
     """This thread's client for the organization, kept so its connection (and TLS session)
     is reused across requests. Any change to the organization or the settings makes a new one.
-    It is the pages' client: one call waits at most `TALLYFY_INTERACTIVE_WAIT_LIMIT` seconds.
+    Every call takes a slot of the organization's rate limit, shared with every other process.
+    A page's call waits at most `TALLYFY_INTERACTIVE_WAIT_LIMIT` seconds in all for slots and
+    Retry-After; a background call (`background=True`) waits as long as the limit needs.
     """
     from_settings = {
         "allowed_hosts": tuple(settings.TALLYFY_ALLOWED_API_HOSTS),
@@ -27,7 +32,7 @@ def tallyfy_client(*, organization: Organization) -> tallyfy.TallyfyClient:
         "download_min_rate": settings.TALLYFY_DOWNLOAD_MIN_RATE,
         "max_body_bytes": settings.TALLYFY_MAX_BODY_BYTES,
         "max_list_body_bytes": settings.TALLYFY_MAX_LIST_BODY_BYTES,
-        "wait_budget": settings.TALLYFY_INTERACTIVE_WAIT_LIMIT,
+        "wait_budget": None if background else settings.TALLYFY_INTERACTIVE_WAIT_LIMIT,
         "retry_after_cap": settings.TALLYFY_RETRY_AFTER_CAP,
         "backoff": settings.TALLYFY_RETRY_BACKOFF,
     }
@@ -47,6 +52,7 @@ def tallyfy_client(*, organization: Organization) -> tallyfy.TallyfyClient:
             base_url=organization.api_base_url,
             org_id=organization.org_id,
             token=organization.access_token(),
+            throttle=throttle_for(organization),
             **from_settings,
         )
         if len(cache) >= _CLIENTS_PER_THREAD:

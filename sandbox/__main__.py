@@ -29,6 +29,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--retry-after", default=env("SANDBOX_RETRY_AFTER", "1"))
     parser.add_argument(
+        "--rate-limit-per-minute",
+        type=int,
+        default=int(env("SANDBOX_RATE_LIMIT_PER_MINUTE", "0")),
+        help="answer 429 beyond this many API requests a minute per organization (0: no limit)",
+    )
+    parser.add_argument(
         "--unavailable-share", type=float, default=float(env("SANDBOX_UNAVAILABLE_SHARE", "0"))
     )
     parser.add_argument(
@@ -55,6 +61,7 @@ def main(argv: list[str] | None = None) -> None:
             "latency_ms": args.latency_ms,
             "rate_limit_next": args.rate_limit_next,
             "retry_after": args.retry_after,
+            "rate_limit_per_minute": args.rate_limit_per_minute,
             "unavailable_share": args.unavailable_share,
             "lose_delete": args.lose_delete,
             "broken_downloads": args.broken_downloads,

@@ -14,6 +14,7 @@ LOSE_DELETE_MODES = ("", "drop", "timeout")
 class Faults:
     latency_ms: int = 0
     rate_limit_next: int = 0  # the next N API requests answer 429
+    rate_limit_per_minute: int = 0  # beyond N requests a minute per organization, 429 (0: off)
     retry_after: str = "1"  # seconds or an HTTP date
     unavailable_next: int = 0  # the next N API requests answer 503
     unavailable_share: float = 0.0  # then this share of requests answer 503
@@ -51,6 +52,8 @@ class Faults:
             setattr(self, name, value)
         if self.lose_delete not in LOSE_DELETE_MODES:
             raise ValueError(f"lose_delete must be one of {LOSE_DELETE_MODES}")
+        if self.rate_limit_per_minute < 0:
+            raise ValueError("rate_limit_per_minute must be 0 (off) or more")
         if not 0.0 <= self.unavailable_share <= 1.0:
             raise ValueError("unavailable_share must be between 0 and 1")
 

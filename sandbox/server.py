@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from sandbox.faults import FaultPlan
+from sandbox.ratelimit import SlidingWindowLimiter
 from sandbox.store import Store, StoredAsset
 
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024
@@ -69,6 +70,7 @@ class SandboxServer(ThreadingHTTPServer):
         self.store = store
         self.faults = faults
         self.requests_log = RequestLog()
+        self.rate_limiter = SlidingWindowLimiter()
 
     @property
     def base_url(self) -> str:
@@ -186,9 +188,12 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 self._json(200, {"data": server.faults.update(json.loads(self.body or b"{}"))})
             except (ValueError, TypeError) as exc:
                 self._json(400, {"error": True, "message": str(exc)})
+        elif method == "GET" and action == "rate-limit":
+            self._json(200, {"data": server.rate_limiter.stats()})
         elif method == "POST" and action == "reset":
             server.faults.reset()
             server.requests_log.clear()
+            server.rate_limiter.reset()
             self._json(200, {"data": server.faults.snapshot()})
         elif method == "POST" and action == "files":
             try:
@@ -232,6 +237,16 @@ class SandboxHandler(BaseHTTPRequestHandler):
             time.sleep(self.active_faults["latency_ms"] / 1000)
         if route is None:
             self._endpoint_not_found()
+            return
+        verdict = self.server.rate_limiter.check(
+            route[1]["org"], per_minute=self.active_faults["rate_limit_per_minute"]
+        )
+        if verdict is not None and not verdict.admitted:
+            self._json(
+                429,
+                {"message": "Too Many Attempts.", "code": "RATE_LIMIT_EXCEEDED"},
+                {"Retry-After": str(verdict.retry_after), "X-RateLimit-Remaining": "0"},
+            )
             return
         if faults.take_unavailable():
             self._send(

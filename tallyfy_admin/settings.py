@@ -44,7 +44,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "axes",
+    "django_tasks_db",
     "files",
+    "throttling",
 ]
 
 MIDDLEWARE = [
@@ -209,6 +211,22 @@ TALLYFY_RECONCILE_AFTER = timedelta(
 TALLYFY_CONFIRM_PAGE_LIFETIME = timedelta(
     seconds=env.int("TALLYFY_CONFIRM_PAGE_SECONDS", default=60 * 60)
 )
+
+# --- Background tasks (django.tasks). ---
+# The database backend keeps the queue in our database; `manage.py db_worker` runs it (one per
+# process, on as many machines as share the database). The immediate backend runs a task inside
+# the call that enqueues it: no worker needed, nothing in the background.
+TASKS = {
+    "default": {
+        "BACKEND": env.str("DJANGO_TASKS_BACKEND", default="django_tasks_db.DatabaseBackend"),
+    }
+}
+
+# --- Rate limit towards Tallyfy, per organization (throttling), shared by every process. ---
+# Requests a minute for an organization whose own rate is not set: half of the highest limit
+# Tallyfy documents (600 a minute per user); where its real limit is lower, 429s slow it down.
+TALLYFY_DEFAULT_RATE_PER_MINUTE = env.int("TALLYFY_DEFAULT_RATE_PER_MINUTE", default=300)
+
 
 # Every record goes to the root's one handler, through one formatter that escapes control
 # characters (a User-Agent with terminal escapes, a file name with a line break). Django's own

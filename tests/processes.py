@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
+
+from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,3 +33,15 @@ def manage(
         timeout=120,
         check=check,
     )
+
+
+def on_test_database_env() -> dict[str, str]:
+    """The environment for a process of its own that works on this test's database."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        url = f"sqlite:///{db['NAME']}"
+    else:
+        user = quote(db["USER"], safe="")
+        password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
+        url = f"postgres://{user}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    return {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": url}

@@ -13,8 +13,20 @@ os.environ.setdefault("TALLYFY_TOKEN_KEYS", "dGVzdC1vbmx5LWtleS1kby1ub3QtdXNlLTA
 os.environ.setdefault("TALLYFY_RETRY_BACKOFF", "0")
 os.environ.setdefault("TALLYFY_READ_TIMEOUT", "5")
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
+# Tests that are not about the rate limit should not wait for it: a slot every 0.1 ms.
+os.environ.setdefault("TALLYFY_DEFAULT_RATE_PER_MINUTE", "600000")
+# The embedded default, on whichever database the suite runs on: tasks are rows that real
+# worker processes (manage.py db_worker) take, as in production.
+os.environ["DJANGO_TASKS_BACKEND"] = "django_tasks_db.DatabaseBackend"
 
 from tallyfy_admin.settings import *  # noqa: F403
+
+# For a test about what a task does rather than how it is delivered: `.using(backend="immediate")`
+# runs it inside the test that enqueues it, with no worker.
+TASKS = {
+    **TASKS,  # noqa: F405
+    "immediate": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"},
+}
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

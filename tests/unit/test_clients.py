@@ -1,13 +1,17 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import pytest
+import responses
+from django.utils import timezone
 
-from files import clients
+from files import clients, tallyfy
 from files.models import Organization
 from files.organizations import organization_update
-from tests.conftest import BASE_URL, ORG_ID
+from tests.conftest import ASSET, ASSET_ID, ASSET_URL, BASE_URL, ORG_ID, make_organization
+from throttling.models import RateLimit
 
 pytestmark = pytest.mark.django_db
 
@@ -57,3 +61,36 @@ def test_the_call_deadline_comes_from_the_settings(
 ) -> None:
     settings.TALLYFY_CALL_DEADLINE = 4.0  # type: ignore[attr-defined]
     assert clients.tallyfy_client(organization=organization).transport.call_deadline == 4.0
+
+
+def test_background_calls_wait_as_long_as_the_rate_limit_needs(organization: Organization) -> None:
+    client = clients.tallyfy_client(organization=organization, background=True)
+    assert client.transport.wait_budget is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_call_takes_a_slot_of_the_organizations_shared_rate_limit(
+    http: responses.RequestsMock,
+) -> None:
+    organization = make_organization()
+    RateLimit.objects.create(organization=organization, per_minute=1)
+    http.get(ASSET_URL, json={"data": ASSET})
+    clients.tallyfy_client(organization=organization).get_asset(ASSET_ID)
+    next_slot = RateLimit.objects.get(organization=organization).next_slot_at
+    assert next_slot is not None
+    assert next_slot > timezone.now() + timedelta(seconds=50)  # one interval of 60 s ahead
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_page_does_not_wait_past_its_budget_for_a_slot_and_sends_nothing(
+    http: responses.RequestsMock, settings: object
+) -> None:
+    settings.TALLYFY_INTERACTIVE_WAIT_LIMIT = 0.5  # type: ignore[attr-defined]
+    organization = make_organization()
+    RateLimit.objects.create(
+        organization=organization, next_slot_at=timezone.now() + timedelta(seconds=60)
+    )
+    with pytest.raises(tallyfy.RateLimited) as limited:
+        clients.tallyfy_client(organization=organization).get_asset(ASSET_ID)
+    assert 55 < (limited.value.retry_after or 0) <= 60
+    assert len(http.calls) == 0

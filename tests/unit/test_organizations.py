@@ -241,8 +241,24 @@ def test_a_trailing_slash_is_not_a_move(organization: Organization) -> None:
 # --- the admin form over the service ---
 
 
+# The organization page's inline (its request rate), empty, as the admin renders it.
+RATE_INLINE = {
+    "rate_limit-TOTAL_FORMS": "0",
+    "rate_limit-INITIAL_FORMS": "0",
+    "rate_limit-MIN_NUM_FORMS": "0",
+    "rate_limit-MAX_NUM_FORMS": "1",
+}
+
+
 def change_organization(client: Client, organization: Organization, **data: str) -> HttpResponse:
-    fields = {"name": "Acme", "org_id": ORG_ID, "api_base_url": BASE_URL, "token": "", **data}
+    fields = {
+        "name": "Acme",
+        "org_id": ORG_ID,
+        "api_base_url": BASE_URL,
+        "token": "",
+        **RATE_INLINE,
+        **data,
+    }
     return client.post(reverse("admin:files_organization_change", args=[organization.pk]), fields)
 
 
@@ -273,7 +289,13 @@ def test_admin_change_with_the_token_saves_and_logs_the_change(
 def test_admin_add_creates_through_the_service(admin_client: Client, db: None) -> None:
     response = admin_client.post(
         reverse("admin:files_organization_add"),
-        {"name": "Beta", "org_id": ORG_ID, "api_base_url": BASE_URL, "token": "added-4321"},
+        {
+            "name": "Beta",
+            "org_id": ORG_ID,
+            "api_base_url": BASE_URL,
+            "token": "added-4321",
+            **RATE_INLINE,
+        },
     )
     assert response.status_code == 302
     assert Organization.objects.get(name="Beta").access_token() == "added-4321"
@@ -285,7 +307,7 @@ def test_admin_add_creates_through_the_service(admin_client: Client, db: None) -
 def test_an_unreadable_base_url_is_a_form_error(admin_client: Client, db: None, url: str) -> None:
     response = admin_client.post(
         reverse("admin:files_organization_add"),
-        {"name": "Beta", "org_id": ORG_ID, "api_base_url": url, "token": "t"},
+        {"name": "Beta", "org_id": ORG_ID, "api_base_url": url, "token": "t", **RATE_INLINE},
     )
     assert response.status_code == 200
     assert "cannot be read as a URL" in str(

@@ -1,0 +1,281 @@
+from __future__ import annotations
+
+import itertools
+import json
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+from django.db import OperationalError, connection, transaction
+
+from files.models import Organization
+from tests.conftest import make_organization
+from tests.processes import ROOT, on_test_database_env
+from throttling.models import RateLimit
+from throttling.services import slot_reserve, throttle_for
+
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="several processes on one PostgreSQL"
+)
+sqlite_only = pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's write lock")
+
+
+def set_rate(organization: Organization, per_minute: int | None) -> None:
+    RateLimit.objects.update_or_create(
+        organization=organization, defaults={"per_minute": per_minute}
+    )
+
+
+def in_threads(count: int, work: Callable[[], None]) -> None:
+    """`work` in `count` threads at once, each with its own database connection."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+
+
+def assert_spaced(slots: list[float], interval: float) -> None:
+    ordered = sorted(slots)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(ordered)]
+    # Slots are stored to the microsecond.
+    assert min(gaps) >= interval - 2e-6, sorted(gaps)[:5]
+
+
+def python_in_a_process(code: str) -> subprocess.Popen[str]:
+    script = "import django; django.setup()\n" + code
+    return subprocess.Popen(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=on_test_database_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_an_organizations_requests_are_one_interval_apart(organization: Organization) -> None:
+    set_rate(organization, 600)
+    slots = [slot_reserve(organization_id=organization.pk, max_wait=None).slot for _ in range(5)]
+    assert_spaced(slots, 0.1)
+
+
+def test_an_organization_without_a_rate_of_its_own_gets_the_default_rate(
+    organization: Organization, settings: object
+) -> None:
+    settings.TALLYFY_DEFAULT_RATE_PER_MINUTE = 120  # type: ignore[attr-defined]
+    set_rate(organization, None)
+    first, second = (
+        slot_reserve(organization_id=organization.pk, max_wait=None).slot for _ in range(2)
+    )
+    assert second - first == pytest.approx(0.5, abs=1e-5)
+
+
+def test_max_wait_returns_the_delay_and_takes_no_slot(organization: Organization) -> None:
+    set_rate(organization, 60)
+    throttle = throttle_for(organization)
+    assert throttle.acquire(max_wait=None) is None
+    first = throttle.acquire(max_wait=0)
+    second = throttle.acquire(max_wait=0.001)
+    assert first is not None
+    assert second is not None
+    assert 0.5 < first <= 1.0
+    assert 0.5 < second <= 1.0  # not 2 s away: the first call left its slot free
+
+
+def test_max_wait_none_waits_for_the_slot(organization: Organization) -> None:
+    set_rate(organization, 240)
+    throttle = throttle_for(organization)
+    throttle.acquire(max_wait=None)
+    started = time.monotonic()
+    assert throttle.acquire(max_wait=None) is None
+    assert time.monotonic() - started >= 0.2
+
+
+def test_a_429_holds_back_the_organizations_next_request(organization: Organization) -> None:
+    throttle = throttle_for(organization)
+    throttle.pushed_back(retry_after=30)
+    delay = throttle_for(organization).acquire(max_wait=0)
+    assert delay is not None
+    assert 29 < delay <= 30
+
+
+def test_a_shorter_retry_after_does_not_cut_a_hold_short(organization: Organization) -> None:
+    throttle = throttle_for(organization)
+    throttle.pushed_back(retry_after=30)
+    throttle.pushed_back(retry_after=1)
+    delay = throttle.acquire(max_wait=0)
+    assert delay is not None
+    assert delay > 29
+
+
+def test_a_hold_applies_to_the_organization_only(organization: Organization) -> None:
+    other = make_organization(name="Other", org_id="other")
+    throttle_for(organization).pushed_back(retry_after=30)
+    assert throttle_for(other).acquire(max_wait=0) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_throttle_refuses_to_run_inside_a_callers_transaction() -> None:
+    throttle = throttle_for(make_organization())
+    with pytest.raises(RuntimeError, match="durable"), transaction.atomic():
+        throttle.acquire(max_wait=None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_threads_take_distinct_slots_one_interval_apart() -> None:
+    organization = make_organization()
+    set_rate(organization, 1200)
+    slots: list[float] = []
+
+    def reserve() -> None:
+        for _ in range(25):
+            slots.append(slot_reserve(organization_id=organization.pk, max_wait=None).slot)
+
+    in_threads(4, reserve)
+    assert len(slots) == 100
+    assert_spaced(slots, 0.05)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_threads_with_calls_in_flight_reach_the_rate_and_never_pass_it() -> None:
+    """Slots pace starts: four callers whose calls take 200 ms (more than the 100 ms interval)
+    together start one request every 100 ms, which one caller alone could not."""
+    organization = make_organization()
+    set_rate(organization, 600)
+    throttle = throttle_for(organization)
+    window = 3.0
+    started = time.time()
+    starts: list[float] = []
+
+    def call_repeatedly() -> None:
+        while True:
+            throttle.acquire(max_wait=None)
+            now = time.time()
+            if now >= started + window:
+                return
+            starts.append(now)
+            time.sleep(0.2)  # the call to Tallyfy
+
+    in_threads(4, call_repeatedly)
+    assert 0.7 * 30 <= len(starts) <= 31
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_429_reported_while_a_request_waits_for_its_slot_delays_that_request() -> None:
+    organization = make_organization()
+    set_rate(organization, 60)
+    throttle = throttle_for(organization)
+    throttle.acquire(max_wait=None)
+    waited: list[float] = []
+
+    def next_request() -> None:
+        started = time.monotonic()
+        throttle.acquire(max_wait=None)  # its slot is a second away
+        waited.append(time.monotonic() - started)
+
+    worker = threading.Thread(target=lambda: (next_request(), connection.close()))
+    worker.start()
+    time.sleep(0.2)
+    throttle.pushed_back(retry_after=3)
+    worker.join(30)
+    assert waited[0] >= 2.5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_429_in_one_process_holds_back_another() -> None:
+    organization = make_organization()
+    throttle_for(organization)
+    process = python_in_a_process(
+        "from files.models import Organization\n"
+        "from throttling.services import throttle_for\n"
+        f"throttle_for(Organization.objects.get(pk={organization.pk})).pushed_back(retry_after=30)\n"
+    )
+    _, errors = process.communicate(timeout=120)
+    assert process.returncode == 0, errors
+    delay = throttle_for(organization).acquire(max_wait=0)
+    assert delay is not None
+    assert delay > 20
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_processes_at_once_take_distinct_slots_one_interval_apart() -> None:
+    organization = make_organization()
+    set_rate(organization, 1200)
+    until = time.time() + 6  # long enough for both to start on a busy machine
+    code = (
+        "import json, time\n"
+        "from throttling.services import slot_reserve\n"
+        "slots = []\n"
+        f"while time.time() < {until}:\n"
+        f"    slots.append(slot_reserve(organization_id={organization.pk}, max_wait=None).slot)\n"
+        "    time.sleep(0.002)  # a caller makes its request between two reservations\n"
+        "print(json.dumps(slots))\n"
+    )
+    processes = [python_in_a_process(code) for _ in range(2)]
+    results = [process.communicate(timeout=120) for process in processes]
+    assert [p.returncode for p in processes] == [0, 0], [err for _, err in results]
+    first, second = (json.loads(out.splitlines()[-1]) for out, _ in results)
+    owner = {slot: 1 for slot in first} | {slot: 2 for slot in second}
+    ordered = [owner[slot] for slot in sorted(owner)]
+    switches = sum(a != b for a, b in itertools.pairwise(ordered))
+    assert switches >= 10  # the two really reserved at the same time
+    assert len(owner) == len(first) + len(second)
+    assert_spaced(first + second, 0.05)
+
+
+@sqlite_only
+@pytest.mark.django_db(transaction=True)
+def test_a_reservation_waits_out_a_locked_sqlite_database() -> None:
+    organization = make_organization()
+    throttle = throttle_for(organization)
+    connection.ensure_connection()
+    connection.connection.execute("PRAGMA busy_timeout = 100")
+    other = sqlite3.connect(
+        connection.settings_dict["NAME"], isolation_level=None, check_same_thread=False
+    )
+    other.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(1.0, other.rollback)
+    release.start()
+    try:
+        started = time.monotonic()
+        assert throttle.acquire(max_wait=None) is None
+        assert time.monotonic() - started >= 0.9
+    finally:
+        release.join()
+        other.close()
+        connection.close()
+
+
+@sqlite_only
+@pytest.mark.django_db(transaction=True)
+def test_a_locked_sqlite_database_is_an_operational_error_without_the_retry() -> None:
+    """What the retry is for: without it the same lock fails the reservation."""
+    connection.ensure_connection()
+    connection.connection.execute("PRAGMA busy_timeout = 100")
+    other = sqlite3.connect(
+        connection.settings_dict["NAME"], isolation_level=None, check_same_thread=False
+    )
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(OperationalError, match="locked"), transaction.atomic():
+            pass
+    finally:
+        other.rollback()
+        other.close()
+        connection.close()

@@ -1,0 +1,145 @@
+"""One request rate per organization towards Tallyfy, shared by every thread, process and machine.
+
+Each organization has a slot book in the database (`RateLimit`): the earliest time its next
+request may start (`next_slot_at`) and, after a 429, the time until which it must wait
+(`held_until`). A request reserves the slot max(now, next_slot_at, held_until) and moves
+`next_slot_at` one interval (60 s / rate) past it, in one short transaction of its own that
+holds the row: SELECT … FOR UPDATE on PostgreSQL, the write lock BEGIN IMMEDIATE takes on SQLite.
+It then sleeps until its slot outside any transaction. This is GCRA without a burst allowance:
+slots are at least one interval apart whoever takes them, so any window of T seconds holds at
+most T / interval + 1 request starts for the organization.
+
+Slots pace request *starts*, not completions: a caller holds nothing while its request is in
+flight, so N callers whose calls take longer than an interval keep N requests in flight and
+together reach the rate. Times are the callers' clocks (time.time()); machines sharing one
+database must keep them synchronised (NTP), or a machine's requests start early or late by its
+clock's error.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from django.db import OperationalError, transaction
+
+from files.tallyfy import Throttle
+from throttling.models import RateLimit
+
+if TYPE_CHECKING:
+    from files.models import Organization
+
+# How long a reservation keeps retrying while SQLite reports "database is locked" (another
+# process held the write lock past the connection's busy timeout) before it gives up.
+LOCKED_RETRY_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Reservation:
+    slot: float  # when the request may start, seconds since the epoch
+    wait: float  # seconds from the reservation until the slot
+    taken: bool
+
+
+def slot_reserve(*, organization_id: int, max_wait: float | None) -> Reservation:
+    """Find the organization's next free slot and take it, unless it is more than `max_wait` s
+    away (then take nothing). Commits at once; refuses to run inside a transaction."""
+
+    def reserve() -> Reservation:
+        with transaction.atomic(durable=True):
+            rate_limit, _ = RateLimit.objects.select_for_update().get_or_create(
+                organization_id=organization_id
+            )
+            now = time.time()
+            slot = max(now, _seconds(rate_limit.next_slot_at), _seconds(rate_limit.held_until))
+            wait = slot - now
+            if max_wait is not None and wait > max_wait:
+                return Reservation(slot=slot, wait=wait, taken=False)
+            rate_limit.next_slot_at = _datetime(slot + 60.0 / rate_limit.effective_per_minute)
+            rate_limit.save(update_fields=["next_slot_at"])
+            return Reservation(slot=slot, wait=wait, taken=True)
+
+    return _retry_while_locked(reserve)
+
+
+def hold_extend(*, organization_id: int, seconds: float) -> None:
+    """Hold back every request of the organization for `seconds` from now. A hold already longer
+    is kept: a later 429 with a shorter Retry-After does not cut an earlier one short."""
+    until = _datetime(time.time() + max(0.0, seconds))
+
+    def extend() -> None:
+        with transaction.atomic(durable=True):
+            rate_limit, _ = RateLimit.objects.select_for_update().get_or_create(
+                organization_id=organization_id
+            )
+            if rate_limit.held_until is None or rate_limit.held_until < until:
+                rate_limit.held_until = until
+                rate_limit.save(update_fields=["held_until"])
+
+    _retry_while_locked(extend)
+
+
+def hold_remaining(*, organization_id: int) -> float:
+    """Seconds until the organization's hold ends (0 when it is not held back)."""
+    held_until = (
+        RateLimit.objects.filter(organization_id=organization_id)
+        .values_list("held_until", flat=True)
+        .first()
+    )
+    return max(0.0, _seconds(held_until) - time.time())
+
+
+class DatabaseThrottle:
+    """The Throttle of one organization, over its slot book in the database."""
+
+    def __init__(self, *, organization_id: int) -> None:
+        self.organization_id = organization_id
+
+    def acquire(self, *, max_wait: float | None) -> float | None:
+        """As Throttle.acquire. A 429 reported while this call sleeps towards its slot puts the
+        slot inside the hold: the call then reserves again after the hold, and with `max_wait`
+        returns the seconds still to wait if that is beyond what is left of `max_wait`."""
+        started = time.monotonic()
+        while True:
+            left = None if max_wait is None else max(0.0, max_wait - (time.monotonic() - started))
+            reservation = slot_reserve(organization_id=self.organization_id, max_wait=left)
+            if not reservation.taken:
+                return reservation.wait
+            if reservation.wait <= 0:
+                return None
+            time.sleep(reservation.wait)
+            if hold_remaining(organization_id=self.organization_id) <= 0:
+                return None
+
+    def pushed_back(self, *, retry_after: float) -> None:
+        hold_extend(organization_id=self.organization_id, seconds=retry_after)
+
+
+def throttle_for(organization: Organization) -> Throttle:
+    """The organization's throttle, shared with every other process that asks for it. Its slot
+    book is created by the first request that needs it."""
+    return DatabaseThrottle(organization_id=organization.pk)
+
+
+def _retry_while_locked[T](operation: Callable[[], T]) -> T:
+    deadline = time.monotonic() + LOCKED_RETRY_SECONDS
+    delay = 0.005
+    while True:
+        try:
+            return operation()
+        except OperationalError as exc:
+            if "locked" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.25)
+
+
+def _seconds(moment: datetime | None) -> float:
+    return moment.timestamp() if moment is not None else 0.0
+
+
+def _datetime(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=UTC)
