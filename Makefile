@@ -31,7 +31,7 @@ run: $(STAMP) .env
 	$(PY) manage.py collectstatic --no-input --verbosity 0
 	$(PY) manage.py setup_demo --sandbox-url http://127.0.0.1:$(SANDBOX_PORT)/api
 	@$(PY) -m sandbox --port $(SANDBOX_PORT) & SANDBOX_PID=$$!; \
-	  $(PY) manage.py db_worker --no-reload & WORKER_PID=$$!; \
+	  $(PY) manage.py run_worker --no-reload & WORKER_PID=$$!; \
 	  trap "kill $$SANDBOX_PID $$WORKER_PID 2>/dev/null" EXIT INT TERM; \
 	  $(PY) manage.py runserver 127.0.0.1:$(PORT)
 

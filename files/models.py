@@ -98,6 +98,8 @@ class FileDeletion(models.Model):
     outcome = models.TextField(blank=True)
     request_id = models.CharField("X-Request-Id", max_length=255, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # The deletion job this row belongs to, if any (jobs refer to the log, never the reverse).
+    job_id = models.PositiveBigIntegerField("deletion job", null=True, blank=True)
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -112,6 +114,7 @@ class FileDeletion(models.Model):
             models.Index(fields=["state", "-started_at", "-id"], name="deletion_state_idx"),
             models.Index(fields=["asset_id"], name="deletion_asset_idx"),
             models.Index(fields=["organization", "-started_at", "-id"], name="deletion_org_idx"),
+            models.Index(fields=["job_id", "asset_id"], name="deletion_job_idx"),
         ]
         constraints = [
             # At most one deletion of a file in flight: the second one's row cannot be written.

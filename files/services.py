@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -255,19 +255,87 @@ def file_delete(
         )
     _refuse_if_claimed(organization=organization, asset_id=asset_id)
     _ticket_use(shown)
-    client = tallyfy_client(organization=organization)
+    return _delete_checked(
+        client=tallyfy_client(organization=organization),
+        organization=organization,
+        asset_id=asset_id,
+        user=user,
+        reason=reason,
+        shown_name=shown.file_name,
+        on_row=lambda deletion: _ticket_link(shown, deletion),
+    )
+
+
+def file_delete_in_job(
+    *, organization: Organization, asset_id: str, user: AbstractBaseUser, reason: str, job_id: int
+) -> FileDeletion:
+    """Delete one file of a deletion job, whose confirmation (and approval) stands for the
+    confirm page's. The rules after the page's own checks are the same as `file_delete`'s.
+
+    A job never gets two rows for a file: its own row for the file, if one exists, is returned,
+    and a `pending` one (its worker stopped mid-deletion) is resumed by asking Tallyfy first,
+    never by a blind second DELETE. Raises DeletionRefused with nothing recorded or sent.
+    """
+    if connection.in_atomic_block:
+        raise RuntimeError("file_delete_in_job must not run inside a transaction.")
+    client = tallyfy_client(organization=organization, background=True)
+    own = FileDeletion.objects.filter(
+        job_id=job_id, org_id=organization.org_id, asset_id=asset_id
+    ).first()
+    if own is not None:
+        return _resume(client=client, deletion=own) if own.state == DeletionState.PENDING else own
+    _refuse_if_claimed(organization=organization, asset_id=asset_id)
+    return _delete_checked(
+        client=client,
+        organization=organization,
+        asset_id=asset_id,
+        user=user,
+        reason=reason,
+        shown_name=None,
+        job_id=job_id,
+        rate_limited_waits=True,
+    )
+
+
+def _delete_checked(
+    *,
+    client: tallyfy.TallyfyClient,
+    organization: Organization,
+    asset_id: str,
+    user: AbstractBaseUser,
+    reason: str,
+    shown_name: str | None,
+    job_id: int | None = None,
+    on_row: Callable[[FileDeletion], None] | None = None,
+    rate_limited_waits: bool = False,
+) -> FileDeletion:
+    """Snapshot and check the metadata, commit a `pending` row, send the DELETE, settle it.
+
+    With `rate_limited_waits` (a job, which can come back later) a 429 that outlasts the
+    retries records nothing before the row, and leaves the row `pending` after it (a 429 is
+    never applied); RateLimited is raised and the job resumes the file later.
+    """
     try:
         asset = client.get_asset(asset_id)
     except tallyfy.TallyfyError as exc:
+        if rate_limited_waits and isinstance(exc, tallyfy.RateLimited):
+            raise
         deletion = _record_unsent(
-            organization=organization, ticket=shown, user=user, reason=reason, error=exc
+            organization=organization,
+            asset_id=asset_id,
+            file_name=shown_name or "",
+            user=user,
+            reason=reason,
+            error=exc,
+            job_id=job_id,
         )
-        _ticket_link(shown, deletion)
+        if on_row:
+            on_row(deletion)
         return deletion
     refusal = file_deletion_refusal(asset=asset, asset_id=asset_id)
-    if refusal is None and asset.filename != shown.file_name:
+    if refusal is None and shown_name is not None and asset.filename != shown_name:
         refusal = (
-            f"The file is now named {asset.filename} in Tallyfy, not {shown.file_name} as "
+            f"The file is now named {asset.filename} in Tallyfy, not {shown_name} as "
             "shown when you confirmed. Nothing was recorded or sent: check it and confirm again."
         )
     if refusal is not None:
@@ -275,14 +343,31 @@ def file_delete(
     try:
         deletion = FileDeletion.objects.create(
             **_snapshot(organization=organization, asset=asset, user=user, reason=reason),
+            job_id=job_id,
             state=DeletionState.PENDING,
         )
     except IntegrityError:
         _refuse_if_claimed(organization=organization, asset_id=asset_id)
         raise
-    _ticket_link(shown, deletion)
+    if on_row:
+        on_row(deletion)
     logger.info("deletion %s pending: org=%r asset=%r", deletion.pk, organization.org_id, asset_id)
     attempts, result = _send_delete(client=client, deletion=deletion)
+    waits = rate_limited_waits and result.state == DeletionState.FAILED
+    if waits and isinstance(result.error, tallyfy.RateLimited):
+        raise result.error
+    return _settle(deletion=deletion, attempts=attempts, result=result)
+
+
+def _resume(*, client: tallyfy.TallyfyClient, deletion: FileDeletion) -> FileDeletion:
+    """A `pending` row whose worker stopped after committing it: its DELETE may have been sent.
+    A check settles it if the file is gone; otherwise its DELETE is sent again, as a retry of
+    an uncertain attempt (so a 404 then means deleted)."""
+    stopped = tallyfy.ConnectionFailed("the worker that was deleting it stopped")
+    verdict = _verify_after_uncertain(client=client, deletion=deletion, error=stopped)
+    if verdict is not None:
+        return _settle(deletion=deletion, attempts=deletion.attempts, result=verdict)
+    attempts, result = _send_delete(client=client, deletion=deletion, uncertain=stopped)
     return _settle(deletion=deletion, attempts=attempts, result=result)
 
 
@@ -290,10 +375,15 @@ def _ticket_link(ticket: DeletionTicket, deletion: FileDeletion) -> None:
     DeletionTicket.objects.filter(pk=ticket.pk).update(deletion=deletion)
 
 
-def _send_delete(*, client: tallyfy.TallyfyClient, deletion: FileDeletion) -> tuple[int, _Outcome]:
+def _send_delete(
+    *,
+    client: tallyfy.TallyfyClient,
+    deletion: FileDeletion,
+    uncertain: tallyfy.TallyfyError | None = None,
+) -> tuple[int, _Outcome]:
     """Send the DELETE, retrying uncertain attempts after a check. Once any attempt was
-    uncertain it may have been applied, so every ending but a 2xx or a 404 is `unknown`."""
-    uncertain: tallyfy.TallyfyError | None = None
+    uncertain (`uncertain` says one was before this call) it may have been applied, so every
+    ending but a 2xx or a 404 is `unknown`."""
     max_attempts = max(1, settings.TALLYFY_DELETE_ATTEMPTS)
     for attempt in range(1, max_attempts + 1):
         try:
@@ -413,22 +503,25 @@ def _snapshot(
 def _record_unsent(
     *,
     organization: Organization,
-    ticket: DeletionTicket,
+    asset_id: str,
+    file_name: str,
     user: AbstractBaseUser,
     reason: str,
     error: tallyfy.TallyfyError,
+    job_id: int | None,
 ) -> FileDeletion:
     """The metadata could not be read, so no DELETE was sent; the attempt is still recorded,
-    naming the file as the confirm page showed it."""
+    naming the file as the user was shown it (when they were)."""
     gone = isinstance(error, tallyfy.NotFound)
     return FileDeletion.objects.create(
         organization=organization,
         org_id=organization.org_id,
-        asset_id=ticket.asset_id,
-        file_name=ticket.file_name,
+        asset_id=asset_id,
+        file_name=file_name,
         user=user,
         username=user.get_username(),
         reason=reason,
+        job_id=job_id,
         state=DeletionState.ALREADY_GONE if gone else DeletionState.FAILED,
         outcome=(
             "Not sent: Tallyfy answered 404 for the file's metadata; it was already gone."
@@ -522,14 +615,16 @@ def deletion_time_limit() -> timedelta:
 
 def deletions_reconcile(*, older_than: timedelta | None = None) -> Iterable[FileDeletion]:
     """Reconcile `unknown` rows older than `older_than`, and `pending` rows only once the
-    attempt that wrote them can no longer be running (`deletion_time_limit`)."""
+    attempt that wrote them can no longer be running (`deletion_time_limit`). A deletion job's
+    `pending` rows are left to the job: its worker may wait on the rate limit for longer than
+    any bound, and a stopped worker's rows are resumed by the next one."""
     now = timezone.now()
     older_than = settings.TALLYFY_RECONCILE_AFTER if older_than is None else older_than
     pending_age = max(older_than, deletion_time_limit())
     unsettled = (
         FileDeletion.objects.filter(
             Q(state=DeletionState.UNKNOWN, started_at__lt=now - older_than)
-            | Q(state=DeletionState.PENDING, started_at__lt=now - pending_age)
+            | Q(state=DeletionState.PENDING, job_id__isnull=True, started_at__lt=now - pending_age)
         )
         .select_related("organization")
         .order_by("started_at", "id")

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "files",
     "throttling",
+    "jobs",
 ]
 
 MIDDLEWARE = [
@@ -226,6 +227,18 @@ TASKS = {
 # Requests a minute for an organization whose own rate is not set: half of the highest limit
 # Tallyfy documents (600 a minute per user); where its real limit is lower, 429s slow it down.
 TALLYFY_DEFAULT_RATE_PER_MINUTE = env.int("TALLYFY_DEFAULT_RATE_PER_MINUTE", default=300)
+
+# --- Deletion jobs (jobs). ---
+JOBS_MAX_FILES = env.int("JOBS_MAX_FILES", default=10_000)
+# Jobs of more files than this wait for a second staff user's approval.
+JOBS_APPROVAL_THRESHOLD = env.int("JOBS_APPROVAL_THRESHOLD", default=25)
+# Files of one job a worker deletes at once: enough requests in flight to reach the rate limit
+# when Tallyfy is far away (at 600 a minute and 200 ms a call, one at a time gives 300).
+JOBS_FILES_IN_FLIGHT = env.int("JOBS_FILES_IN_FLIGHT", default=4)
+JOBS_HEARTBEAT_SECONDS = env.float("JOBS_HEARTBEAT_SECONDS", default=5.0)
+# A worker silent this long is taken for dead: its files go to another worker.
+JOBS_WORKER_TIMEOUT = env.float("JOBS_WORKER_TIMEOUT_SECONDS", default=30.0)
+JOBS_SWEEP_SECONDS = env.float("JOBS_SWEEP_SECONDS", default=10.0)
 
 
 # Every record goes to the root's one handler, through one formatter that escapes control

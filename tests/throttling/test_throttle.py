@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from django.db import OperationalError, connection, transaction
@@ -57,10 +58,10 @@ def assert_spaced(slots: list[float], interval: float) -> None:
     assert min(gaps) >= interval - 2e-6, sorted(gaps)[:5]
 
 
-def python_in_a_process(code: str) -> subprocess.Popen[str]:
+def python_in_a_process(code: str, *args: str) -> subprocess.Popen[str]:
     script = "import django; django.setup()\n" + code
     return subprocess.Popen(
-        [sys.executable, "-c", script],
+        [sys.executable, "-c", script, *args],
         cwd=ROOT,
         env=on_test_database_env(),
         stdout=subprocess.PIPE,
@@ -214,20 +215,26 @@ def test_a_429_in_one_process_holds_back_another() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_processes_at_once_take_distinct_slots_one_interval_apart() -> None:
+def test_two_processes_at_once_take_distinct_slots_one_interval_apart(tmp_path: Path) -> None:
     organization = make_organization()
     set_rate(organization, 1200)
-    until = time.time() + 6  # long enough for both to start on a busy machine
+    # Each process says it is ready, then both start together however long Django took to
+    # start in each on a busy machine, and reserve for three seconds.
     code = (
-        "import json, time\n"
+        "import json, pathlib, sys, time\n"
         "from throttling.services import slot_reserve\n"
+        f"ready = pathlib.Path({str(tmp_path)!r})\n"
+        "(ready / sys.argv[1]).touch()\n"
+        "while len(list(ready.iterdir())) < 2:\n"
+        "    time.sleep(0.01)\n"
+        "until = time.time() + 3\n"
         "slots = []\n"
-        f"while time.time() < {until}:\n"
+        "while time.time() < until:\n"
         f"    slots.append(slot_reserve(organization_id={organization.pk}, max_wait=None).slot)\n"
         "    time.sleep(0.002)  # a caller makes its request between two reservations\n"
         "print(json.dumps(slots))\n"
     )
-    processes = [python_in_a_process(code) for _ in range(2)]
+    processes = [python_in_a_process(code, name) for name in ("one", "two")]
     results = [process.communicate(timeout=120) for process in processes]
     assert [p.returncode for p in processes] == [0, 0], [err for _, err in results]
     first, second = (json.loads(out.splitlines()[-1]) for out, _ in results)

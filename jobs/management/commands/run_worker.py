@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django_tasks_db.management.commands.db_worker import Command as DatabaseWorker
+
+from jobs.work import jobs_wake_stalled
+
+logger = logging.getLogger(__name__)
+
+
+class Command(DatabaseWorker):
+    help = (
+        "Run background tasks (django-tasks-db's db_worker, same options), and every few seconds "
+        "wake the deletion jobs that need a worker and have none (their worker died, or their "
+        "start time came). Run one or more per machine."
+    )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        stop = threading.Event()
+        sweeper = threading.Thread(
+            target=self._sweep, args=(stop,), name="jobs-sweeper", daemon=True
+        )
+        sweeper.start()
+        try:
+            super().handle(*args, **options)
+        finally:
+            stop.set()
+
+    @staticmethod
+    def _sweep(stop: threading.Event) -> None:
+        while not stop.wait(settings.JOBS_SWEEP_SECONDS):
+            try:
+                woken = jobs_wake_stalled()
+                if woken:
+                    logger.info("woke deletion jobs %s", woken)
+            except Exception:
+                logger.exception("waking stalled deletion jobs failed")
+            finally:
+                connection.close()

@@ -1,0 +1,113 @@
+"""Deletion jobs: many files, one reason. These tables are the source of truth; the task queue
+only wakes workers up."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class JobState(models.TextChoices):
+    PREVIEWING = "previewing", "Preview running"
+    PREVIEWED = "previewed", "Preview ready"
+    AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
+    SCHEDULED = "scheduled", "Scheduled"
+    RUNNING = "running", "Running"
+    PAUSED = "paused", "Paused"
+    CANCELLED = "cancelled", "Cancelled"
+    FINISHED = "finished", "Finished"
+
+
+class DeletionJob(models.Model):
+    organization = models.ForeignKey(
+        "files.Organization", on_delete=models.PROTECT, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by_name = models.CharField("created by", max_length=150)
+    created_at = models.DateTimeField(default=timezone.now)
+    state = models.CharField(max_length=20, choices=JobState.choices, default=JobState.PREVIEWING)
+    reason = models.TextField(blank=True)
+    start_after = models.DateTimeField("start after", null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    woken_at = models.DateTimeField(null=True, blank=True)
+    creator_told = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [("approve_deletionjob", "Can approve deletion jobs of other users")]
+        indexes = [models.Index(fields=["state"], name="job_state_idx")]
+
+    def __str__(self) -> str:
+        return f"Deletion job {self.pk}"
+
+
+class PreviewState(models.TextChoices):
+    UNRESOLVED = "unresolved", "Not read yet"
+    FOUND = "found", "Found"
+    NOT_FOUND = "not_found", "Not found"
+    NOT_DELETABLE = "not_deletable", "Not deletable"
+    WRONG_ORGANIZATION = "wrong_organization", "Wrong organization"
+    UNREADABLE = "unreadable", "Could not be read"
+
+
+class FileState(models.TextChoices):
+    WAITING = "waiting", "Waiting"
+    LEFT_OUT = "left_out", "Left out (not found or not deletable at preview)"
+    NOT_ATTEMPTED = "not_attempted", "Not attempted (job cancelled)"
+    REFUSED = "refused", "Refused before sending"
+    DONE = "done", "Done (see its log row)"
+
+
+class JobFile(models.Model):
+    job = models.ForeignKey(DeletionJob, on_delete=models.CASCADE, related_name="files")
+    asset_id = models.CharField("file id", max_length=255)
+    line = models.PositiveIntegerField("line")
+    preview = models.CharField(
+        max_length=20, choices=PreviewState.choices, default=PreviewState.UNRESOLVED
+    )
+    note = models.TextField(blank=True)
+    file_name = models.CharField(max_length=1000, blank=True)
+    subject_type = models.CharField("attached to", max_length=50, blank=True)
+    subject_id = models.CharField(max_length=255, blank=True)
+    uploaded_at = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(max_length=20, choices=FileState.choices, default=FileState.WAITING)
+    claimed_by = models.CharField(max_length=64, blank=True)
+    deletion = models.OneToOneField(
+        "files.FileDeletion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["line", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "asset_id"], name="job_file_once"),
+        ]
+        indexes = [
+            models.Index(fields=["job", "state", "id"], name="job_file_state_idx"),
+            models.Index(fields=["job", "preview", "id"], name="job_file_preview_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.file_name or self.asset_id
+
+
+class Worker(models.Model):
+    """A process working on jobs; its claims lapse when its heartbeat stops."""
+
+    id = models.CharField(primary_key=True, max_length=64)
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField(default=timezone.now)
+    heartbeat_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.pid}"

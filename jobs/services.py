@@ -1,0 +1,242 @@
+"""Use cases of deletion jobs: create, preview, confirm, approve, schedule, pause, resume,
+cancel, and what a job's progress is. The work itself is in `jobs.work`."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from files.models import Organization
+from jobs.lines import BadLine, ParsedFiles
+from jobs.models import DeletionJob, FileState, JobFile, JobState, PreviewState
+
+# States a job's files can still be changed in by its workers.
+ACTIVE_STATES = (JobState.PREVIEWING, JobState.SCHEDULED, JobState.RUNNING)
+ENDED_STATES = (JobState.CANCELLED, JobState.FINISHED)
+
+
+class JobRefused(Exception):
+    """The request changes nothing; the message says why in plain words."""
+
+
+class BadLines(JobRefused):
+    def __init__(self, bad: list[BadLine]) -> None:
+        super().__init__(f"{len(bad)} line(s) are not file ids or Tallyfy file URLs.")
+        self.bad = bad
+
+
+def job_create(
+    *, organization: Organization, user: AbstractBaseUser, wanted: ParsedFiles
+) -> DeletionJob:
+    """A job for the files asked for, its preview started. Any bad line refuses the whole
+    request (listed in BadLines); repeats are merged; URLs of another organization are kept
+    and shown as such, never sent."""
+    if wanted.bad:
+        raise BadLines(wanted.bad)
+    if not wanted.files:
+        raise JobRefused("Give at least one file id or Tallyfy file URL.")
+    limit = settings.JOBS_MAX_FILES
+    if len(wanted.files) > limit:
+        raise JobRefused(
+            f"A job holds at most {limit:,} files; this list has {len(wanted.files):,}."
+        )
+    with transaction.atomic():
+        job = DeletionJob.objects.create(
+            organization=organization, created_by=user, created_by_name=user.get_username()
+        )
+        JobFile.objects.bulk_create(
+            [
+                JobFile(
+                    job=job,
+                    line=wanted_file.line,
+                    asset_id=wanted_file.asset_id,
+                    **_other_organization(wanted_file.org_id, organization),
+                )
+                for wanted_file in wanted.files
+            ],
+            batch_size=1000,
+        )
+        transaction.on_commit(lambda: job_wake(job=job))
+    return job
+
+
+def _other_organization(org_id: str | None, organization: Organization) -> dict[str, object]:
+    if org_id is None or org_id == organization.org_id:
+        return {}
+    return {
+        "preview": PreviewState.WRONG_ORGANIZATION,
+        "state": FileState.LEFT_OUT,
+        "note": f"The URL is for Tallyfy organization {org_id}, not {organization.org_id}.",
+    }
+
+
+def job_confirm(
+    *,
+    job: DeletionJob,
+    user: AbstractBaseUser,
+    reason: str,
+    typed_count: int,
+    start_after: datetime | None = None,
+) -> DeletionJob:
+    """The creator confirms the previewed job: a reason, and the number of files to delete typed
+    back. Above `JOBS_APPROVAL_THRESHOLD` files the job then waits for a second staff user."""
+    if job.created_by_id != user.pk:
+        raise JobRefused("Only the user who started a job can confirm it.")
+    if job.state != JobState.PREVIEWED:
+        raise JobRefused(f"This job cannot be confirmed now: it is {job.get_state_display()}.")
+    reason = reason.strip()
+    if not reason:
+        raise JobRefused("Give a reason: a ticket, GDPR request or incident reference.")
+    found = job.files.filter(preview=PreviewState.FOUND).count()
+    if found == 0:
+        raise JobRefused("The preview found no file that can be deleted: nothing to confirm.")
+    if typed_count != found:
+        raise JobRefused(f"Type the number of files to delete, {found}, to confirm.")
+    if start_after is not None and start_after <= timezone.now():
+        start_after = None
+    needs_approval = found > settings.JOBS_APPROVAL_THRESHOLD
+    state = JobState.AWAITING_APPROVAL if needs_approval else JobState.SCHEDULED
+    changed = DeletionJob.objects.filter(pk=job.pk, state=JobState.PREVIEWED).update(
+        state=state, reason=reason, start_after=start_after, confirmed_at=timezone.now()
+    )
+    if not changed:
+        raise JobRefused("This job was changed meanwhile: reload it.")
+    job.refresh_from_db()
+    if not needs_approval:
+        job_wake(job=job)
+    return job
+
+
+def job_approve(*, job: DeletionJob, user: AbstractBaseUser) -> DeletionJob:
+    """A second staff user approves a job above the threshold (the view checks the permission)."""
+    if job.created_by_id == user.pk:
+        raise JobRefused("Nobody approves their own job: ask another staff user with approval.")
+    changed = DeletionJob.objects.filter(pk=job.pk, state=JobState.AWAITING_APPROVAL).update(
+        state=JobState.SCHEDULED, approved_by=user, approved_at=timezone.now()
+    )
+    if not changed:
+        raise JobRefused("This job is not awaiting approval.")
+    job.refresh_from_db()
+    job_wake(job=job)
+    return job
+
+
+def job_pause(*, job: DeletionJob) -> DeletionJob:
+    """Stop before the next file; the files in flight finish."""
+    return _move(job, {JobState.RUNNING, JobState.SCHEDULED}, JobState.PAUSED)
+
+
+def job_resume(*, job: DeletionJob) -> DeletionJob:
+    job = _move(job, {JobState.PAUSED}, JobState.RUNNING)
+    job_wake(job=job)
+    return job
+
+
+def job_cancel(*, job: DeletionJob) -> DeletionJob:
+    """Stop before the next file: files not started are marked not attempted; files in flight
+    finish and keep their log rows."""
+    cancellable = set(JobState) - set(ENDED_STATES)
+    job = _move(job, cancellable, JobState.CANCELLED)
+    JobFile.objects.filter(job=job, state=FileState.WAITING, claimed_by="").update(
+        state=FileState.NOT_ATTEMPTED, finished_at=timezone.now()
+    )
+    job_wake(job=job)  # a worker settles what was in flight, then ends the job
+    return job
+
+
+def _move(job: DeletionJob, sources: set[str], target: JobState) -> DeletionJob:
+    changed = DeletionJob.objects.filter(pk=job.pk, state__in=sources).update(state=target)
+    if not changed:
+        job.refresh_from_db()
+        raise JobRefused(f"This job is {job.get_state_display().lower()}: it cannot be {target}.")
+    job.refresh_from_db()
+    return job
+
+
+def job_wake(*, job: DeletionJob) -> None:
+    """Ask a worker to look at the job. Delivered twice, it does no harm."""
+    from jobs.tasks import run_job
+
+    DeletionJob.objects.filter(pk=job.pk).update(woken_at=timezone.now())
+    if job.state == JobState.SCHEDULED and job.start_after and job.start_after > timezone.now():
+        run_job.using(run_after=job.start_after).enqueue(job.pk)
+    else:
+        run_job.enqueue(job.pk)
+
+
+@dataclass(frozen=True)
+class Progress:
+    total: int
+    preview: Counter[str]
+    files: Counter[str]
+    log: Counter[str]
+    done: int
+    to_delete: int
+    per_minute: float | None
+    seconds_left: float | None
+
+    @property
+    def percent(self) -> int:
+        if self.to_delete == 0:
+            return 100
+        return min(100, round(100 * self.done / self.to_delete))
+
+
+def job_progress(*, job: DeletionJob) -> Progress:
+    preview = Counter(
+        dict(job.files.values_list("preview").annotate(n=Count("id")).values_list("preview", "n"))
+    )
+    files = Counter(
+        dict(job.files.values_list("state").annotate(n=Count("id")).values_list("state", "n"))
+    )
+    log = Counter(
+        dict(
+            job.files.filter(state=FileState.DONE)
+            .values_list("deletion__state")
+            .annotate(n=Count("id"))
+            .values_list("deletion__state", "n")
+        )
+    )
+    to_delete = preview[PreviewState.FOUND]
+    done = files[FileState.DONE] + files[FileState.REFUSED] + files[FileState.NOT_ATTEMPTED]
+    per_minute = seconds_left = None
+    if job.started_at and done:
+        elapsed = ((job.finished_at or timezone.now()) - job.started_at).total_seconds()
+        if elapsed > 0:
+            per_minute = done * 60 / elapsed
+            seconds_left = max(0, to_delete - done) * 60 / per_minute
+    return Progress(
+        total=sum(preview.values()),
+        preview=preview,
+        files=files,
+        log=log,
+        done=done,
+        to_delete=to_delete,
+        per_minute=per_minute,
+        seconds_left=seconds_left,
+    )
+
+
+def jobs_ended_untold(*, user: AbstractBaseUser) -> list[DeletionJob]:
+    """The user's jobs that ended since they were last told, now marked told."""
+    ended = list(
+        DeletionJob.objects.filter(
+            created_by=user, state__in=ENDED_STATES, creator_told=False, finished_at__isnull=False
+        )
+    )
+    if ended:
+        DeletionJob.objects.filter(pk__in=[job.pk for job in ended]).update(creator_told=True)
+    return ended
+
+
+def job_time_left_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    return str(timedelta(seconds=round(seconds)))
