@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import statistics
 import time
 from typing import Any
 
@@ -90,7 +91,7 @@ def _run_at(
             reused.append(len(ports) == 1)
     finally:
         box.control("reset", {})
-    panel_s, floor_s = sorted(panel_times)[RUNS // 2], sorted(floor_times)[RUNS // 2]
+    panel_s, floor_s = statistics.median(panel_times), statistics.median(floor_times)
     return [
         {
             "figure": f"delete one file as {deleter} (sandbox +{latency_ms} ms a request): "

@@ -8,13 +8,10 @@ import os
 import re
 import secrets
 import signal
-import socket
-import statistics
 import subprocess
 import sys
 import time
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,28 +19,11 @@ from typing import Any
 import requests
 from cryptography.fernet import Fernet
 
-ROOT = Path(__file__).resolve().parent.parent
+from devtools.processes import ROOT, free_port, manage, wait_for_port
+from sandbox.control import sandbox_control
+
 PYTHON = sys.executable
 PASSWORD = "bench-password-not-secret"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on port {port} after {timeout}s")
-
-
-def median_of(runs: int, measure: Callable[[], float]) -> float:
-    return statistics.median(measure() for _ in range(runs))
 
 
 def peak_rss_kib(pid: int) -> int:
@@ -72,14 +52,7 @@ class Sandbox:
         return f"http://127.0.0.1:{self.port}/api"
 
     def control(self, action: str, payload: dict[str, Any] | None = None) -> Any:
-        data = None if payload is None else json.dumps(payload).encode()
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}/_sandbox/{action}",
-            data=data,
-            method="GET" if data is None else "POST",
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read())["data"]
+        return sandbox_control(f"http://127.0.0.1:{self.port}", action, payload)
 
     def add_file(self, size: int, filename: str = "bench.bin") -> str:
         asset = self.control("files", {"org_id": self.org_id, "size": size, "filename": filename})
@@ -130,11 +103,8 @@ def python_json(*args: str, timeout: float) -> Any:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def manage(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
-    )
-    return result.stdout
+def manage_stdout(env: dict[str, str], *args: str) -> str:
+    return manage(*args, env=env, check=True).stdout
 
 
 SETUP_SCRIPT = """
@@ -197,12 +167,12 @@ def panel(
     box: Sandbox, database_url: str, *, workers: int = 2, threads: int = 16
 ) -> Iterator[Panel]:
     env = panel_env(database_url, sandbox_port=box.port)
-    manage(env, "migrate", "--no-input")
-    manage(env, "collectstatic", "--no-input")
+    manage_stdout(env, "migrate", "--no-input")
+    manage_stdout(env, "collectstatic", "--no-input")
     setup = SETUP_SCRIPT.format(
         password=PASSWORD, org_id=box.org_id, base_url=box.base_url, token=box.token
     )
-    org_pk = int(manage(env, "shell", "-c", setup).strip().splitlines()[-1])
+    org_pk = int(manage_stdout(env, "shell", "-c", setup).strip().splitlines()[-1])
     port = free_port()
     process = subprocess.Popen(
         [

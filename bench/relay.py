@@ -1,4 +1,5 @@
-"""A bare TCP relay: the least any proxy between a client and the sandbox must do.
+"""A bare TCP relay between a client and the sandbox: it only copies bytes, a reference for
+what a proxy costs on this machine.
 
 `python -m bench.relay LISTEN_PORT TARGET_PORT` forwards every connection to the target,
 byte for byte, one thread per direction. It parses nothing and checks nothing, so its

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from sandbox.control import sandbox_control
 from sandbox.seed import DEMO_ORG_ID, DEMO_TOKEN, seed
 from sandbox.server import SandboxServer, make_server, start_in_thread
 from sandbox.store import Store, StoredAsset
@@ -23,12 +22,7 @@ class Sandbox:
         self.token = DEMO_TOKEN
 
     def control(self, action: str, payload: dict[str, Any] | None = None) -> Any:
-        data = None if payload is None else json.dumps(payload).encode()
-        request = urllib.request.Request(
-            f"{self.root}/_sandbox/{action}", data=data, method="GET" if data is None else "POST"
-        )
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return json.loads(response.read())["data"]
+        return sandbox_control(self.root, action, payload, timeout=5)
 
     def faults(self, **changes: Any) -> None:
         self.control("faults", changes)
