@@ -27,8 +27,8 @@ class OrganizationForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.fields["token"].help_text = (
-                f"Stored, ending in {self.instance.token_hint}. Leave blank to keep it, unless "
-                "the API base URL or the organization id changes: then enter it again."
+                "Leave blank to keep the stored token (see Token below), unless the API base "
+                "URL or the organization id changes: then enter it again."
             )
         else:
             self.fields["token"].required = True
