@@ -1,6 +1,7 @@
 # make run   : the panel at http://127.0.0.1:8000/ with a local Tallyfy sandbox on :8001
 #              and one background task worker
 # make test  : the whole suite on SQLite, then on PostgreSQL when one answers
+# make screenshots : PNGs of every page under test-artifacts/screenshots/
 # make bench : the benchmarks under bench/ (BENCH="downloads deletion load log" picks some)
 
 VENV := .venv
@@ -14,7 +15,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 # Browser tests keep a screenshot and a Playwright trace of every failure.
 PYTEST := $(PY) -m pytest -n 2 --screenshot only-on-failure --tracing retain-on-failure
 
-.PHONY: run test test-sqlite test-postgres lint bench clean
+.PHONY: run test test-sqlite test-postgres lint bench clean screenshots
 
 $(STAMP): pyproject.toml
 	@PYBIN=$$(scripts/find-python) && \
@@ -39,7 +40,16 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-test: $(STAMP) lint test-sqlite test-postgres
+test: $(STAMP) node_modules/.package-lock.json lint test-sqlite test-postgres
+
+# axe-core for the browser tests' accessibility checks, pinned by package-lock.json.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+# PNGs of every page (light and dark, desktop and phone) under test-artifacts/screenshots/.
+screenshots: $(STAMP) node_modules/.package-lock.json
+	env -u DATABASE_URL SCREENSHOTS_DIR=$(TEST_ARTIFACTS)/screenshots $(PY) -m pytest -n 0 \
+	  tests/e2e/test_pages.py -k screenshots -q --output $(TEST_ARTIFACTS)/screenshots-run
 
 test-sqlite: $(STAMP)
 	@echo "== test suite on SQLite =="

@@ -69,6 +69,6 @@ def check_api_base_url(
     where = f"{host}:{port}" if port else host or "(none)"
     listed = ", ".join(sorted(allowed_hosts)) or "none configured"
     raise DisallowedBaseURL(
-        f"The host {where} is not an allowed Tallyfy API host ({listed}); see "
-        "TALLYFY_ALLOWED_API_HOSTS (and TALLYFY_INSECURE_API_HOSTS, host:port, for the sandbox)."
+        f"The host {where} is not an allowed Tallyfy API host ({listed}). Use one of those, or "
+        "ask whoever runs this panel to allow the host."
     )

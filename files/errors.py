@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
 from files import tallyfy
 from files.base_urls import DisallowedBaseURL
 from files.models import FileDeletion, Organization
@@ -13,15 +16,45 @@ from files.tokens import TokenDecryptionError
 USER_FACING_ERRORS = (tallyfy.TallyfyError, TokenDecryptionError, DisallowedBaseURL)
 
 
-def describe_failure(exc: Exception, *, organization: Organization, asset_id: str = "") -> str:
+def describe_failure(
+    exc: Exception, *, organization: Organization, asset_id: str = ""
+) -> SafeString:
+    """One message: what happened, Tallyfy's own words when they add something, and the
+    request id on a details line of its own."""
+    org = f"{organization.name} ({organization.org_id})"
+    if isinstance(exc, TokenDecryptionError):
+        return format_html(
+            "The stored access token of {} cannot be decrypted (the key it was saved with "
+            "is gone). Enter the token again on the organization's page.",
+            org,
+        )
+    if isinstance(exc, DisallowedBaseURL):
+        return format_html(
+            "Nothing was sent: the API base URL of {} is not one this panel may send tokens "
+            "to. {} Correct it on the organization's page.",
+            org,
+            str(exc),
+        )
     if not isinstance(exc, tallyfy.TallyfyError):
-        return str(exc)
-    text, quote_tallyfy = _explain(
-        exc, org=f"{organization.name} ({organization.org_id})", asset_id=asset_id
-    )
-    said = f" Tallyfy said: “{exc.message}”." if quote_tallyfy and exc.message else ""
-    ref = f" Request id {exc.request_id}." if exc.request_id else ""
-    return f"{text}{said}{ref}"
+        return format_html("{}", str(exc))
+    text, quote_tallyfy = _explain(exc, org=org, asset_id=asset_id)
+    said = tallyfy_said(exc.message) if quote_tallyfy else ""
+    return with_details(f"{text}{said}", request_id=exc.request_id)
+
+
+def tallyfy_said(message: str) -> str:
+    """Tallyfy said: “Unauthenticated.” — one full stop, inside the quotes or after them."""
+    message = message.strip()
+    if not message:
+        return ""
+    end = "" if message[-1] in ".!?…" else "."
+    return f" Tallyfy said: “{message}”{end}"
+
+
+def with_details(text: str, *, request_id: str) -> SafeString:
+    if not request_id:
+        return format_html("{}", text)
+    return format_html('{}<span class="message-details">Request id: {}</span>', text, request_id)
 
 
 def _explain(exc: tallyfy.TallyfyError, *, org: str, asset_id: str) -> tuple[str, bool]:
@@ -92,5 +125,4 @@ def describe_deletion_failure(deletion: FileDeletion) -> str:
             if status
             else deletion.outcome
         )
-    said = f" Tallyfy said: “{deletion.error_message}”." if deletion.error_message else ""
-    return f"{hint}{said}"
+    return f"{hint}{tallyfy_said(deletion.error_message)}"

@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 
 from files import organizations
 from files.ids import FileReference, InvalidId, parse_file_reference
+from files.lookup_hints import LookupHint, hint_for, parse_run_or_task
 from files.models import Organization
 
 
@@ -26,8 +27,8 @@ class OrganizationForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.fields["token"].help_text = (
-                f"Stored, ending in {self.instance.token_hint}. Leave blank to keep it, unless "
-                "the API base URL or the organization id changes: then enter it again."
+                "Leave blank to keep the stored token (see Token below), unless the API base "
+                "URL or the organization id changes: then enter it again."
             )
         else:
             self.fields["token"].required = True
@@ -67,24 +68,50 @@ class OrganizationForm(forms.ModelForm):
 
 
 class FileLookupForm(forms.Form):
-    organization = forms.ModelChoiceField(queryset=Organization.objects.all())
+    organization = forms.ModelChoiceField(
+        queryset=Organization.objects.all(),
+        required=False,
+        help_text="Not needed for a pasted URL that names a configured organization.",
+    )
     file = forms.CharField(
         label="File id or URL",
         max_length=2000,
         help_text="A file id, or a Tallyfy file URL such as …/organizations/<org>/file/<id>/dl.",
+        widget=forms.TextInput(attrs={"autofocus": True, "size": 60}),
     )
 
+    hint: LookupHint | None = None
+
     def clean_file(self) -> FileReference:
+        text = self.cleaned_data["file"]
         try:
-            return parse_file_reference(self.cleaned_data["file"])
+            return parse_file_reference(text)
         except InvalidId as exc:
+            run_or_task = parse_run_or_task(text)
+            if run_or_task is not None:
+                self.hint = hint_for(run_or_task)
+                raise forms.ValidationError(self.hint.message) from exc
             raise forms.ValidationError(str(exc)) from exc
 
     def clean(self) -> dict[str, object]:
         cleaned = super().clean()
         organization: Organization | None = cleaned.get("organization")
         reference: FileReference | None = cleaned.get("file")
-        if organization and reference and reference.org_id not in (None, organization.org_id):
+        if reference is None:
+            return cleaned
+        if organization is None:
+            named = Organization.objects.filter(org_id=reference.org_id).first()
+            if reference.org_id and named is None:
+                self.add_error(
+                    "file",
+                    f"This URL is for Tallyfy organization {reference.org_id}, which is not "
+                    "configured here. Add it under Organizations first.",
+                )
+            elif named is None:
+                self.add_error("organization", "Pick the organization the file belongs to.")
+            else:
+                cleaned["organization"] = named
+        elif reference.org_id not in (None, organization.org_id):
             owner = Organization.objects.filter(org_id=reference.org_id).first()
             hint = f" Pick {owner.name}." if owner else " No organization here has that id."
             self.add_error(
@@ -104,4 +131,11 @@ class DeleteFileForm(forms.Form):
     confirmation = forms.CharField(
         label="Type the file name or id to confirm",
         max_length=1000,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "size": 60}),
     )
+
+    def show_expected(self, *, name: str, asset_id: str) -> None:
+        """Label the confirmation with exactly what to type: the name shown, else the id."""
+        field = self.fields["confirmation"]
+        field.label = f'To confirm, type "{name or asset_id}"'
+        field.help_text = f"Or the file id, {asset_id}." if name else ""

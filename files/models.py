@@ -47,6 +47,10 @@ class Organization(models.Model):
     token_last4 = models.CharField(max_length=4, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Set by files.services.organization_check_connection, never by a form.
+    last_connected_at = models.DateTimeField(
+        "last successful connection", null=True, blank=True, editable=False
+    )
 
     class Meta:
         ordering = ["name"]

@@ -85,6 +85,16 @@ def _validate(
         organization.full_clean(exclude=["token_ciphertext", "token_last4"])
     except ValidationError as exc:
         errors = exc.update_error_dict(errors)
+    duplicate = (
+        Organization.objects.filter(org_id=organization.org_id)
+        .exclude(pk=stored.pk if stored else None)
+        .first()
+    )
+    if organization.org_id and duplicate is not None:
+        errors.setdefault("org_id", []).append(
+            f"{duplicate.name} already uses Tallyfy organization id {organization.org_id}: "
+            "change that organization instead of adding it twice."
+        )
     must_enter = token_must_be_entered(
         stored=stored, org_id=organization.org_id, api_base_url=organization.api_base_url
     )

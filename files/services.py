@@ -74,8 +74,26 @@ def file_open(*, organization: Organization, asset_id: str, inline: bool) -> tal
     return tallyfy_client(organization=organization).open_download(asset_id, inline=inline)
 
 
+@dataclass(frozen=True)
+class FileProbe:
+    """What the file's download says about it, read from the headers only."""
+
+    content_type: str
+    content_length: int | None
+
+
+def file_probe(*, organization: Organization, asset_id: str) -> FileProbe:
+    """The file's type and size from its download's headers; the body is never read."""
+    download = file_open(organization=organization, asset_id=asset_id, inline=True)
+    try:
+        return FileProbe(download.content_type, download.content_length)
+    finally:
+        download.close()
+
+
 def organization_check_connection(*, organization: Organization) -> str:
-    """Whether the token works for this organization: asks for one process run.
+    """Whether the token works for this organization: asks for one process run, and records
+    the time of a successful answer in `last_connected_at`.
 
     Raises AuthenticationFailed (401: token rejected), PermissionDenied (403: no access to this
     organization), EndpointNotFound (wrong base URL), NotFound (another 404), ServerError or
@@ -95,6 +113,9 @@ def organization_check_connection(*, organization: Organization) -> str:
                 exc.message, status=exc.status, request_id=exc.request_id, code=exc.code
             ) from exc
         raise
+    now = timezone.now()
+    Organization.objects.filter(pk=organization.pk).update(last_connected_at=now)
+    organization.last_connected_at = now
     return "The token works: Tallyfy accepted it for this organization."
 
 
@@ -631,3 +652,44 @@ def deletions_reconcile(*, older_than: timedelta | None = None) -> Iterable[File
     )
     for deletion in unsettled.iterator():
         yield deletion_reconcile(deletion=deletion)
+
+
+class CheckTooEarly(Exception):
+    """Tallyfy still has the file, but the uncertain DELETE may yet be applied."""
+
+
+def deletion_check_now(*, deletion: FileDeletion) -> FileDeletion:
+    """Ask Tallyfy at once about an `unknown` row, as a user asked to on its page.
+
+    404 settles it `deleted`. 200 settles it `failed` only once the row is older than
+    TALLYFY_RECONCILE_AFTER: before that an uncertain DELETE may still be applied, so the row
+    stays `unknown` and CheckTooEarly says so. A row in any other state is returned as it is;
+    Tallyfy's errors propagate (the row stays `unknown`).
+    """
+    if deletion.state != DeletionState.UNKNOWN:
+        return deletion
+    try:
+        file_lookup(organization=deletion.organization, asset_id=deletion.asset_id)
+    except tallyfy.NotFound as exc:
+        return _settle_once(
+            deletion=deletion,
+            unsettled=(DeletionState.UNKNOWN,),
+            state=DeletionState.DELETED,
+            outcome="Gone: a check asked for on the log entry found the file answering 404.",
+            http_status=exc.status,
+            finished_at=timezone.now(),
+        )
+    settles_at = deletion.started_at + settings.TALLYFY_RECONCILE_AFTER
+    if timezone.now() < settles_at:
+        raise CheckTooEarly(
+            f"Tallyfy still has the file, but the uncertain attempt may still be applied. "
+            f"Check again after {_when(settles_at)}; reconcile_deletions will also ask then."
+        )
+    return _settle_once(
+        deletion=deletion,
+        unsettled=(DeletionState.UNKNOWN,),
+        state=DeletionState.FAILED,
+        outcome="Not deleted: a check asked for on the log entry found the file still in Tallyfy.",
+        http_status=200,
+        finished_at=timezone.now(),
+    )

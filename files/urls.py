@@ -15,4 +15,5 @@ urlpatterns = [
     path("<int:org_pk>/<tallyfy_id:asset_id>/download/", views.file_download_view, name="download"),
     path("<int:org_pk>/<tallyfy_id:asset_id>/view/", views.file_inline_view, name="inline"),
     path("<int:org_pk>/<tallyfy_id:asset_id>/delete/", views.file_delete_view, name="delete"),
+    path("deletions/<int:pk>/check/", views.deletion_check_now_view, name="deletion_check"),
 ]

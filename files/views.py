@@ -11,21 +11,29 @@ from urllib.parse import urlencode
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseServerError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template import loader
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.html import format_html
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from files import services
+from files import services, tallyfy
 from files.display import display_name, escaped_in_json
-from files.errors import USER_FACING_ERRORS, describe_deletion_failure, describe_failure
-from files.file_responses import file_response, safe_filename
+from files.errors import (
+    USER_FACING_ERRORS,
+    describe_deletion_failure,
+    describe_failure,
+    with_details,
+)
+from files.file_responses import INLINE_SAFE_TYPES, file_response, media_type, safe_filename
 from files.forms import DeleteFileForm, FileLookupForm
 from files.models import DeletionState, FileDeletion, Organization
 
 LOOKUP_PERMISSION = "files.lookup_file"
 DELETE_PERMISSION = "files.delete_file"
+LAST_ORGANIZATION_KEY = "files_lookup_organization"
 
 
 def staff_view(
@@ -53,19 +61,31 @@ def _page(request: HttpRequest, template: str, title: str, **context: Any) -> Ht
 @require_GET
 @staff_view(LOOKUP_PERMISSION)
 def file_lookup_view(request: HttpRequest) -> HttpResponse:
-    initial: dict[str, Any] = {"organization": request.GET.get("organization")}
+    initial: dict[str, Any] = {
+        "organization": request.GET.get("organization")
+        or request.session.get(LAST_ORGANIZATION_KEY)
+    }
     if not initial["organization"]:
         first_two = list(Organization.objects.all()[:2])
         if len(first_two) == 1:
             initial["organization"] = first_two[0]
     form = FileLookupForm(request.GET if "file" in request.GET else None, initial=initial)
     if form.is_bound and form.is_valid():
-        return redirect(
-            "files:detail",
-            org_pk=form.cleaned_data["organization"].pk,
-            asset_id=form.cleaned_data["file"].asset_id,
-        )
-    return _page(request, "files/lookup.html", "Look up a file", form=form)
+        organization = form.cleaned_data["organization"]
+        asset_id = form.cleaned_data["file"].asset_id
+        if request.session.get(LAST_ORGANIZATION_KEY) != organization.pk:
+            request.session[LAST_ORGANIZATION_KEY] = organization.pk
+        try:
+            services.file_lookup(organization=organization, asset_id=asset_id)
+        except tallyfy.NotFound as exc:
+            form.add_error(
+                "file", describe_failure(exc, organization=organization, asset_id=asset_id)
+            )
+        except USER_FACING_ERRORS:
+            pass  # the detail page says what went wrong, and can be reloaded
+        if form.is_valid():
+            return redirect("files:detail", org_pk=organization.pk, asset_id=asset_id)
+    return _page(request, "files/lookup.html", "Look up a file", form=form, hint=form.hint)
 
 
 @require_GET
@@ -91,12 +111,29 @@ def file_detail_view(request: HttpRequest, org_pk: int, asset_id: str) -> HttpRe
         organization=organization,
         asset_id=asset_id,
         asset=asset,
+        probe=_probe(organization=organization, asset_id=asset_id),
         raw_json=escaped_in_json(
             json.dumps(asset.raw, indent=2, sort_keys=True, ensure_ascii=False)
         ),
         can_delete=request.user.has_perm(DELETE_PERMISSION),
         refusal=services.file_deletion_refusal(asset=asset, asset_id=asset_id),
     )
+
+
+def _probe(*, organization: Organization, asset_id: str) -> dict[str, Any] | None:
+    """Type and size for the detail page, or None when Tallyfy will not say (the page then
+    offers Download only)."""
+    try:
+        probe = services.file_probe(organization=organization, asset_id=asset_id)
+    except USER_FACING_ERRORS:
+        return None
+    kind = media_type(probe.content_type)
+    return {
+        "content_type": kind or "unknown",
+        "size_text": "—" if probe.content_length is None else filesizeformat(probe.content_length),
+        "inline": kind in INLINE_SAFE_TYPES,
+        "is_image": kind.startswith("image/"),
+    }
 
 
 def _file_body(request: HttpRequest, org_pk: int, asset_id: str, *, inline: bool) -> HttpResponse:
@@ -128,7 +165,7 @@ def file_inline_view(request: HttpRequest, org_pk: int, asset_id: str) -> HttpRe
 def file_delete_view(request: HttpRequest, org_pk: int, asset_id: str) -> HttpResponse:
     organization = get_object_or_404(Organization, pk=org_pk)
     detail_url = reverse("files:detail", kwargs={"org_pk": organization.pk, "asset_id": asset_id})
-    form = DeleteFileForm(request.POST or None)
+    form = DeleteFileForm(request.POST or None, initial={"reason": _reason_to_retry(request)})
     if request.method == "POST" and form.is_valid():
         try:
             deletion = services.file_delete(
@@ -155,7 +192,8 @@ def file_delete_view(request: HttpRequest, org_pk: int, asset_id: str) -> HttpRe
             )
             return redirect(detail_url)
         else:
-            _announce(request, deletion, retry_url=request.path)
+            _announce(request, deletion, retry_url=_retry_url(deletion))
+            _record_admin_action(request, deletion, message=_attempt_message(deletion), added=True)
             return _after_deletion(request, deletion, asset_id=asset_id)
     try:
         asset = services.file_lookup(organization=organization, asset_id=asset_id)
@@ -163,21 +201,60 @@ def file_delete_view(request: HttpRequest, org_pk: int, asset_id: str) -> HttpRe
         messages.error(request, describe_failure(exc, organization=organization, asset_id=asset_id))
         return redirect(detail_url)
     refusal = services.file_deletion_refusal(asset=asset, asset_id=asset_id)
+    shown_name = display_name(asset.filename)
+    form.show_expected(name=shown_name, asset_id=asset.id)
+    accepted = sorted({text for text in (shown_name, asset.filename, asset.id) if text})
     return _page(
         request,
         "files/delete_confirm.html",
-        f"Delete {display_name(asset.filename) or asset_id}?",
+        f"Delete {shown_name or asset_id}?",
         organization=organization,
         asset=asset,
         form=form,
         detail_url=detail_url,
         refusal=refusal,
+        shown_name=shown_name or asset.id,
+        accepted_json=json.dumps(accepted),
         ticket=None
         if refusal
         else services.deletion_ticket_issue(
             user=request.user, organization=organization, asset=asset
         ),
     )
+
+
+def _reason_to_retry(request: HttpRequest) -> str:
+    """The reason of the user's own earlier attempt (`?from=<pk>`), or `?reason=`."""
+    earlier = request.GET.get("from", "")
+    if earlier.isdigit():
+        row = FileDeletion.objects.filter(pk=int(earlier), user=request.user).first()
+        if row is not None:
+            return row.reason
+    return request.GET.get("reason", "")[:1000]
+
+
+def _retry_url(deletion: FileDeletion) -> str:
+    url = reverse(
+        "files:delete", kwargs={"org_pk": deletion.organization_id, "asset_id": deletion.asset_id}
+    )
+    return f"{url}?{urlencode({'from': deletion.pk})}"
+
+
+def _attempt_message(deletion: FileDeletion) -> str:
+    name = display_name(deletion.file_name) or deletion.asset_id
+    return f"Deletion of {name} from Tallyfy: {deletion.get_state_display().lower()}."
+
+
+def _record_admin_action(
+    request: HttpRequest, deletion: FileDeletion, *, message: str, added: bool
+) -> None:
+    """The admin's own record (Recent actions, the row's History) of what this user did:
+    the row this page's deletion wrote (`added`), or a check that settled it."""
+    deletion_admin = admin.site.get_model_admin(FileDeletion)
+    if added:
+        deletion_admin.log_addition(request, deletion, message)
+    else:
+        deletion_admin.log_change(request, deletion, message)
 
 
 def _after_deletion(
@@ -209,20 +286,85 @@ def _announce(request: HttpRequest, deletion: FileDeletion, *, retry_url: str) -
     name = display_name(deletion.file_name) or deletion.asset_id
     match deletion.state:
         case DeletionState.DELETED:
-            messages.success(request, f"{name} was deleted from Tallyfy. {deletion.outcome}")
+            messages.success(
+                request,
+                with_details(f"{name} was deleted from Tallyfy.", request_id=deletion.request_id),
+            )
         case DeletionState.ALREADY_GONE:
-            messages.warning(request, f"{name} was already gone from Tallyfy. {deletion.outcome}")
+            messages.warning(
+                request,
+                with_details(
+                    f"{name} was already gone from Tallyfy: nothing was deleted now.",
+                    request_id=deletion.request_id,
+                ),
+            )
         case DeletionState.FAILED:
             messages.error(
                 request,
                 format_html(
-                    '{} was not deleted. {} <a href="{}">Try again</a>',
-                    name,
-                    describe_deletion_failure(deletion),
+                    '{} <a href="{}">Try again</a>',
+                    with_details(
+                        f"Nothing was deleted: {name} is still in Tallyfy. "
+                        f"{describe_deletion_failure(deletion)}",
+                        request_id=deletion.request_id,
+                    ),
                     retry_url,
                 ),
             )
         case _:
             messages.warning(
-                request, f"It is not yet certain whether {name} was deleted. {deletion.outcome}"
+                request,
+                with_details(
+                    f"We could not tell whether {name} was deleted: Tallyfy gave no clear "
+                    "answer. The log entry can ask Tallyfy again.",
+                    request_id=deletion.request_id,
+                ),
             )
+
+
+@require_POST
+@staff_view(LOOKUP_PERMISSION, DELETE_PERMISSION)
+def deletion_check_now_view(request: HttpRequest, pk: int) -> HttpResponse:
+    deletion = get_object_or_404(FileDeletion.objects.select_related("organization"), pk=pk)
+    name = display_name(deletion.file_name) or deletion.asset_id
+    was = deletion.state
+    try:
+        services.deletion_check_now(deletion=deletion)
+    except services.CheckTooEarly as exc:
+        messages.warning(request, str(exc))
+    except USER_FACING_ERRORS as exc:
+        failure = describe_failure(
+            exc, organization=deletion.organization, asset_id=deletion.asset_id
+        )
+        messages.error(request, format_html("Still not known. {}", failure))
+    else:
+        if was == DeletionState.UNKNOWN and deletion.state == DeletionState.DELETED:
+            messages.success(request, f"Checked now: {name} is gone from Tallyfy.")
+        elif was == DeletionState.UNKNOWN and deletion.state == DeletionState.FAILED:
+            messages.warning(request, f"Checked now: nothing was deleted, {name} is still there.")
+        else:
+            messages.info(request, f"Nothing to check: {deletion.get_state_display().lower()}.")
+        if was != deletion.state:
+            _record_admin_action(
+                request,
+                deletion,
+                message=f"Checked with Tallyfy: {deletion.get_state_display().lower()}.",
+                added=False,
+            )
+    return redirect("admin:files_filedeletion_change", deletion.pk)
+
+
+def permission_denied_view(
+    request: HttpRequest, exception: Exception | None = None
+) -> HttpResponse:
+    return render(request, "403.html", admin.site.each_context(request), status=403)
+
+
+def page_not_found_view(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(request, "404.html", admin.site.each_context(request), status=404)
+
+
+def server_error_view(request: HttpRequest) -> HttpResponse:
+    # No request context: whatever failed (the database included) must not fail this page.
+    context = {"site_header": admin.site.site_header, "site_title": admin.site.site_title}
+    return HttpResponseServerError(loader.get_template("500.html").render(context))

@@ -26,3 +26,7 @@ urlpatterns = [
     path("admin/password_change/", password_change_view),
     path("admin/", admin.site.urls),
 ]
+
+handler403 = "files.views.permission_denied_view"
+handler404 = "files.views.page_not_found_view"
+handler500 = "files.views.server_error_view"

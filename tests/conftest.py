@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+import responses
 from django.contrib.auth.models import Permission, User
 
 from files import services, tallyfy
@@ -20,6 +21,21 @@ ASSET = {
     "uploaded_at": "2024-03-15T10:30:00Z",
     "subject": {"id": "run-1", "type": "Run"},
 }
+
+
+def mock_file_probe(
+    http: responses.RequestsMock,
+    *,
+    content_type: str = "application/pdf",
+    body: bytes = b"%PDF-1.7",
+) -> None:
+    """The detail page reads the file's type and size from its inline download's headers."""
+    http.get(
+        FILE_URL,
+        body=body,
+        content_type=content_type,
+        headers={"Content-Length": str(len(body))},
+    )
 
 
 def make_organization(

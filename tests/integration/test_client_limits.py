@@ -3,6 +3,7 @@ against the sandbox over a real socket."""
 
 from __future__ import annotations
 
+import html
 import time
 
 import pytest
@@ -209,5 +210,5 @@ def test_a_user_sees_a_wrong_base_url_in_the_admin(sandbox: Sandbox, admin_user:
         {"action": "test_connection", "_selected_action": [organization.pk]},
         follow=True,
     )
-    (message,) = (str(m) for m in response.context["messages"])
+    (message,) = (html.unescape(str(m)) for m in response.context["messages"])
     assert "does not reach Tallyfy's API" in message

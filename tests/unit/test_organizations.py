@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import html
+
 import pytest
 import responses
 from django.contrib.admin.models import LogEntry
@@ -10,10 +12,11 @@ from django.test import Client
 from django.urls import reverse
 from responses import matchers
 
+from files import services, tallyfy
 from files.checks import token_keys_check
 from files.models import Organization
 from files.organizations import organization_create, organization_update
-from tests.conftest import BASE_URL, ORG_ID, TOKEN, make_organization
+from tests.conftest import BASE_URL, ORG_ID, TOKEN, make_organization, make_staff
 
 TOKEN_VALUE_PREFIX = "tok-"
 
@@ -39,7 +42,7 @@ def run_test_connection(client: Client, organization: Organization) -> list[str]
         {"action": "test_connection", "_selected_action": [organization.pk]},
         follow=True,
     )
-    return [str(m) for m in response.context["messages"]]
+    return [html.unescape(str(m)) for m in response.context["messages"]]
 
 
 def test_test_connection_asks_for_one_run(
@@ -364,3 +367,101 @@ def test_the_deletion_log_refuses_lookups_through_its_relations(
 ) -> None:
     response = admin_client.get(f"{reverse('admin:files_filedeletion_changelist')}?{lookup}")
     assert response.status_code == 400
+
+
+def test_a_duplicate_tallyfy_organization_id_is_refused(organization: Organization) -> None:
+    with pytest.raises(ValidationError) as refused:
+        organization_create(name="Again", org_id=ORG_ID, api_base_url=BASE_URL, token="t-1234")
+    assert refused.value.message_dict["org_id"] == [
+        f"Acme already uses Tallyfy organization id {ORG_ID}: change that organization "
+        "instead of adding it twice."
+    ]
+
+
+def test_an_organization_keeps_its_own_tallyfy_id_when_updated(organization: Organization) -> None:
+    organization_update(
+        organization=organization, name="Acme 2", org_id=ORG_ID, api_base_url=BASE_URL, token=None
+    )
+    assert Organization.objects.get().name == "Acme 2"
+
+
+def test_the_token_shows_as_set_with_its_last_characters(
+    admin_client: Client, organization: Organization
+) -> None:
+    body = admin_client.get(reverse("admin:files_organization_changelist")).content.decode()
+    assert "set, ending …abcd" in body
+
+
+def test_a_missing_token_shows_as_not_set(admin_client: Client, organization: Organization) -> None:
+    Organization.objects.update(token_last4="")
+    body = admin_client.get(reverse("admin:files_organization_changelist")).content.decode()
+    assert "not set" in body
+    assert "None" not in body.split("result_list")[1]
+
+
+def test_a_successful_connection_check_records_when(
+    http: responses.RequestsMock, organization: Organization
+) -> None:
+    http.get(PROBE_URL, json=RUNS_PAGE)
+    services.organization_check_connection(organization=organization)
+    assert Organization.objects.get().last_connected_at is not None
+
+
+def test_a_failed_connection_check_records_nothing(
+    http: responses.RequestsMock, organization: Organization
+) -> None:
+    http.get(PROBE_URL, status=401, json={"message": "Unauthenticated."})
+    with pytest.raises(tallyfy.AuthenticationFailed):
+        services.organization_check_connection(organization=organization)
+    assert Organization.objects.get().last_connected_at is None
+
+
+def test_the_change_page_has_a_test_connection_button(
+    admin_client: Client, organization: Organization
+) -> None:
+    body = admin_client.get(
+        reverse("admin:files_organization_change", args=[organization.pk])
+    ).content.decode()
+    action = reverse("admin:files_organization_test_connection", args=[organization.pk])
+    assert f'<form method="post" action="{action}">' in body
+
+
+def test_the_test_connection_button_checks_and_says_so(
+    http: responses.RequestsMock, admin_client: Client, organization: Organization
+) -> None:
+    http.get(PROBE_URL, json=RUNS_PAGE)
+    response = admin_client.post(
+        reverse("admin:files_organization_test_connection", args=[organization.pk]), follow=True
+    )
+    assert "Acme: The token works" in " ".join(str(m) for m in response.context["messages"])
+
+
+def test_the_test_connection_button_is_a_post(
+    admin_client: Client, organization: Organization
+) -> None:
+    url = reverse("admin:files_organization_test_connection", args=[organization.pk])
+    assert admin_client.get(url).status_code == 405
+
+
+def test_the_test_connection_button_needs_permission_to_view_the_organization(
+    organization: Organization,
+) -> None:
+    client = Client()
+    client.force_login(make_staff("nobody"))
+    url = reverse("admin:files_organization_test_connection", args=[organization.pk])
+    assert client.post(url).status_code == 403
+
+
+def test_the_form_cannot_set_the_last_connection(
+    admin_client: Client, organization: Organization
+) -> None:
+    admin_client.post(
+        reverse("admin:files_organization_change", args=[organization.pk]),
+        {
+            "name": "Acme",
+            "org_id": ORG_ID,
+            "api_base_url": BASE_URL,
+            "last_connected_at": "2020-01-01 00:00:00",
+        },
+    )
+    assert Organization.objects.get().last_connected_at is None

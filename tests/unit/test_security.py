@@ -28,7 +28,15 @@ from files.forms import OrganizationForm
 from files.log_format import EscapingFormatter
 from files.models import FileDeletion, Organization
 from files.tokens import TokenDecryptionError
-from tests.conftest import ASSET_ID, BASE_URL, ORG_ID, TOKEN, confirm_page, make_organization
+from tests.conftest import (
+    ASSET_ID,
+    BASE_URL,
+    ORG_ID,
+    TOKEN,
+    confirm_page,
+    make_organization,
+    mock_file_probe,
+)
 from tests.processes import manage
 
 ASSET_URL = f"{BASE_URL}/organizations/{ORG_ID}/assets/{ASSET_ID}"
@@ -406,6 +414,7 @@ def test_file_names_and_reasons_are_escaped_when_shown(
     http: responses.RequestsMock, organization: Organization, viewer: User
 ) -> None:
     http.get(ASSET_URL, json={"data": {**ASSET, "filename": "<img src=x onerror=alert(1)>.pdf"}})
+    mock_file_probe(http)
     client = Client()
     client.force_login(viewer)
     body = client.get(
@@ -487,6 +496,7 @@ def test_the_detail_page_shows_no_bidi_override(
     http: responses.RequestsMock, organization: Organization, viewer: User
 ) -> None:
     http.get(ASSET_URL, json={"data": {**ASSET, "filename": RLO_NAME}})
+    mock_file_probe(http)
     client = Client()
     client.force_login(viewer)
     response = client.get(

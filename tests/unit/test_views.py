@@ -9,7 +9,16 @@ from django.test import Client
 from django.urls import reverse
 
 from files.models import DeletionState, DeletionTicket, FileDeletion, Organization
-from tests.conftest import ASSET, ASSET_ID, ASSET_URL, FILE_URL, ORG_ID, confirm_page, make_staff
+from tests.conftest import (
+    ASSET,
+    ASSET_ID,
+    ASSET_URL,
+    FILE_URL,
+    ORG_ID,
+    confirm_page,
+    make_staff,
+    mock_file_probe,
+)
 
 
 def url(name: str, org: Organization, asset_id: str = ASSET_ID) -> str:
@@ -70,7 +79,10 @@ def test_viewer_cannot_delete_and_nothing_is_sent(organization: Organization, vi
     assert FileDeletion.objects.count() == 0
 
 
-def test_lookup_by_id_redirects_to_detail(organization: Organization, viewer: User) -> None:
+def test_lookup_by_id_redirects_to_detail(
+    http: responses.RequestsMock, organization: Organization, viewer: User
+) -> None:
+    http.get(ASSET_URL, json={"data": ASSET})
     response = signed_in(viewer).get(
         reverse("files:lookup"), {"organization": organization.pk, "file": ASSET_ID}
     )
@@ -79,8 +91,9 @@ def test_lookup_by_id_redirects_to_detail(organization: Organization, viewer: Us
 
 
 def test_lookup_by_pasted_url_resolves_the_same_file(
-    organization: Organization, viewer: User
+    http: responses.RequestsMock, organization: Organization, viewer: User
 ) -> None:
+    http.get(ASSET_URL, json={"data": ASSET})
     pasted = f"https://go.tallyfy.com/api/organizations/{ORG_ID}/file/{ASSET_ID}/dl"
     response = signed_in(viewer).get(
         reverse("files:lookup"), {"organization": organization.pk, "file": pasted}
@@ -121,6 +134,7 @@ def test_detail_shows_metadata(
     http: responses.RequestsMock, organization: Organization, viewer: User
 ) -> None:
     http.get(ASSET_URL, json={"data": ASSET})
+    mock_file_probe(http)
     response = signed_in(viewer).get(url("detail", organization))
     body = response.content.decode()
     assert response.status_code == 200
@@ -134,6 +148,7 @@ def test_detail_offers_delete_to_deleters(
     http: responses.RequestsMock, organization: Organization, deleter: User
 ) -> None:
     http.get(ASSET_URL, json={"data": ASSET})
+    mock_file_probe(http)
     assert (
         url("delete", organization)
         in signed_in(deleter).get(url("detail", organization)).content.decode()
@@ -248,7 +263,7 @@ def test_failed_deletion_explains_why(
         url("delete", organization), confirmed(deleter, organization, "r", ASSET_ID), follow=True
     )
     text = " ".join(messages_of(response))
-    assert "was not deleted" in text
+    assert "Nothing was deleted: report_q1.pdf is still in Tallyfy." in text
     assert "may have expired" in text
     assert FileDeletion.objects.get().state == DeletionState.FAILED
 
@@ -387,6 +402,7 @@ def test_an_organization_logo_offers_no_delete(
     http: responses.RequestsMock, organization: Organization, deleter: User
 ) -> None:
     http.get(ASSET_URL, json={"data": {**ASSET, "subject": {"id": ORG_ID, "type": "Organization"}}})
+    mock_file_probe(http)
     body = signed_in(deleter).get(url("detail", organization)).content.decode()
     assert url("delete", organization) not in body
     assert "does not let it be deleted" in body
@@ -483,8 +499,9 @@ def test_a_rate_limited_deletion_says_nothing_was_deleted_and_offers_to_try_agai
         url("delete", organization), confirmed(deleter, organization, "r", ASSET_ID), follow=True
     )
     text = " ".join(messages_of(response))
-    assert "was not deleted" in text
-    assert f'<a href="{url("delete", organization)}">Try again</a>' in text
+    assert "Nothing was deleted" in text
+    row = FileDeletion.objects.get()
+    assert f'<a href="{url("delete", organization)}?from={row.pk}">Try again</a>' in text
     assert FileDeletion.objects.get().state == DeletionState.FAILED
 
 

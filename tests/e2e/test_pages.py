@@ -1,0 +1,228 @@
+"""Every page of the panel, in both themes, as a superuser, a view-only user and a visitor:
+axe-core finds no violation of moderate or higher impact, and `make screenshots` keeps a
+picture of each (light and dark, desktop and phone)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection
+from django.test import RequestFactory
+from django.utils import timezone
+from playwright.sync_api import Browser, BrowserContext, Page
+
+from files.models import DeletionState, FileDeletion, Organization
+from files.views import server_error_view
+from sandbox.seed import png_bytes
+from tests.conftest import make_staff
+from tests.e2e.conftest import PASSWORD
+from tests.sandbox_fixtures import Sandbox
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+FAILING_IMPACTS = ("moderate", "serious", "critical")
+THEMES = {
+    # name: (the admin's theme toggle in localStorage, prefers-color-scheme)
+    "light": ("light", "light"),
+    "dark": ("dark", "dark"),
+    "auto-dark": ("auto", "dark"),
+}
+AXE_THEMES = ("light", "dark")
+VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+SERVER_ERROR_PATH = "/admin/__server-error-page__/"
+
+
+@dataclass(frozen=True)
+class Tour:
+    """The pages each kind of user is shown: (name, path)."""
+
+    pages: dict[str, list[tuple[str, str]]]
+
+
+@pytest.fixture
+def tour(panel: str, sandbox: Sandbox, sandbox_org: Organization, transactional_db: None) -> Tour:
+    image = sandbox.add_file(
+        filename="scan.png", content=png_bytes(40, 30, (10, 120, 200)), content_type="image/png"
+    )
+    report = sandbox.add_file(filename="report_q1.pdf", content_type="application/pdf")
+    admin = User.objects.create_superuser("root", password=PASSWORD)
+    make_staff("viewer", "lookup_file", "view_filedeletion", "view_organization")
+    row = {
+        "organization": sandbox_org,
+        "org_id": sandbox_org.org_id,
+        "user": admin,
+        "username": admin.username,
+        "reason": "GDPR-2024-0117: erase the customer's scanned passport on request",
+    }
+    failed = FileDeletion.objects.create(
+        **row,
+        asset_id=report.asset_id,
+        file_name="report_q1.pdf",
+        state=DeletionState.FAILED,
+        outcome="Tallyfy refused the deletion.",
+        http_status=401,
+        error_message="Unauthenticated.",
+        request_id="req-4f2a9c",
+        finished_at=timezone.now(),
+    )
+    unknown = FileDeletion.objects.create(
+        **row,
+        asset_id="u" * 32,
+        file_name="contract.docx",
+        state=DeletionState.UNKNOWN,
+        outcome="Uncertain: 3 attempts got no clear answer.",
+        started_at=timezone.now() - timedelta(days=40),
+    )
+    FileDeletion.objects.create(
+        **row,
+        asset_id="d" * 32,
+        file_name="leaked.pdf",
+        state=DeletionState.DELETED,
+        outcome="Tallyfy confirmed the deletion (HTTP 204).",
+        finished_at=timezone.now(),
+    )
+    org, files = sandbox_org.pk, "/admin/tallyfy-files"
+    run_url = f"https://go.tallyfy.com/api/organizations/{sandbox.org_id}/runs/{'r' * 32}"
+    common = [
+        ("index", "/admin/"),
+        ("app-index", "/admin/files/"),
+        ("organization-list", "/admin/files/organization/"),
+        ("organization-change", f"/admin/files/organization/{org}/change/"),
+        ("lookup", f"{files}/lookup/"),
+        ("lookup-errors", f"{files}/lookup/?organization={org}&file=a+b"),
+        ("lookup-run-url", f"{files}/lookup/?file={run_url}"),
+        ("detail", f"{files}/{org}/{image.asset_id}/"),
+        ("log-list", "/admin/files/filedeletion/"),
+        ("log-failed", f"/admin/files/filedeletion/{failed.pk}/change/"),
+        ("log-unknown", f"/admin/files/filedeletion/{unknown.pk}/change/"),
+        ("log-history", f"/admin/files/filedeletion/{failed.pk}/history/"),
+        ("password-change", "/admin/password_change/"),
+        ("not-found", f"{files}/99999/nothing/"),
+        ("server-error", SERVER_ERROR_PATH),
+    ]
+    return Tour(
+        pages={
+            "superuser": [
+                *common,
+                ("organization-add", "/admin/files/organization/add/"),
+                ("confirm", f"{files}/{org}/{report.asset_id}/delete/"),
+            ],
+            "viewer": [*common, ("forbidden", f"{files}/{org}/{report.asset_id}/delete/")],
+            "visitor": [("login", "/admin/login/")],
+        }
+    )
+
+
+def _context(
+    browser: Browser, panel: str, who: str, theme: str, viewport: dict[str, int]
+) -> BrowserContext:
+    toggle, scheme = THEMES[theme]
+    context = browser.new_context(
+        color_scheme=scheme, viewport=viewport, is_mobile=viewport["width"] < 600
+    )
+    context.add_init_script(f"localStorage.setItem('theme', {json.dumps(toggle)});")
+    html = server_error_view(RequestFactory().get("/")).content.decode()
+    context.route(
+        f"{panel}{SERVER_ERROR_PATH}",
+        lambda route: route.fulfill(status=500, body=html, content_type="text/html"),
+    )
+    if who != "visitor":
+        page = context.new_page()
+        page.goto(f"{panel}/admin/login/")
+        page.fill("#id_username", "root" if who == "superuser" else "viewer")
+        page.fill("#id_password", PASSWORD)
+        page.click("input[type=submit]")
+        page.wait_for_url(f"{panel}/admin/")
+        page.close()
+    return context
+
+
+def _visit(page: Page, url: str) -> None:
+    page.goto(url)
+    page.wait_for_load_state("load")
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's violations of moderate or higher impact on the page as it is now.
+
+    The source is evaluated through Playwright, outside the page's CSP, which forbids it."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text())
+    results = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [
+        {
+            "id": v["id"],
+            "impact": v["impact"],
+            "help": v["help"],
+            "targets": [n["target"] for n in v["nodes"]][:5],
+        }
+        for v in results["violations"]
+        if v["impact"] in FAILING_IMPACTS
+    ]
+
+
+@pytest.fixture
+def axe_report(request: pytest.FixtureRequest) -> Iterator[dict[str, int]]:
+    """Violations counted per user, theme and page, written to test-artifacts/axe/."""
+    counts: dict[str, int] = {}
+    yield counts
+    out = Path(os.environ.get("TEST_ARTIFACTS", "test-artifacts")) / "axe"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{request.node.callspec.id}.json").write_text(
+        json.dumps(counts, indent=2, sort_keys=True)
+    )
+
+
+@pytest.mark.skipif(not AXE.exists(), reason="axe-core is not installed: run npm ci")
+@pytest.mark.skipif(
+    connection.vendor != "sqlite", reason="the pages are the same on either database: run once"
+)
+@pytest.mark.parametrize("who", ["superuser", "viewer", "visitor"])
+def test_every_page_has_no_accessibility_violations(
+    browser: Browser,
+    panel: str,
+    tour: Tour,
+    who: str,
+    axe_report: dict[str, int],
+) -> None:
+    found: dict[str, list[dict[str, Any]]] = {}
+    # The sign-in page also with the toggle on "auto" and the system's dark scheme.
+    for theme in (*AXE_THEMES, "auto-dark") if who == "visitor" else AXE_THEMES:
+        context = _context(browser, panel, who, theme, VIEWPORTS["desktop"])
+        page = context.new_page()
+        for name, path in tour.pages[who]:
+            _visit(page, f"{panel}{path}")
+            violations = axe_violations(page)
+            axe_report[f"{who}/{theme}/{name}"] = len(violations)
+            if violations:
+                found[f"{theme} {name}"] = violations
+        context.close()
+    assert found == {}, json.dumps(found, indent=1)
+
+
+@pytest.mark.skipif(
+    not os.environ.get("SCREENSHOTS_DIR"), reason="make screenshots sets SCREENSHOTS_DIR"
+)
+def test_screenshots_of_every_page(browser: Browser, panel: str, tour: Tour) -> None:
+    out = Path(os.environ["SCREENSHOTS_DIR"])
+    out.mkdir(parents=True, exist_ok=True)
+    # The view-only user's other pages look like the superuser's, without the buttons.
+    viewer_only = {"forbidden", "detail", "log-unknown", "organization-change"}
+    for who in ("superuser", "viewer", "visitor"):
+        for theme in ("light", "dark"):
+            for size, viewport in VIEWPORTS.items():
+                context = _context(browser, panel, who, theme, viewport)
+                page = context.new_page()
+                for name, path in tour.pages[who]:
+                    if who == "viewer" and name not in viewer_only:
+                        continue
+                    _visit(page, f"{panel}{path}")
+                    page.screenshot(path=out / f"{who}-{name}-{theme}-{size}.png", full_page=True)
+                context.close()
