@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('files', '0004_deletion_in_flight_and_tickets'),
+        ('files', '0005_deletion_job'),
     ]
 
     operations = [
