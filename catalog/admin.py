@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
@@ -19,6 +20,15 @@ from catalog.models import IndexedFile, Scan
 from files.display import display_name
 from files.models import Organization
 from files.pagination import CappedCountPaginator
+
+
+class IndexPaginator(CappedCountPaginator):
+    """Counts primary keys only, so the deletion-log annotation is not computed per row."""
+
+    @cached_property
+    def count(self) -> int:
+        capped = self.object_list.order_by().values("pk")[: self.COUNT_CAP + 1]
+        return min(capped.count(), self.COUNT_CAP + 1)
 
 
 def tallyfy_run_url(organization: Organization, run_id: str) -> str:
@@ -100,7 +110,7 @@ class IndexedFileAdmin(admin.ModelAdmin):
         "Part of a file name (accents and case ignored), a run or template name, or an "
         "uploader's email."
     )
-    paginator = CappedCountPaginator
+    paginator = IndexPaginator
     show_full_result_count = False
     list_select_related = ["organization"]
     list_per_page = 50
@@ -231,6 +241,11 @@ class ScanAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Scan, form: ScanForm, change: bool) -> None:
         pass  # started by save_form
+
+    def save_related(
+        self, request: HttpRequest, form: ScanForm, formsets: Any, change: bool
+    ) -> None:
+        pass
 
     def response_add(
         self, request: HttpRequest, obj: Scan, post_url_continue: str | None = None

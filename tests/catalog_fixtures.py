@@ -31,6 +31,15 @@ def immediate_tasks(settings: Any) -> Iterator[None]:
     _forget_task_backends()
 
 
+@pytest.fixture
+def queued_tasks(settings: Any) -> Iterator[None]:
+    """Tasks are recorded, not run (Django's dummy backend)."""
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    _forget_task_backends()
+    yield
+    _forget_task_backends()
+
+
 def index_file(organization: Organization, name: str, **fields: Any) -> IndexedFile:
     key = fields.pop("key", None) or f"{abs(hash((organization.pk, name))):032x}"[:32]
     values: dict[str, Any] = {
