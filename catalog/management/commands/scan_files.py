@@ -54,6 +54,8 @@ class Command(BaseCommand):
             raise CommandError(f"The scan ended {scan.get_state_display().lower()}.")
 
     def _progress(self, scan: Scan) -> None:
+        if not scan.is_unfinished:
+            return
         total = f" of {scan.runs_total}" if scan.runs_total else ""
         self.stdout.write(
             f"  {scan.get_phase_display()}: runs read {scan.runs_read}{total}, "
