@@ -5,7 +5,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -65,18 +65,31 @@ class RunStatusFilter(admin.SimpleListFilter):
         return queryset.filter(run_status=self.value()) if self.value() else queryset
 
 
+# The distinct template names, one index seek each (a loose index scan), instead of a
+# DISTINCT that reads the whole index.
+_TEMPLATE_NAMES = """
+WITH RECURSIVE names(name) AS (
+    SELECT MIN(template_name) FROM catalog_indexedfile WHERE template_name > ''
+    UNION ALL
+    SELECT (SELECT MIN(template_name) FROM catalog_indexedfile WHERE template_name > names.name)
+    FROM names WHERE names.name IS NOT NULL
+)
+SELECT name FROM names WHERE name IS NOT NULL LIMIT 100
+"""
+
+
+def template_names() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(_TEMPLATE_NAMES)
+        return [row[0] for row in cursor.fetchall()]
+
+
 class TemplateFilter(admin.SimpleListFilter):
     title = "template"
     parameter_name = "template"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        names = (
-            IndexedFile.objects.exclude(template_name="")
-            .order_by("template_name")
-            .values_list("template_name", flat=True)
-            .distinct()[:100]
-        )
-        return [(name, name) for name in names]
+        return [(name, name) for name in template_names()]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         return queryset.filter(template_name=self.value()) if self.value() else queryset

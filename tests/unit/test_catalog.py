@@ -313,3 +313,9 @@ def test_the_date_hierarchy_offers_the_years_between_first_and_last_upload(
     index_file(organization, "2025.pdf", uploaded_at=datetime(2025, 5, 1, tzinfo=UTC))
     page = listed(browser)
     assert all(f"uploaded_at__year={year}" in page for year in (2023, 2024, 2025))
+
+
+@pytest.mark.usefixtures("files")
+def test_the_template_filter_offers_each_template_once(browser: Client) -> None:
+    index_file(Organization.objects.get(), "other.pdf", template_name="Employee onboarding")
+    assert listed(browser).count("template=Employee+onboarding") == 1
