@@ -1,15 +1,16 @@
 """What a pasted Tallyfy URL that names no file is, and where it can lead.
 
-The look-up page shows `hint_for`'s message when someone pastes a run or task URL. The file
-index (catalog) will extend `hint_for` with a link to the run's or task's files; nothing else
-needs to change.
+The look-up page shows `hint_for`'s message when someone pastes a run or task URL, with a link
+to that run's or task's files in the file index (by URL name: `files` does not import it).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
+
+from django.urls import reverse
 
 from files.ids import ID_PATTERN
 from files.models import Organization
@@ -58,9 +59,14 @@ def hint_for(reference: RunOrTaskReference) -> LookupHint:
     organization = Organization.objects.filter(org_id=reference.org_id).first()
     where = organization.name if organization else f"Tallyfy organization {reference.org_id}"
     what = "process run" if reference.kind == "run" else "task"
+    lookup = "run_id" if reference.kind == "run" else "task_id"
+    index = reverse("admin:catalog_indexedfile_changelist")
     return LookupHint(
         message=(
-            f"This is the URL of a {what} ({reference.id}) in {where}, not of a file. Open the "
-            f"{what} in Tallyfy and copy the link of one of its files, or paste the file's id."
-        )
+            f"This is the URL of a {what} ({reference.id}) in {where}, not of a file. Its files "
+            f"are in the file index once the organization has been scanned; or open the {what} "
+            "in Tallyfy and copy the link of one of its files."
+        ),
+        url=f"{index}?{urlencode({lookup: reference.id})}",
+        link_text=f"Files of this {what} in the file index",
     )

@@ -8,6 +8,7 @@ import os
 import sys
 
 from sandbox.faults import FaultPlan, Faults
+from sandbox.places import populate
 from sandbox.seed import DEMO_ORG_ID, DEMO_TOKEN, seed
 from sandbox.server import make_server
 from sandbox.store import Store
@@ -45,6 +46,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=env("SANDBOX_BROKEN_DOWNLOADS", ""),
         help="comma-separated asset ids whose download answers 500",
     )
+    parser.add_argument(
+        "--demo-runs",
+        type=int,
+        default=int(env("SANDBOX_DEMO_RUNS", "300")),
+        help="generated process runs (with about four files each) in a fresh demo organization",
+    )
     return parser.parse_args(argv)
 
 
@@ -55,6 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     store = Store(args.db)
     if store.is_empty():
         seed(store)
+        populate(store, org_id=DEMO_ORG_ID, runs=args.demo_runs, files=args.demo_runs * 4)
     faults = Faults()
     faults.update(
         {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 import zlib
 
+from sandbox.places import seed_places
 from sandbox.store import Store
 
 DEMO_ORG_ID = "5a6d1b0f3c2e4d8a9b7c6e5f4a3b2c1d"
@@ -147,3 +148,4 @@ def seed(store: Store) -> None:
         subject_type="Run",
         subject_id="f1" * 16,
     )
+    seed_places(store, org_id=DEMO_ORG_ID)

@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from sandbox import listing
 from sandbox.faults import FaultPlan
 from sandbox.ratelimit import SlidingWindowLimiter
 from sandbox.store import Store, StoredAsset
@@ -34,10 +35,13 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("DELETE", re.compile(rf"/organizations/(?P<org>{_ID})/file/(?P<asset>{_ID})"), "delete_file"),
     ("POST", re.compile(rf"/organizations/(?P<org>{_ID})/file"), "upload_file"),
     ("POST", re.compile(rf"/organizations/(?P<org>{_ID})/assets"), "upload_file"),
-    ("GET", re.compile(rf"/organizations/(?P<org>{_ID})/runs/(?P<run>{_ID})"), "get_run"),
-    ("GET", re.compile(rf"/organizations/(?P<org>{_ID})/runs"), "list_runs"),
+    *listing.ROUTES,
 ]
-MAX_PER_PAGE = 100
+NOT_FOUND_PAGE = (
+    b"<!DOCTYPE html><html><head><title>Page not found</title></head>"
+    b"<body><h1>404</h1><p>Sorry, the page you are looking for could not be found.</p>"
+    b"</body></html>"
+)
 NOT_FOUND = {"error": True, "message": "Resource not found", "code": "RESOURCE_NOT_FOUND"}
 
 
@@ -82,7 +86,7 @@ class ConnectionDropped(Exception):
     pass
 
 
-class SandboxHandler(BaseHTTPRequestHandler):
+class SandboxHandler(listing.ListingRoutes, BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # Headers and body go out in separate writes; without this, Nagle and delayed ACKs
     # hold every small response back by 40 ms.
@@ -309,16 +313,24 @@ class SandboxHandler(BaseHTTPRequestHandler):
 
     def _api_view_file(self, org_id: str, match: re.Match[str]) -> None:
         if match["asset"] in self.active_faults["broken_inline"]:
-            self._json(404, NOT_FOUND)
+            self._file_not_found()
             return
         self._stream_file(org_id, match["asset"], attachment=False)
 
     def _api_download_file(self, org_id: str, match: re.Match[str]) -> None:
         self._stream_file(org_id, match["asset"], attachment=True)
 
+    def _file_not_found(self) -> None:
+        """A file call's 404: JSON only when asked for with `Accept: application/json`."""
+        if "application/json" in self.headers.get("Accept", ""):
+            self._json(404, NOT_FOUND)
+        else:
+            self._send(404, NOT_FOUND_PAGE, "text/html; charset=UTF-8")
+
     def _stream_file(self, org_id: str, asset_id: str, *, attachment: bool) -> None:
-        asset = self._asset_or_404(org_id, asset_id)
+        asset = self.server.store.asset(org_id=org_id, asset_id=asset_id)
         if asset is None:
+            self._file_not_found()
             return
         if asset_id in self.active_faults["broken_downloads"]:
             self._json(500, {"error": True, "message": "Server Error"})
@@ -370,11 +382,11 @@ class SandboxHandler(BaseHTTPRequestHandler):
         self._send(200, b"", "text/html; charset=UTF-8")
 
     def _api_upload_file(self, org_id: str, match: re.Match[str]) -> None:
-        if len(self.body) > MAX_UPLOAD_BYTES:
+        form, upload = self._parse_form()
+        if upload is not None and len(upload[2]) > MAX_UPLOAD_BYTES:
             too_big = ["The file may not be greater than 102400 kilobytes."]
             self._json(422, {"error": True, "errors": {"name": too_big}})
             return
-        form, upload = self._parse_form()
         errors: dict[str, list[str]] = {}
         if upload is None:
             errors["name"] = ["The name field is required."]
@@ -420,45 +432,6 @@ class SandboxHandler(BaseHTTPRequestHandler):
             elif field:
                 form[str(field)] = payload.decode(errors="replace")
         return form, upload
-
-    def _api_list_runs(self, org_id: str, match: re.Match[str]) -> None:
-        page = self._positive_int("page", 1)
-        per_page = min(self._positive_int("per_page", 10), MAX_PER_PAGE)
-        runs, total = self.server.store.runs(
-            org_id=org_id, offset=(page - 1) * per_page, limit=per_page
-        )
-        total_pages = max(1, -(-total // per_page))
-        here = f"http://{self.headers.get('Host', 'localhost')}/api/organizations/{org_id}/runs"
-        links = {
-            name: f"{here}?page={number}&per_page={per_page}"
-            for name, number in (("previous", page - 1), ("next", page + 1))
-            if 1 <= number <= total_pages
-        }
-        pagination = {
-            "total": total,
-            "count": len(runs),
-            "per_page": per_page,
-            "current_page": page,
-            "total_pages": total_pages,
-            "links": links or [],  # older Fractal: an empty list, not an object
-        }
-        data = [{"id": run["run_id"], "name": run["name"]} for run in runs]
-        self._json(200, {"data": data, "meta": {"pagination": pagination}})
-
-    def _positive_int(self, name: str, default: int) -> int:
-        value = (self.query.get(name) or [""])[0]
-        return int(value) if value.isascii() and value.isdigit() and int(value) > 0 else default
-
-    def _api_get_run(self, org_id: str, match: re.Match[str]) -> None:
-        run = self.server.store.run(org_id=org_id, run_id=match["run"])
-        if run is None:
-            self._json(404, NOT_FOUND)
-            return
-        data: dict[str, Any] = {"id": run["run_id"], "name": run["name"]}
-        if "assets" in ",".join(self.query.get("with", [])).split(","):
-            assets = self.server.store.assets_of_run(org_id=org_id, run_id=run["run_id"])
-            data["assets"] = {"data": [a.to_json() for a in assets]}
-        self._json(200, {"data": data})
 
 
 def start_in_thread(server: SandboxServer) -> threading.Thread:

@@ -25,6 +25,27 @@ CREATE TABLE IF NOT EXISTS assets (
     subject_type TEXT NOT NULL, subject_id TEXT NOT NULL,
     size INTEGER NOT NULL, content BLOB, deleted_at TEXT
 );
+CREATE TABLE IF NOT EXISTS run_details (
+    run_id TEXT PRIMARY KEY, status TEXT NOT NULL, archived_at TEXT, checklist_id TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS templates (
+    template_id TEXT PRIMARY KEY, org_id TEXT NOT NULL, title TEXT NOT NULL, archived_at TEXT
+);
+CREATE TABLE IF NOT EXISTS tasks (
+    task_id TEXT PRIMARY KEY, org_id TEXT NOT NULL, run_id TEXT, step_id TEXT,
+    title TEXT NOT NULL, is_oneoff INTEGER NOT NULL, created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tasks_run ON tasks (run_id);
+CREATE TABLE IF NOT EXISTS field_values (
+    owner_id TEXT NOT NULL, field_id TEXT NOT NULL, asset_id TEXT, link_url TEXT, link_name TEXT
+);
+CREATE INDEX IF NOT EXISTS field_values_owner ON field_values (owner_id);
+CREATE TABLE IF NOT EXISTS feed (
+    id INTEGER PRIMARY KEY, org_id TEXT NOT NULL, verb TEXT NOT NULL, actor_email TEXT NOT NULL,
+    actor_type TEXT NOT NULL, asset_id TEXT, run_id TEXT, filename TEXT, created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS assets_subject ON assets (org_id, subject_id);
 """
 
 CHUNK_BYTES = 256 * 1024
@@ -81,6 +102,9 @@ class Store:
         with self._lock:
             self._db.executescript(_SCHEMA)
 
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        return self._query(sql, params)
+
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self._lock:
             self._db.row_factory = sqlite3.Row
@@ -134,10 +158,11 @@ class Store:
         uploaded_from: str = "ko_field",
         step_id: str | None = None,
         asset_id: str | None = None,
+        uploaded_at: str | None = None,
     ) -> StoredAsset:
         """Store `content`, or a generated body of `size` bytes when content is None."""
         asset_id = asset_id or new_id()
-        uploaded_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        uploaded_at = uploaded_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         length = len(content) if content is not None else int(size or 0)
         self._query(
             "INSERT INTO assets (asset_id, org_id, filename, content_type, uploaded_from, "

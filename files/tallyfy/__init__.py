@@ -24,7 +24,8 @@ from files.tallyfy.errors import (
     TallyfyError,
     UnexpectedResponse,
 )
-from files.tallyfy.listing import MAX_PER_PAGE, Page
+from files.tallyfy.finding import FoundFile, Upload
+from files.tallyfy.listing import MAX_PER_PAGE, Page, page_is_last, pages
 from files.tallyfy.throttle import LocalThrottle, Throttle
 from files.tallyfy.transport import MAX_RETRIES, call_time_limit
 
@@ -40,6 +41,7 @@ __all__ = [
     "Download",
     "DownloadInterrupted",
     "EndpointNotFound",
+    "FoundFile",
     "LocalThrottle",
     "NotFound",
     "Page",
@@ -52,5 +54,8 @@ __all__ = [
     "TallyfyError",
     "Throttle",
     "UnexpectedResponse",
+    "Upload",
     "call_time_limit",
+    "page_is_last",
+    "pages",
 ]

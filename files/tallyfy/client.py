@@ -118,14 +118,106 @@ class TallyfyClient:
         answer = self.transport.call("DELETE", "file", asset_id, body_needed=False)
         return Deleted(answer.status, answer.request_id)
 
-    def list_runs(self, *, page: int = 1, per_page: int = 10) -> Page:
-        """`GET /runs?page=&per_page=`: one page of the organization's process runs."""
+    def list_runs(
+        self,
+        *,
+        page: int = 1,
+        per_page: int = 10,
+        include: tuple[str, ...] = (),
+        archived: str = "",
+        status: str = "",
+    ) -> Page:
+        """`GET /runs`: one page of the organization's process runs.
+
+        `archived="only"` asks for archived runs (the SDK's way), `status="archived"` too (the
+        docs' way); see `list_archived_runs`, which tries both."""
+        params: dict[str, str | int] = {}
+        if include:
+            params["with"] = ",".join(include)
+        if archived:
+            params["archived"] = archived
+        if status:
+            params["status"] = status
+        return self._page("runs", page=page, per_page=per_page, params=params)
+
+    def list_archived_runs(
+        self, *, page: int, per_page: int, include: tuple[str, ...] = (), by_status: bool = False
+    ) -> tuple[Page, bool]:
+        """A page of archived runs, and whether `status=archived` had to be used.
+
+        `archived=only` is sent first; a run in its answer with `archived_at: null` shows the
+        parameter was ignored, and the page is asked again with `status=archived`."""
+        if not by_status:
+            answer = self.list_runs(page=page, per_page=per_page, include=include, archived="only")
+            if not any("archived_at" in run and not run["archived_at"] for run in answer.items):
+                return answer, False
+        answer = self.list_runs(page=page, per_page=per_page, include=include, status="archived")
+        return answer, True
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        """`GET /runs/{id}` with its files, kick-off form values (`prerun`) and tasks."""
+        validate_id(run_id, what="run id")
+        answer = self.transport.call(
+            "GET",
+            "runs",
+            run_id,
+            params={
+                "with": "assets,form_fields,tasks,tasks.form_fields",
+                "form_fields_values": "true",
+            },
+            body_limit=self.max_list_body_bytes,
+        )
+        payload = _json(answer)
+        data = payload.get("data") if isinstance(payload, dict) else None
+        if isinstance(data, list) and len(data) == 1:
+            data = data[0]
+        if not isinstance(data, dict):
+            raise UnexpectedResponse("Tallyfy's answer holds no process run.")
+        return data
+
+    def list_run_tasks(self, run_id: str, *, page: int = 1, per_page: int = 10) -> Page:
+        """`GET /runs/{id}/tasks?with=assets,form_fields`: task form values in `taskdata`."""
+        validate_id(run_id, what="run id")
+        return self._page(
+            "runs",
+            run_id,
+            "tasks",
+            page=page,
+            per_page=per_page,
+            params={"with": "assets,form_fields"},
+        )
+
+    def list_oneoff_tasks(self, *, page: int = 1, per_page: int = 10) -> Page:
+        """`GET /tasks?is_oneoff=true&with=assets`: tasks outside any process."""
+        return self._page(
+            "tasks",
+            page=page,
+            per_page=per_page,
+            params={"is_oneoff": "true", "with": "assets,form_fields"},
+        )
+
+    def list_templates(self, *, page: int = 1, per_page: int = 10, archived: str = "") -> Page:
+        """`GET /checklists?with=assets`: templates (blueprints) and their files."""
+        params: dict[str, str | int] = {"with": "assets"}
+        if archived:
+            params["archived"] = archived
+        return self._page("checklists", page=page, per_page=per_page, params=params)
+
+    def list_uploads(self, *, page: int = 1, per_page: int = 20, created_after: str = "") -> Page:
+        """`GET /activity-feeds?verb=uploaded&sort=-created_at`: who uploaded what, newest
+        first; `created_after` is a date (YYYY-MM-DD)."""
+        params: dict[str, str | int] = {"verb": "uploaded", "sort": "-created_at"}
+        if created_after:
+            params["created_after"] = created_after
+        return self._page("activity-feeds", page=page, per_page=per_page, params=params)
+
+    def _page(self, *segments: str, page: int, per_page: int, params: dict[str, str | int]) -> Page:
         if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
             raise ValueError(f"page must be 1 or more and per_page 1 to {MAX_PER_PAGE}.")
         answer = self.transport.call(
             "GET",
-            "runs",
-            params={"page": page, "per_page": per_page},
+            *segments,
+            params={"page": page, "per_page": per_page, **params},
             body_limit=self.max_list_body_bytes,
         )
         return Page.from_payload(_json(answer))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,3 +51,32 @@ def _count(value: Any) -> int | None:
     if isinstance(value, str) and value.isascii() and value.isdigit():
         return int(value)
     return None
+
+
+MAX_PAGES = 100_000  # a guard against a server that never ends a list
+
+
+def page_is_last(page: Page, *, read: int) -> bool:
+    """Whether no page follows this one, `read` items having been read up to and including it.
+
+    `total_pages` and `links` are not trusted: the list ends at an empty page or once `total`
+    items are read (or, with no `total`, at the first empty page)."""
+    if not page.items:
+        return True
+    return page.total is not None and read >= page.total
+
+
+def pages(fetch: Callable[[int], Page], *, first_page: int = 1) -> Iterator[Page]:
+    """Every page of a list, asking for `page + 1` ourselves (never following `next`)."""
+    read = 0
+    previous_ids: tuple[object, ...] | None = None
+    for number in range(first_page, first_page + MAX_PAGES):
+        page = fetch(number)
+        ids = tuple(item.get("id") for item in page.items)
+        if ids and ids == previous_ids:
+            return  # the server ignored `page` and answered the same page again
+        previous_ids = ids
+        read += len(page.items)
+        yield page
+        if page_is_last(page, read=read + (first_page - 1) * (page.per_page or 0)):
+            return

@@ -6,9 +6,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.utils.module_loading import import_string
 from django_tasks_db.management.commands.db_worker import Command as DatabaseWorker
-
-from jobs.work import jobs_wake_stalled
 
 logger = logging.getLogger(__name__)
 
@@ -16,8 +15,9 @@ logger = logging.getLogger(__name__)
 class Command(DatabaseWorker):
     help = (
         "Run background tasks (django-tasks-db's db_worker, same options), and every few seconds "
-        "wake the deletion jobs that need a worker and have none (their worker died, or their "
-        "start time came). Run one or more per machine."
+        "run the sweeps in BACKGROUND_SWEEPS: they wake the deletion jobs and scans that need a "
+        "worker and have none (their worker died, or their start time came). Run one or more "
+        "per machine."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -34,11 +34,12 @@ class Command(DatabaseWorker):
     @staticmethod
     def _sweep(stop: threading.Event) -> None:
         while not stop.wait(settings.JOBS_SWEEP_SECONDS):
-            try:
-                woken = jobs_wake_stalled()
-                if woken:
-                    logger.info("woke deletion jobs %s", woken)
-            except Exception:
-                logger.exception("waking stalled deletion jobs failed")
-            finally:
-                connection.close()
+            for path in settings.BACKGROUND_SWEEPS:
+                try:
+                    woken = import_string(path)()
+                    if woken:
+                        logger.info("%s woke %s", path, woken)
+                except Exception:
+                    logger.exception("sweep %s failed", path)
+                finally:
+                    connection.close()

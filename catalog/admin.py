@@ -1,0 +1,343 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import connection, transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.functional import cached_property
+from django.utils.html import format_html
+from django.utils.http import urlencode
+
+from catalog import search, services, tasks
+from catalog.models import IndexedFile, Scan
+from files.display import display_name
+from files.models import Organization
+from files.pagination import CappedCountPaginator
+
+
+class IndexPaginator(CappedCountPaginator):
+    """Counts primary keys only, so the deletion-log annotation is not computed per row."""
+
+    @cached_property
+    def count(self) -> int:
+        capped = self.object_list.order_by().values("pk")[: self.COUNT_CAP + 1]
+        return min(capped.count(), self.COUNT_CAP + 1)
+
+
+def tallyfy_run_url(organization: Organization, run_id: str) -> str:
+    """The run's page in Tallyfy's web app, next to the API it was read from."""
+    root = organization.api_base_url.rstrip("/").removesuffix("/api")
+    root = root.replace("://api.tallyfy.com", "://go.tallyfy.com")
+    return f"{root}/{organization.org_id}/process/{run_id}"
+
+
+class GoneFilter(admin.SimpleListFilter):
+    title = "found by the last scan"
+    parameter_name = "gone"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("no", "Present"), ("yes", "Gone")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "yes":
+            return queryset.filter(services.gone_q())
+        if self.value() == "no":
+            return queryset.exclude(services.gone_q())
+        return queryset
+
+
+class RunStatusFilter(admin.SimpleListFilter):
+    title = "run status"
+    parameter_name = "run_status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        statuses = ["active", "complete", "problem", "archived"]
+        return [(status, status.capitalize()) for status in statuses]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.filter(run_status=self.value()) if self.value() else queryset
+
+
+# The distinct template names, one index seek each (a loose index scan), instead of a
+# DISTINCT that reads the whole index.
+_TEMPLATE_NAMES = """
+WITH RECURSIVE names(name) AS (
+    SELECT MIN(template_name) FROM catalog_indexedfile WHERE template_name > ''
+    UNION ALL
+    SELECT (SELECT MIN(template_name) FROM catalog_indexedfile WHERE template_name > names.name)
+    FROM names WHERE names.name IS NOT NULL
+)
+SELECT name FROM names WHERE name IS NOT NULL LIMIT 100
+"""
+
+
+def template_names() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(_TEMPLATE_NAMES)
+        return [row[0] for row in cursor.fetchall()]
+
+
+class TemplateFilter(admin.SimpleListFilter):
+    title = "template"
+    parameter_name = "template"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(name, name) for name in template_names()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.filter(template_name=self.value()) if self.value() else queryset
+
+
+@admin.register(IndexedFile)
+class IndexedFileAdmin(admin.ModelAdmin):
+    """The file index: found by scans, read-only here; each row opens the file's page."""
+
+    list_display = [
+        "name_shown",
+        "attached_to",
+        "attached_to_shown",
+        "uploaded_at",
+        "uploader_shown",
+        "presence",
+    ]
+    list_display_links = None
+    list_filter = [
+        "organization",
+        "attached_to",
+        RunStatusFilter,
+        TemplateFilter,
+        GoneFilter,
+        "is_link",
+    ]
+    date_hierarchy = "uploaded_at"
+    # What catalog.search.matching searches; listing them gives the page its search box.
+    search_fields = ["file_name", "run_name", "template_name", "uploader_email"]
+    search_help_text = (
+        "Part of a file name (accents and case ignored), a run or template name, or an "
+        "uploader's email."
+    )
+    paginator = IndexPaginator
+    show_full_result_count = False
+    list_select_related = ["organization"]
+    list_per_page = 50
+    actions = None
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[IndexedFile]:
+        return services.indexed_files().select_related("organization")
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
+        # The files of one run or task: where a pasted run or task URL leads from the look-up.
+        if lookup in ("run_id", "task_id"):
+            return True
+        return super().lookup_allowed(lookup, value, request)
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[IndexedFile], search_term: str
+    ) -> tuple[QuerySet[IndexedFile], bool]:
+        return search.matching(queryset, search_term), False
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        can_scan = self.admin_site.is_registered(Scan) and request.user.has_perm("catalog.add_scan")
+        extra = {"scan_url": reverse("admin:catalog_scan_add") if can_scan else ""}
+        return super().changelist_view(request, {**extra, **(extra_context or {})})
+
+    @admin.display(description="File name", ordering="file_name")
+    def name_shown(self, row: IndexedFile) -> str:
+        name = display_name(row.file_name) or row.key
+        if row.is_link:
+            return format_html(
+                '{} <a href="{}" rel="noreferrer noopener">(link, not a Tallyfy file)</a>',
+                name,
+                row.link_url,
+            )
+        url = reverse("files:detail", args=[row.organization_id, row.asset_id])
+        return format_html('<a href="{}">{}</a>', url, name)
+
+    @admin.display(description="Attached to")
+    def attached_to_shown(self, row: IndexedFile) -> str:
+        if row.run_id:
+            label = row.run_name or row.run_id
+            if row.task_name:
+                label = f"{label}: {row.task_name}"
+            return format_html(
+                '<a href="{}" rel="noreferrer noopener">{}</a>',
+                tallyfy_run_url(row.organization, row.run_id),
+                label,
+            )
+        return row.task_name or row.template_name or "—"
+
+    @admin.display(description="Uploader", ordering="uploader_email")
+    def uploader_shown(self, row: IndexedFile) -> str:
+        if not row.uploader_email:
+            return "—"
+        guest = " (guest)" if row.uploader_type == "guest" else ""
+        return f"{row.uploader_email}{guest}"
+
+    @admin.display(description="Status")
+    def presence(self, row: IndexedFile) -> str:
+        if getattr(row, "deleted_here", False):
+            return "Deleted"
+        return "Gone" if row.gone_at else "Present"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: IndexedFile | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: IndexedFile | None = None) -> bool:
+        return False
+
+
+class ScanForm(forms.ModelForm):
+    class Meta:
+        model = Scan
+        fields = ["organization"]
+
+
+@admin.register(Scan)
+class ScanAdmin(admin.ModelAdmin):
+    """Scans: start one (the add page), follow it (its page reloads while it runs), cancel it."""
+
+    form = ScanForm
+    list_display = [
+        "organization",
+        "state",
+        "phase",
+        "runs_read",
+        "files_found",
+        "files_gone",
+        "calls_made",
+        "created_at",
+        "finished_at",
+    ]
+    list_filter = ["state", "organization"]
+    list_select_related = ["organization"]
+    actions = None
+    readonly_fields = [
+        "organization",
+        "state",
+        "phase",
+        "progress",
+        "runs_read",
+        "runs_total",
+        "files_found",
+        "files_gone",
+        "calls_made",
+        "time_left",
+        "started_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "cancel_requested",
+        "last_error",
+    ]
+
+    def get_fields(self, request: HttpRequest, obj: Scan | None = None) -> list[str]:
+        return ["organization"] if obj is None else self.readonly_fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Scan | None = None) -> list[str]:
+        return [] if obj is None else self.readonly_fields
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        return {"organization": request.GET.get("organization")}
+
+    def save_form(self, request: HttpRequest, form: ScanForm, change: bool) -> Scan:
+        scan = services.scan_start(
+            organization=form.cleaned_data["organization"], user=request.user
+        )
+        transaction.on_commit(lambda: tasks.scan_organization.enqueue(scan.pk))
+        return scan
+
+    def save_model(self, request: HttpRequest, obj: Scan, form: ScanForm, change: bool) -> None:
+        pass  # started by save_form
+
+    def save_related(
+        self, request: HttpRequest, form: ScanForm, formsets: Any, change: bool
+    ) -> None:
+        pass
+
+    def response_add(
+        self, request: HttpRequest, obj: Scan, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        self.message_user(request, f"Scanning {obj.organization}.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:catalog_scan_change", args=[obj.pk]))
+
+    def has_change_permission(self, request: HttpRequest, obj: Scan | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Scan | None = None) -> bool:
+        return False
+
+    def get_urls(self) -> list[URLPattern]:
+        cancel = path(
+            "<int:scan_pk>/cancel/",
+            self.admin_site.admin_view(self.cancel_view),
+            name="catalog_scan_cancel",
+        )
+        return [cancel, *super().get_urls()]
+
+    def cancel_view(self, request: HttpRequest, scan_pk: int) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseRedirect(reverse("admin:catalog_scan_change", args=[scan_pk]))
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        scan = services.scan_cancel(scan=get_object_or_404(Scan, pk=scan_pk))
+        self.message_user(request, f"{scan}: cancelled, or stopping before its next step.")
+        return HttpResponseRedirect(reverse("admin:catalog_scan_change", args=[scan_pk]))
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        scan = self.get_object(request, object_id)
+        extra: dict[str, Any] = {}
+        if scan is not None:
+            files_url = reverse("admin:catalog_indexedfile_changelist")
+            org_pk = scan.organization_id
+            extra = {
+                "scan": scan,
+                "scan_running": scan.is_unfinished,
+                "can_cancel": scan.is_unfinished and self.has_add_permission(request),
+                "cancel_url": reverse("admin:catalog_scan_cancel", args=[scan.pk]),
+                "files_url": f"{files_url}?{urlencode({'organization__id__exact': org_pk})}",
+            }
+        response = super().change_view(
+            request, object_id, form_url, {**extra, **(extra_context or {})}
+        )
+        if isinstance(response, TemplateResponse) and scan is not None and scan.is_unfinished:
+            response["Cache-Control"] = "no-store"
+        return response
+
+    @admin.display(description="Progress")
+    def progress(self, scan: Scan) -> str:
+        if not scan.runs_total:
+            return f"{scan.runs_read} runs read"
+        percent = min(100, round(100 * scan.runs_read / scan.runs_total))
+        return format_html(
+            '<progress max="100" value="{}">{} %</progress> {} of {} runs',
+            percent,
+            percent,
+            scan.runs_read,
+            scan.runs_total,
+        )
+
+    @admin.display(description="Time left")
+    def time_left(self, scan: Scan) -> str:
+        left = services.scan_time_left(scan=scan)
+        if left is None:
+            return "—" if not scan.is_unfinished else "not known yet"
+        minutes, seconds = divmod(int(left.total_seconds()), 60)
+        return f"about {minutes} min {seconds} s" if minutes else f"about {seconds} s"

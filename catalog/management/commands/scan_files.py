@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+from django.db.models import Q
+
+from catalog import services, tasks
+from catalog.models import Scan, ScanState
+from files import tallyfy
+from files.models import Organization
+
+
+class Command(BaseCommand):
+    help = (
+        "Scan an organization's runs, tasks, templates and activity feed for its files, "
+        "carrying on its unfinished scan if there is one."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--organization", required=True, help="the organization's name, Tallyfy id or pk"
+        )
+        parser.add_argument(
+            "--background",
+            action="store_true",
+            help="hand the scan to the background workers instead of running it here",
+        )
+
+    def handle(self, *args: Any, organization: str, background: bool, **options: Any) -> None:
+        lookup = Q(name=organization) | Q(org_id=organization)
+        if organization.isdigit():
+            lookup |= Q(pk=int(organization))
+        found = list(Organization.objects.filter(lookup)[:2])
+        if len(found) != 1:
+            raise CommandError(f"No single organization is named {organization!r}.")
+        scan = services.scan_start(organization=found[0])
+        if background:
+            transaction.on_commit(lambda: tasks.scan_organization.enqueue(scan.pk))
+            self.stdout.write(f"Scan {scan.pk} of {found[0]} handed to the workers.")
+            return
+        self.stdout.write(f"Scan {scan.pk} of {found[0]}: from {scan.get_phase_display()}.")
+        try:
+            scan = services.scan_run(scan_id=scan.pk, on_step=self._progress)
+        except services.ScanBusy as exc:
+            raise CommandError(f"{exc} Its lease ends within {services.LEASE}.") from exc
+        except tallyfy.TallyfyError as exc:
+            raise CommandError(
+                f"The scan stopped: {exc}. Run the command again to carry it on."
+            ) from exc
+        self.stdout.write(self._summary(scan))
+        if scan.state != ScanState.DONE:
+            raise CommandError(f"The scan ended {scan.get_state_display().lower()}.")
+
+    def _progress(self, scan: Scan) -> None:
+        if not scan.is_unfinished:
+            return
+        total = f" of {scan.runs_total}" if scan.runs_total else ""
+        self.stdout.write(
+            f"  {scan.get_phase_display()}: runs read {scan.runs_read}{total}, "
+            f"files found {scan.files_found}, calls made {scan.calls_made}"
+        )
+
+    def _summary(self, scan: Scan) -> str:
+        return (
+            f"Scan {scan.pk} {scan.get_state_display().lower()}: {scan.runs_read} runs read, "
+            f"{scan.files_found} files found, {scan.files_gone} no longer found, "
+            f"{scan.calls_made} calls made."
+        )

@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from files.display import display_name
+from files.models import Organization
+
+
+class AttachedTo(models.TextChoices):
+    RUN = "run", "Process run"
+    TASK = "task", "Task"
+    TEMPLATE = "template", "Template"
+    ONEOFF_TASK = "oneoff_task", "One-off task"
+
+
+class ScanState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class ScanPhase(models.TextChoices):
+    RUNS = "runs", "Process runs"
+    ARCHIVED_RUNS = "archived_runs", "Archived process runs"
+    ONEOFF_TASKS = "oneoff_tasks", "One-off tasks"
+    TEMPLATES = "templates", "Templates"
+    UPLOADS = "uploads", "Who uploaded (activity feed)"
+    FINISHING = "finishing", "Marking files no longer found"
+
+
+UNFINISHED_SCAN_STATES = (ScanState.QUEUED, ScanState.RUNNING)
+
+
+class Scan(models.Model):
+    """One pass over an organization's runs, tasks, templates and activity feed.
+
+    Its row is the scan's whole state: a worker reads it, does one step (one page of a list),
+    and writes the next position with the counts. A worker that dies leaves its lease to
+    expire; whoever runs the scan next carries on from the row."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(max_length=20, choices=ScanState.choices, default=ScanState.QUEUED)
+    phase = models.CharField(max_length=20, choices=ScanPhase.choices, default=ScanPhase.RUNS)
+    page = models.PositiveIntegerField("next page", default=1)
+    phase_read = models.PositiveIntegerField("items read in this phase", default=0)
+    archived_by_status = models.BooleanField(
+        default=False, help_text="Tallyfy ignored archived=only; status=archived is used."
+    )
+    uploads_since = models.DateField(
+        null=True,
+        blank=True,
+        help_text="The activity feed is read back to this day (the previous scan's start).",
+    )
+    runs_total = models.PositiveIntegerField(null=True, blank=True)
+    runs_read = models.PositiveIntegerField(default=0)
+    files_found = models.PositiveIntegerField(default=0)
+    calls_made = models.PositiveIntegerField(default=0)
+    files_gone = models.PositiveIntegerField("files no longer found", default=0)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+    cancel_requested = models.BooleanField(default=False)
+    lease_owner = models.CharField(max_length=64, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization"],
+                condition=models.Q(state__in=UNFINISHED_SCAN_STATES),
+                name="catalog_one_scan_at_a_time",
+                violation_error_message="This organization is being scanned already.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Scan of {self.organization} ({self.get_state_display()})"
+
+    @property
+    def is_unfinished(self) -> bool:
+        return self.state in UNFINISHED_SCAN_STATES
+
+
+class IndexedFile(models.Model):
+    """A file (or a link) found by a scan. Rows are never removed: a file a later scan no
+    longer finds gets `gone_at`, and one deleted through the panel shows as gone from the
+    deletion log (see `catalog.services.indexed_files`)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(
+        max_length=255, help_text="The file id, or for a link a digest of its URL."
+    )
+    asset_id = models.CharField("file id", max_length=255, blank=True)
+    file_name = models.CharField(max_length=1000, blank=True)
+    file_name_folded = models.CharField(max_length=1000, blank=True, editable=False)
+    is_link = models.BooleanField(
+        "link, not a file", default=False, help_text="A link to elsewhere: nothing to delete."
+    )
+    link_url = models.CharField("link", max_length=2000, blank=True)
+    attached_to = models.CharField(max_length=20, choices=AttachedTo.choices)
+    run_id = models.CharField("run id", max_length=255, blank=True)
+    run_name = models.CharField("process run", max_length=1000, blank=True)
+    run_status = models.CharField(max_length=30, blank=True)
+    template_id = models.CharField("template id", max_length=255, blank=True)
+    template_name = models.CharField("template", max_length=1000, blank=True)
+    task_id = models.CharField("task id", max_length=255, blank=True)
+    task_name = models.CharField("task", max_length=1000, blank=True)
+    uploaded_at = models.DateTimeField(null=True, blank=True)
+    uploader_email = models.CharField(max_length=254, blank=True)
+    uploader_type = models.CharField(max_length=20, blank=True)
+    uploader_inferred = models.BooleanField(
+        default=False,
+        help_text="The activity feed did not name the file; matched by run and file name.",
+    )
+    first_seen = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+    last_seen_scan = models.ForeignKey(
+        Scan, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    gone_at = models.DateTimeField("no longer found", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "Tallyfy file"
+        verbose_name_plural = "Tallyfy files"
+        ordering = ["-uploaded_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "key"], name="catalog_file_once"),
+        ]
+        indexes = [
+            models.Index(fields=["-uploaded_at", "-id"], name="catalog_recent_idx"),
+            models.Index(
+                fields=["organization", "-uploaded_at", "-id"], name="catalog_org_recent_idx"
+            ),
+            models.Index(fields=["organization", "asset_id"], name="catalog_asset_idx"),
+            models.Index(fields=["run_id"], name="catalog_run_idx"),
+            models.Index(fields=["task_id"], name="catalog_task_idx"),
+            models.Index(fields=["uploader_email"], name="catalog_uploader_idx"),
+            models.Index(fields=["template_name"], name="catalog_template_idx"),
+            models.Index(fields=["organization", "last_seen_scan"], name="catalog_seen_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return display_name(self.file_name) or self.key

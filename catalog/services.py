@@ -1,0 +1,541 @@
+"""The file index: scans that find an organization's files through their parents, and the
+indexed files as the panel lists them.
+
+A scan advances one step at a time (one page of one list, with the calls that page needs),
+and writes its position and counts to its row after each step. Any worker, or the
+`scan_files` command, can carry a scan on from its row: a lease on the row keeps two of them
+from stepping the same scan at once, and expires when its holder dies.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from catalog.clients import scan_client
+from catalog.folding import fold
+from catalog.models import (
+    UNFINISHED_SCAN_STATES,
+    AttachedTo,
+    IndexedFile,
+    Scan,
+    ScanPhase,
+    ScanState,
+)
+from files import tallyfy
+from files.models import GONE_STATES, FileDeletion, Organization
+from files.tallyfy import finding
+
+logger = logging.getLogger(__name__)
+
+PER_PAGE = tallyfy.MAX_PER_PAGE
+LEASE = timedelta(minutes=5)
+_PHASES = [
+    ScanPhase.RUNS,
+    ScanPhase.ARCHIVED_RUNS,
+    ScanPhase.ONEOFF_TASKS,
+    ScanPhase.TEMPLATES,
+    ScanPhase.UPLOADS,
+    ScanPhase.FINISHING,
+]
+# A file found in several places is shown where it says most: a task before its run, a run
+# (its kick-off form) before the template the upload was recorded against.
+_PRIORITY = {
+    AttachedTo.TEMPLATE: 1,
+    AttachedTo.RUN: 2,
+    AttachedTo.TASK: 3,
+    AttachedTo.ONEOFF_TASK: 3,
+}
+# Errors after which the scan cannot go on until someone changes something.
+_FATAL = (
+    tallyfy.AuthenticationFailed,
+    tallyfy.PermissionDenied,
+    tallyfy.EndpointNotFound,
+)
+
+
+class ScanBusy(Exception):
+    """Another worker holds this scan's lease."""
+
+
+# --- the index as the panel lists it ---
+
+
+def indexed_files(*, organization: Organization | None = None) -> QuerySet[IndexedFile]:
+    """Indexed files with `deleted_here`: whether the deletion log has the file as deleted
+    (or already gone), so a file deleted through the panel is gone in the index at once."""
+    deleted = FileDeletion.objects.filter(
+        organization_id=OuterRef("organization_id"),
+        asset_id=OuterRef("asset_id"),
+        state__in=GONE_STATES,
+    )
+    queryset = IndexedFile.objects.annotate(deleted_here=Exists(deleted))
+    if organization is not None:
+        queryset = queryset.filter(organization=organization)
+    return queryset
+
+
+def gone_q() -> Q:
+    return Q(gone_at__isnull=False) | Q(deleted_here=True)
+
+
+# --- starting, cancelling ---
+
+
+def scan_start(*, organization: Organization, user: AbstractBaseUser | None = None) -> Scan:
+    """A new scan of the organization, or the one not yet finished (which is carried on)."""
+    unfinished = Scan.objects.filter(organization=organization, state__in=UNFINISHED_SCAN_STATES)
+    if scan := unfinished.first():
+        return scan
+    last_done = (
+        Scan.objects.filter(organization=organization, state=ScanState.DONE)
+        .order_by("-started_at")
+        .first()
+    )
+    since = None
+    if last_done is not None and last_done.started_at is not None:
+        # A day's margin: the feed's filter is by day and clocks differ.
+        since = (last_done.started_at - timedelta(days=1)).date()
+    try:
+        with transaction.atomic():
+            return Scan.objects.create(
+                organization=organization,
+                started_by=user if user is not None and user.pk else None,
+                uploads_since=since,
+            )
+    except IntegrityError:  # started by someone else a moment ago
+        return unfinished.get()
+
+
+def scan_cancel(*, scan: Scan) -> Scan:
+    """Stop the scan before its next step. Files already indexed stay; none is marked gone."""
+    Scan.objects.filter(pk=scan.pk, state__in=UNFINISHED_SCAN_STATES).update(
+        cancel_requested=True, updated_at=timezone.now()
+    )
+    # One nobody is working on is cancelled now; a running one at its next step.
+    Scan.objects.filter(
+        Q(lease_until__isnull=True) | Q(lease_until__lt=timezone.now()),
+        pk=scan.pk,
+        state__in=UNFINISHED_SCAN_STATES,
+    ).update(state=ScanState.CANCELLED, finished_at=timezone.now(), lease_owner="")
+    scan.refresh_from_db()
+    return scan
+
+
+def scan_time_left(*, scan: Scan, now: datetime | None = None) -> timedelta | None:
+    """From the pace so far over the runs, once Tallyfy has said how many there are."""
+    if not scan.is_unfinished or not scan.runs_total or not scan.runs_read or not scan.started_at:
+        return None
+    elapsed = ((now or timezone.now()) - scan.started_at).total_seconds()
+    left = max(scan.runs_total - scan.runs_read, 0)
+    return timedelta(seconds=round(elapsed / scan.runs_read * left))
+
+
+# --- running ---
+
+
+def scan_run(
+    *,
+    scan_id: int,
+    max_steps: int | None = None,
+    on_step: Callable[[Scan], None] | None = None,
+    client: tallyfy.TallyfyClient | None = None,
+) -> Scan:
+    """Step the scan until it ends (or `max_steps` are done). Returns the scan as it stands.
+
+    Raises ScanBusy when another worker holds the scan, and Tallyfy's errors when a step
+    fails (the scan stays where it was, to be carried on later; fatal ones fail it)."""
+    owner = uuid.uuid4().hex
+    steps = 0
+    try:
+        while max_steps is None or steps < max_steps:
+            scan = _claim(scan_id=scan_id, owner=owner)
+            if not scan.is_unfinished:
+                return scan
+            if scan.cancel_requested:
+                return _end(scan, ScanState.CANCELLED)
+            api = _Counted(client or scan_client(organization=scan.organization))
+            try:
+                _STEPS[ScanPhase(scan.phase)](scan, api)
+            except _FATAL as exc:
+                scan.last_error = str(exc)
+                _save(scan, calls=api.calls)
+                return _end(scan, ScanState.FAILED)
+            except tallyfy.TallyfyError as exc:
+                scan.last_error = str(exc)
+                _save(scan, calls=api.calls, release=True)
+                raise
+            _save(scan, calls=api.calls)
+            steps += 1
+            if on_step is not None:
+                on_step(scan)
+        return Scan.objects.get(pk=scan_id)
+    finally:
+        Scan.objects.filter(pk=scan_id, lease_owner=owner).update(lease_owner="", lease_until=None)
+
+
+def _claim(*, scan_id: int, owner: str) -> Scan:
+    now = timezone.now()
+    taken = Scan.objects.filter(
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_owner=owner),
+        pk=scan_id,
+        state__in=UNFINISHED_SCAN_STATES,
+    ).update(lease_owner=owner, lease_until=now + LEASE, updated_at=now)
+    scan = Scan.objects.select_related("organization").get(pk=scan_id)
+    if not taken and scan.is_unfinished:
+        raise ScanBusy(f"Scan {scan_id} is being run by another worker.")
+    if scan.state == ScanState.QUEUED:
+        scan.state = ScanState.RUNNING
+        scan.started_at = scan.started_at or now
+    return scan
+
+
+def _save(scan: Scan, *, calls: int, release: bool = False) -> None:
+    """The step's position and counts, written only while this worker holds the lease."""
+    scan.files_found = IndexedFile.objects.filter(
+        organization_id=scan.organization_id, last_seen_scan=scan
+    ).count()
+    values: dict[str, Any] = {
+        "state": scan.state,
+        "phase": scan.phase,
+        "page": scan.page,
+        "phase_read": scan.phase_read,
+        "archived_by_status": scan.archived_by_status,
+        "runs_total": scan.runs_total,
+        "runs_read": scan.runs_read,
+        "files_found": scan.files_found,
+        "files_gone": scan.files_gone,
+        "started_at": scan.started_at,
+        "last_error": scan.last_error,
+        "updated_at": timezone.now(),
+    }
+    if release:
+        values.update(lease_owner="", lease_until=None)
+    Scan.objects.filter(pk=scan.pk, lease_owner=scan.lease_owner).update(
+        calls_made=F("calls_made") + calls, **values
+    )
+    scan.calls_made += calls
+
+
+def _end(scan: Scan, state: ScanState) -> Scan:
+    Scan.objects.filter(pk=scan.pk, state__in=UNFINISHED_SCAN_STATES).update(
+        state=state, finished_at=timezone.now(), lease_owner="", lease_until=None
+    )
+    scan.refresh_from_db()
+    return scan
+
+
+class _Counted:
+    """The client, counting the calls a step makes (retries inside one call count once)."""
+
+    def __init__(self, client: tallyfy.TallyfyClient) -> None:
+        self._client = client
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls += 1
+            return method(*args, **kwargs)
+
+        return counted
+
+
+def _next_phase(scan: Scan) -> None:
+    scan.phase = _PHASES[_PHASES.index(ScanPhase(scan.phase)) + 1]
+    scan.page = 1
+    scan.phase_read = 0
+
+
+def _advance(scan: Scan, page: tallyfy.Page) -> None:
+    if _reading_runs(scan) and scan.page == 1 and page.total is not None:
+        scan.runs_total = (scan.runs_total or 0) + page.total
+    scan.phase_read += len(page.items)
+    if tallyfy.page_is_last(page, read=scan.phase_read):
+        _next_phase(scan)
+    else:
+        scan.page += 1
+
+
+def _reading_runs(scan: Scan) -> bool:
+    return scan.phase in (ScanPhase.RUNS, ScanPhase.ARCHIVED_RUNS)
+
+
+# --- the steps ---
+
+
+@dataclass
+class _Found:
+    """What one step found, keyed like the index, before it is written."""
+
+    scan: Scan
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def add(self, found: tallyfy.FoundFile, *, attached_to: AttachedTo, **place: str) -> None:
+        row = {
+            "asset_id": found.asset_id,
+            "file_name": found.filename,
+            "is_link": found.is_link,
+            "link_url": found.url if found.is_link else "",
+            "attached_to": attached_to,
+            "uploaded_at": found.uploaded_at,
+            **place,
+        }
+        earlier = self.rows.get(found.key)
+        if earlier is None or _PRIORITY[attached_to] > _PRIORITY[earlier["attached_to"]]:
+            if earlier is not None:
+                row["uploaded_at"] = row["uploaded_at"] or earlier["uploaded_at"]
+                row["file_name"] = row["file_name"] or earlier["file_name"]
+            self.rows[found.key] = row
+        elif earlier["uploaded_at"] is None:
+            earlier["uploaded_at"] = found.uploaded_at
+
+
+def _run_place(run: dict[str, Any], *, archived: bool) -> dict[str, str]:
+    status = "archived" if archived else str(run.get("status") or "")
+    return {
+        "run_id": str(run.get("id") or ""),
+        "run_name": str(run.get("name") or run.get("title") or ""),
+        "run_status": status[:30],
+        "template_id": str(run.get("checklist_id") or ""),
+        "template_name": str(run.get("checklist_title") or ""),
+    }
+
+
+def _read_runs(scan: Scan, api: Any, page: tallyfy.Page, *, by_status: bool) -> None:
+    found = _Found(scan)
+    for run in page.items:
+        run_id = str(run.get("id") or "")
+        if not run_id:
+            continue
+        archived = bool(run.get("archived_at")) or (by_status and "archived_at" not in run)
+        if scan.phase == ScanPhase.ARCHIVED_RUNS and not archived:
+            continue  # both filters ignored: an active run, read in the first phase
+        if "prerun" not in run:  # the list left kick-off values out: ask the run itself
+            try:
+                run = {**run, **api.get_run(run_id)}
+            except tallyfy.NotFound:
+                continue
+        place = _run_place(run, archived=archived)
+        for item in finding.files_of_run(run):
+            found.add(item, attached_to=AttachedTo.RUN, **place)
+        try:
+            for tasks in tallyfy.pages(
+                lambda n, run_id=run_id: api.list_run_tasks(run_id, page=n, per_page=PER_PAGE)
+            ):
+                for task in tasks.items:
+                    task_place = {
+                        **place,
+                        "task_id": str(task.get("id") or ""),
+                        "task_name": str(task.get("title") or task.get("name") or ""),
+                    }
+                    for item in finding.files_of_task(task):
+                        found.add(item, attached_to=AttachedTo.TASK, **task_place)
+        except tallyfy.NotFound:
+            pass  # the run was deleted since the list was read
+        scan.runs_read += 1
+    _write(found)
+
+
+def _step_runs(scan: Scan, api: Any) -> None:
+    page = api.list_runs(page=scan.page, per_page=PER_PAGE, include=("assets",))
+    _read_runs(scan, api, page, by_status=False)
+    _advance(scan, page)
+
+
+def _step_archived_runs(scan: Scan, api: Any) -> None:
+    page, by_status = api.list_archived_runs(
+        page=scan.page, per_page=PER_PAGE, include=("assets",), by_status=scan.archived_by_status
+    )
+    if by_status and not scan.archived_by_status:
+        api.calls += 1  # the page was asked twice
+    scan.archived_by_status = by_status
+    _read_runs(scan, api, page, by_status=by_status)
+    _advance(scan, page)
+
+
+def _step_oneoff_tasks(scan: Scan, api: Any) -> None:
+    page = api.list_oneoff_tasks(page=scan.page, per_page=PER_PAGE)
+    found = _Found(scan)
+    for task in page.items:
+        if task.get("is_oneoff_task") is False:
+            continue  # the filter was ignored: a run's task, read with its run
+        place = {
+            "task_id": str(task.get("id") or ""),
+            "task_name": str(task.get("title") or task.get("name") or ""),
+        }
+        for item in finding.files_of_task(task):
+            found.add(item, attached_to=AttachedTo.ONEOFF_TASK, **place)
+    _write(found)
+    _advance(scan, page)
+
+
+def _step_templates(scan: Scan, api: Any) -> None:
+    page = api.list_templates(page=scan.page, per_page=PER_PAGE)
+    found = _Found(scan)
+    for template in page.items:
+        place = {
+            "template_id": str(template.get("id") or ""),
+            "template_name": str(template.get("title") or template.get("name") or ""),
+        }
+        for item in finding.files_of_template(template):
+            found.add(item, attached_to=AttachedTo.TEMPLATE, **place)
+    _write(found)
+    _advance(scan, page)
+
+
+def _step_uploads(scan: Scan, api: Any) -> None:
+    since = scan.uploads_since.isoformat() if scan.uploads_since else ""
+    page = api.list_uploads(page=scan.page, per_page=PER_PAGE, created_after=since)
+    reached_older = False
+    for entry in page.items:
+        upload = finding.upload_of_entry(entry)
+        if scan.uploads_since and upload.at and upload.at.date() < scan.uploads_since:
+            reached_older = True  # newest first: the rest was read by an earlier scan
+            break
+        _apply_upload(scan, upload, entry)
+    _advance(scan, page)
+    if reached_older and scan.phase == ScanPhase.UPLOADS:
+        _next_phase(scan)
+
+
+def _apply_upload(scan: Scan, upload: tallyfy.Upload, entry: dict[str, Any]) -> None:
+    if not upload.actor_email:
+        return
+    files = IndexedFile.objects.filter(organization_id=scan.organization_id, is_link=False)
+    values = {"uploader_email": upload.actor_email[:254], "uploader_type": upload.actor_type[:20]}
+    if upload.asset_id:
+        files.filter(asset_id=upload.asset_id).update(uploader_inferred=False, **values)
+        return
+    if not upload.run_id:
+        return
+    # No file id: the file of that run whose name the entry mentions, if only one does.
+    text = " ".join(
+        str(value[0] if isinstance(value, list) and value else value)
+        for value in (entry.get("description"), entry.get("text"), upload.filename)
+        if value
+    )
+    candidates = [
+        row
+        for row in files.filter(run_id=upload.run_id, uploader_email="").only("pk", "file_name")
+        if row.file_name and row.file_name in text
+    ]
+    if len(candidates) == 1:
+        files.filter(pk=candidates[0].pk).update(uploader_inferred=True, **values)
+
+
+def _step_finishing(scan: Scan, api: Any) -> None:
+    now = timezone.now()
+    scan.files_gone = (
+        IndexedFile.objects.filter(organization_id=scan.organization_id, gone_at__isnull=True)
+        .exclude(last_seen_scan=scan)
+        .update(gone_at=now)
+    )
+    scan.state = ScanState.DONE
+    Scan.objects.filter(pk=scan.pk).update(finished_at=now)
+
+
+_STEPS: dict[ScanPhase, Callable[[Scan, Any], None]] = {
+    ScanPhase.RUNS: _step_runs,
+    ScanPhase.ARCHIVED_RUNS: _step_archived_runs,
+    ScanPhase.ONEOFF_TASKS: _step_oneoff_tasks,
+    ScanPhase.TEMPLATES: _step_templates,
+    ScanPhase.UPLOADS: _step_uploads,
+    ScanPhase.FINISHING: _step_finishing,
+}
+
+
+# --- writing what a step found ---
+
+_PLACE_FIELDS = ["run_id", "run_name", "run_status", "template_id", "template_name"]
+_PLACE_FIELDS += ["task_id", "task_name"]
+
+
+def _write(found: _Found) -> None:
+    """New files are added; files seen again are refreshed (and no longer gone). A file seen
+    earlier in this scan keeps the more telling place of the two."""
+    if not found.rows:
+        return
+    scan, now = found.scan, timezone.now()
+    existing = {
+        row.key: row
+        for row in IndexedFile.objects.filter(
+            organization_id=scan.organization_id, key__in=list(found.rows)
+        )
+    }
+    new, changed = [], []
+    for key, row in found.rows.items():
+        current = existing.get(key)
+        if current is None:
+            new.append(_new_row(scan, key, row, now))
+            continue
+        seen_here = current.last_seen_scan_id == scan.pk
+        if not seen_here or _PRIORITY[row["attached_to"]] >= _PRIORITY[current.attached_to]:
+            for name in ("asset_id", "is_link", "link_url", "attached_to", *_PLACE_FIELDS):
+                setattr(current, name, row.get(name, ""))
+        elif not current.template_id and row.get("template_id"):
+            current.template_id, current.template_name = row["template_id"], row["template_name"]
+        if row["file_name"]:
+            current.file_name = row["file_name"]
+            current.file_name_folded = fold(row["file_name"])
+        current.uploaded_at = row["uploaded_at"] or current.uploaded_at
+        current.last_seen, current.last_seen_scan, current.gone_at = now, scan, None
+        changed.append(current)
+    IndexedFile.objects.bulk_create(new, batch_size=500, ignore_conflicts=True)
+    IndexedFile.objects.bulk_update(
+        changed,
+        [
+            "asset_id",
+            "is_link",
+            "link_url",
+            "attached_to",
+            *_PLACE_FIELDS,
+            "file_name",
+            "file_name_folded",
+            "uploaded_at",
+            "last_seen",
+            "last_seen_scan",
+            "gone_at",
+        ],
+        batch_size=500,
+    )
+
+
+def _new_row(scan: Scan, key: str, row: dict[str, Any], now: datetime) -> IndexedFile:
+    return IndexedFile(
+        organization_id=scan.organization_id,
+        key=key,
+        file_name_folded=fold(row["file_name"]),
+        first_seen=now,
+        last_seen=now,
+        last_seen_scan=scan,
+        **{name: row.get(name, "") for name in _PLACE_FIELDS},
+        **{
+            name: row[name]
+            for name in (
+                "asset_id",
+                "file_name",
+                "is_link",
+                "link_url",
+                "attached_to",
+                "uploaded_at",
+            )
+        },
+    )
+
+
+def scans_unfinished(*, organizations: Iterable[Organization] | None = None) -> QuerySet[Scan]:
+    queryset = Scan.objects.filter(state__in=UNFINISHED_SCAN_STATES)
+    if organizations is not None:
+        queryset = queryset.filter(organization__in=list(organizations))
+    return queryset
