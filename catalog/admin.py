@@ -20,6 +20,7 @@ from catalog.models import IndexedFile, Scan
 from files.display import display_name
 from files.models import Organization
 from files.pagination import CappedCountPaginator
+from jobs.services import JobRefused
 
 
 class IndexPaginator(CappedCountPaginator):
@@ -127,7 +128,27 @@ class IndexedFileAdmin(admin.ModelAdmin):
     show_full_result_count = False
     list_select_related = ["organization"]
     list_per_page = 50
-    actions = None
+    actions = ["delete_selected_files"]
+
+    @admin.action(description="Delete selected files…")
+    def delete_selected_files(
+        self, request: HttpRequest, queryset: QuerySet[IndexedFile]
+    ) -> HttpResponse | None:
+        """A deletion job of the selected files (or all results of the search): its preview,
+        confirmation, approval and log follow, as for any job."""
+        if not request.user.has_perms(["files.lookup_file", "files.delete_file"]):
+            raise PermissionDenied
+        try:
+            job = services.deletion_job_from_index(files=queryset, user=request.user)
+        except JobRefused as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return None
+        return HttpResponseRedirect(reverse("admin:jobs_deletionjob_change", args=[job.pk]))
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        if not request.user.has_perms(["files.lookup_file", "files.delete_file"]):
+            return {}
+        return super().get_actions(request)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[IndexedFile]:
         return services.indexed_files().select_related("organization")

@@ -34,6 +34,9 @@ from catalog.models import (
 from files import tallyfy
 from files.models import GONE_STATES, FileDeletion, Organization
 from files.tallyfy import finding
+from jobs.lines import ParsedFiles
+from jobs.models import DeletionJob
+from jobs.services import JobRefused, job_create
 
 logger = logging.getLogger(__name__)
 
@@ -539,3 +542,21 @@ def scans_unfinished(*, organizations: Iterable[Organization] | None = None) -> 
     if organizations is not None:
         queryset = queryset.filter(organization__in=list(organizations))
     return queryset
+
+
+def deletion_job_from_index(*, files: QuerySet[IndexedFile], user: AbstractBaseUser) -> DeletionJob:
+    """A deletion job (jobs) for the selected indexed files: preview, confirmation, approval and
+    the log as for any job. Links and files already gone are left out; the files must all be of
+    one organization. Raises JobRefused with nothing created."""
+    chosen = files.filter(is_link=False, gone_at__isnull=True).exclude(asset_id="")
+    chosen = chosen.exclude(gone_q())
+    organizations = set(chosen.values_list("organization", flat=True).distinct()[:2])
+    if not organizations:
+        raise JobRefused("None of the selected rows is a Tallyfy file still there to delete.")
+    if len(organizations) > 1:
+        raise JobRefused("Select files of one organization: a deletion job has one.")
+    organization = Organization.objects.get(pk=organizations.pop())
+    wanted = ParsedFiles()
+    for line, asset_id in enumerate(chosen.order_by("pk").values_list("asset_id", flat=True), 1):
+        wanted.add(line, asset_id)
+    return job_create(organization=organization, user=user, wanted=wanted)
