@@ -755,3 +755,14 @@ def test_the_log_refuses_a_job_filter_that_is_not_a_number(starter: User) -> Non
     )
     assert response.status_code == 302
     assert response["Location"].endswith("?e=1")
+
+
+def test_the_jobs_list_searches_by_creator_and_ignores_words_for_the_number(
+    starter: User, organization: Organization
+) -> None:
+    job = new_job(organization, starter)
+    client = signed_in(starter)
+    changelist = reverse("admin:jobs_deletionjob_changelist")
+    found = client.get(changelist, {"q": "starter"}).context["cl"].result_list
+    assert [j.pk for j in found] == [job.pk]
+    assert client.get(changelist, {"q": str(job.pk)}).status_code == 200
