@@ -130,7 +130,7 @@ class IndexedFileAdmin(admin.ModelAdmin):
     list_per_page = 50
     actions = ["delete_selected_files"]
 
-    @admin.action(description="Delete selected files…")
+    @admin.action(description="Delete selected files…", permissions=["delete_files"])
     def delete_selected_files(
         self, request: HttpRequest, queryset: QuerySet[IndexedFile]
     ) -> HttpResponse | None:
@@ -143,12 +143,10 @@ class IndexedFileAdmin(admin.ModelAdmin):
         except JobRefused as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return None
-        return HttpResponseRedirect(reverse("admin:jobs_deletionjob_change", args=[job.pk]))
+        return HttpResponseRedirect(reverse("jobs:detail", args=[job.pk]))
 
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        if not request.user.has_perms(["files.lookup_file", "files.delete_file"]):
-            return {}
-        return super().get_actions(request)
+    def has_delete_files_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perms(["files.lookup_file", "files.delete_file"])
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[IndexedFile]:
         return services.indexed_files().select_related("organization")

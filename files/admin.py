@@ -4,6 +4,7 @@ import json
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -123,6 +124,32 @@ class OrganizationAdmin(admin.ModelAdmin):
             self.message_user(request, f"{organization.name}: {verdict}", messages.SUCCESS)
 
 
+class JobFilter(admin.SimpleListFilter):
+    """The rows of one deletion job (`?job_id=N`, as the job's page links); shown only when
+    set, since jobs refer to the log and the log does not list them."""
+
+    title = "deletion job"
+    parameter_name = "job_id"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        job_id = self._job_id()
+        return [] if job_id is None else [(str(job_id), f"Job #{job_id}")]
+
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[FileDeletion]
+    ) -> QuerySet[FileDeletion]:
+        job_id = self._job_id()
+        return queryset if job_id is None else queryset.filter(job_id=job_id)
+
+    def _job_id(self) -> int | None:
+        value = self.value()
+        if value is None:
+            return None
+        if not value.isascii() or not value.isdigit() or len(value) > 19:
+            raise IncorrectLookupParameters(f"Not a deletion job number: {value!r}")
+        return int(value)
+
+
 @admin.register(FileDeletion)
 class FileDeletionAdmin(admin.ModelAdmin):
     """The deletion log: readable by whoever may view it, changeable by nobody."""
@@ -138,7 +165,7 @@ class FileDeletionAdmin(admin.ModelAdmin):
         "reason_short",
     ]
     # Users and organizations are listed from their own tables: nothing here reads the log.
-    list_filter = ["state", "organization", "user"]
+    list_filter = ["state", "organization", "user", JobFilter]
     date_hierarchy = "started_at"  # drawn by files.templatetags.deletion_log, on the index
     # What files.log_search.matching searches; listing them gives the page its search box.
     search_fields = ["=asset_id", "file_name", "=username", "reason"]

@@ -4,6 +4,7 @@ cancel, and what a job's progress is. The work itself is in `jobs.work`."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -240,3 +241,28 @@ def job_time_left_text(seconds: float | None) -> str:
     if seconds is None:
         return "—"
     return str(timedelta(seconds=round(seconds)))
+
+
+def job_results(*, job: DeletionJob) -> Iterator[list[object]]:
+    """One row a file, in the order asked: line, file id, name, preview state, final state,
+    log row id, outcome, HTTP status, finished at."""
+    files = job.files.select_related("deletion").order_by("line", "id")
+    for job_file in files.iterator(chunk_size=1000):
+        deletion = job_file.deletion
+        if deletion is not None:
+            final = deletion.get_state_display()
+            outcome = deletion.outcome
+        else:
+            final = job_file.get_state_display()
+            outcome = job_file.note
+        yield [
+            job_file.line,
+            job_file.asset_id,
+            job_file.file_name,
+            job_file.get_preview_display(),
+            final,
+            job_file.deletion_id or "",
+            outcome,
+            deletion.http_status if deletion is not None and deletion.http_status else "",
+            job_file.finished_at.isoformat() if job_file.finished_at else "",
+        ]

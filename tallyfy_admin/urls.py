@@ -22,6 +22,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("favicon.ico", no_favicon),
     path("admin/tallyfy-files/", include("files.urls")),
+    path("admin/deletion-jobs/", include("jobs.urls")),
     # In front of the admin's own page at this address: the same page, throttled.
     path("admin/password_change/", password_change_view),
     path("admin/", admin.site.urls),

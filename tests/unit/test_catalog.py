@@ -356,3 +356,33 @@ def test_a_pasted_run_url_leads_to_that_runs_files_in_the_index(
     assert link == f"{reverse(CHANGELIST)}?run_id={'r' * 32}"
     listed = admin_client.get(link)
     assert [f.file_name for f in listed.context["cl"].result_list] == ["in-run.pdf"]
+
+
+def test_delete_selected_files_starts_a_deletion_job_of_them(
+    organization: Organization, admin_client: Client
+) -> None:
+    from jobs.models import DeletionJob
+
+    wanted = index_file(organization, "leak.pdf", key="a" * 32)
+    index_file(organization, "link", key="b" * 32, is_link=True, asset_id="")
+    response = admin_client.post(
+        reverse(CHANGELIST),
+        {
+            "action": "delete_selected_files",
+            "_selected_action": [f.pk for f in IndexedFile.objects.all()],
+        },
+    )
+    job = DeletionJob.objects.get()
+    assert response["Location"] == reverse("jobs:detail", args=[job.pk])
+    assert list(job.files.values_list("asset_id", flat=True)) == [wanted.asset_id]
+
+
+def test_delete_selected_files_is_offered_only_to_deleters(
+    organization: Organization, viewer: User
+) -> None:
+    viewer.user_permissions.add(*Permission.objects.filter(codename="view_indexedfile"))
+    client = Client()
+    client.force_login(viewer)
+    index_file(organization, "leak.pdf")
+    page = client.get(reverse(CHANGELIST))
+    assert b"delete_selected_files" not in page.content

@@ -1,0 +1,103 @@
+"""Deletion jobs in the admin: a read-only list; each job's page and its actions are the
+views in `jobs.views`, and "add" is the "Delete many files" page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import Count, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+
+from jobs.models import DeletionJob, JobState
+from jobs.views import may_approve_jobs, may_start_jobs, may_view_jobs
+
+
+@admin.register(DeletionJob)
+class DeletionJobAdmin(admin.ModelAdmin):
+    list_display = [
+        "job",
+        "state",
+        "organization",
+        "created_by_name",
+        "created_at",
+        "file_count",
+        "reason_short",
+        "approved_by",
+    ]
+    list_display_links = None
+    list_filter = [
+        "state",
+        "organization",
+        ("created_by", admin.RelatedOnlyFieldListFilter),
+    ]
+    list_select_related = ["organization", "approved_by"]
+    list_per_page = 50
+    search_fields = ["=id", "reason", "=created_by_name"]
+    search_help_text = "A job number, a creator's username, or words of the reason."
+    actions = None
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[DeletionJob]:
+        return super().get_queryset(request).annotate(files_count=Count("files"))
+
+    @admin.display(description="Job", ordering="id")
+    def job(self, job: DeletionJob) -> str:
+        return format_html(
+            '<a href="{}">{}</a>', reverse("jobs:detail", kwargs={"job_pk": job.pk}), str(job)
+        )
+
+    @admin.display(description="Files", ordering="files_count")
+    def file_count(self, job: DeletionJob) -> int:
+        return job.files_count  # type: ignore[attr-defined]
+
+    @admin.display(description="Reason")
+    def reason_short(self, job: DeletionJob) -> str:
+        return job.reason if len(job.reason) <= 60 else f"{job.reason[:59]}…"
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return may_view_jobs(request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj: DeletionJob | None = None) -> bool:
+        return may_view_jobs(request.user)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return may_start_jobs(request.user)
+
+    def has_change_permission(self, request: HttpRequest, obj: DeletionJob | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: DeletionJob | None = None) -> bool:
+        return False
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        if not self.has_add_permission(request):
+            return super().add_view(request, form_url, extra_context)  # its own 403
+        return HttpResponseRedirect(reverse("jobs:create"))
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        if not object_id.isdigit() or not self.has_view_permission(request):
+            raise Http404
+        return HttpResponseRedirect(reverse("jobs:detail", kwargs={"job_pk": int(object_id)}))
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> TemplateResponse:
+        extra_context = dict(extra_context or {})
+        if may_approve_jobs(request.user):
+            extra_context["awaiting_approval"] = (
+                DeletionJob.objects.filter(state=JobState.AWAITING_APPROVAL)
+                .exclude(created_by=request.user)
+                .count()
+            )
+        return super().changelist_view(request, extra_context)

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils.html import format_html
+
+from jobs.models import DeletionJob, JobState
+from jobs.services import jobs_ended_untold
+
+
+class JobEndedMiddleware:
+    """Tells staff, on their next admin page, that a job they started has ended (one query
+    when none has)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if (
+            user is not None
+            and user.is_authenticated
+            and user.is_active
+            and user.is_staff
+            and request.path.startswith(reverse("admin:index"))
+        ):
+            for job in jobs_ended_untold(user=user):
+                messages.info(request, ended_message(job))
+        return self.get_response(request)
+
+
+def ended_message(job: DeletionJob) -> str:
+    url = reverse("jobs:detail", kwargs={"job_pk": job.pk})
+    verb = "was cancelled" if job.state == JobState.CANCELLED else "has finished"
+    return format_html('{} {}. <a href="{}">See its results.</a>', str(job), verb, url)
