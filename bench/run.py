@@ -18,7 +18,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import deletion, downloads, load
+from bench import deletion, downloads, jobs, load
 from bench.harness import ROOT, panel, python_json, sandbox
 
 PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/test"
@@ -93,6 +93,10 @@ def guarded(name: str, benchmark: Callable[[], list[dict[str, Any]]]) -> list[di
         ]
 
 
+def _needs_postgresql() -> list[dict[str, Any]]:
+    raise RuntimeError("the jobs benchmark runs its workers on PostgreSQL, which did not answer")
+
+
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     lines = ["| figure | ours | reference | ratio | target | met |", "|---|---|---|---|---|---|"]
     for row in rows:
@@ -119,7 +123,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 
 
 PANEL_BENCHMARKS = {"downloads": downloads, "deletion": deletion, "load": load}
-ALL = (*PANEL_BENCHMARKS, "log")
+ALL = (*PANEL_BENCHMARKS, "log", "jobs")
 
 
 def main(selected: list[str]) -> None:
@@ -141,6 +145,11 @@ def main(selected: list[str]) -> None:
     if "log" in chosen:
         rows += guarded("log, sqlite", lambda: log_scale("sqlite", sqlite_log_url))
         rows += guarded("log, postgresql", lambda: log_scale("postgresql", postgres_log_url))
+    if "jobs" in chosen:
+        if pg is None:
+            rows += guarded("jobs", _needs_postgresql)
+        else:
+            rows += guarded("jobs", lambda: jobs.run(PG_ADMIN_URL))
     print_table(rows)
     record = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
