@@ -44,7 +44,11 @@ class DeletionJob(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         permissions = [("approve_deletionjob", "Can approve deletion jobs of other users")]
-        indexes = [models.Index(fields=["state"], name="job_state_idx")]
+        indexes = [
+            models.Index(fields=["state"], name="job_state_idx"),
+            # What each admin page asks: has a job of this user ended without telling them?
+            models.Index(fields=["created_by", "creator_told", "state"], name="job_untold_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"Deletion job {self.pk}"

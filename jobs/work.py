@@ -134,7 +134,10 @@ def _release(job_file: JobFile, **changes: object) -> None:
 
 
 def _preview_files(*, job: DeletionJob, worker: Worker) -> None:
-    while job_file := _claim(Q(preview=PreviewState.UNRESOLVED), job=job, worker=worker):
+    unresolved = Q(preview=PreviewState.UNRESOLVED)
+    while _in_state(job, JobState.PREVIEWING) and (
+        job_file := _claim(unresolved, job=job, worker=worker)
+    ):
         _release(job_file, **_preview_of(job, job_file.asset_id))
 
 
@@ -174,14 +177,14 @@ def _preview_of(job: DeletionJob, asset_id: str) -> dict[str, object]:
 def _delete_files(*, job: DeletionJob, worker: Worker) -> None:
     wanted = Q(state=FileState.WAITING, preview=PreviewState.FOUND)
     done = 0
-    while _still_running(job) and (job_file := _claim(wanted, job=job, worker=worker)):
+    while _in_state(job, JobState.RUNNING) and (job_file := _claim(wanted, job=job, worker=worker)):
         _delete_one(job=job, job_file=job_file)
         done += 1
     logger.info("worker %s: %d file(s) of job %s", worker.pk, done, job.pk)
 
 
-def _still_running(job: DeletionJob) -> bool:
-    return DeletionJob.objects.filter(pk=job.pk, state=JobState.RUNNING).exists()
+def _in_state(job: DeletionJob, state: JobState) -> bool:
+    return DeletionJob.objects.filter(pk=job.pk, state=state).exists()
 
 
 def _delete_one(*, job: DeletionJob, job_file: JobFile) -> None:

@@ -326,3 +326,27 @@ def test_a_429_storm_slows_the_job_and_loses_nothing(
     rows = FileDeletion.objects.filter(job_id=job.pk)
     assert rows.count() == 5
     assert {r.state for r in rows} == {DeletionState.DELETED}
+
+
+def test_a_job_cancelled_during_its_preview_reads_no_more_files(
+    sandbox: Sandbox,
+    sandbox_org: Organization,
+    alice: User,
+    settings: object,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings.JOBS_FILES_IN_FLIGHT = 1  # type: ignore[attr-defined]
+    job = new_job(sandbox_org, alice, [sandbox.add_file().asset_id for _ in range(3)])
+    preview_of = work._preview_of
+
+    def read_then_cancel(job_: DeletionJob, asset_id: str) -> dict[str, object]:
+        running = DeletionJob.objects.get(pk=job_.pk)
+        if running.state == JobState.PREVIEWING:
+            services.job_cancel(job=running)  # while the preview runs
+        return preview_of(job_, asset_id)
+
+    monkeypatch.setattr(work, "_preview_of", read_then_cancel)
+    work.job_work(job_id=job.pk)
+    assert len(sandbox.requests()) == 1
+    job.refresh_from_db()
+    assert job.state == JobState.CANCELLED
