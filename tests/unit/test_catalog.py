@@ -386,3 +386,13 @@ def test_delete_selected_files_is_offered_only_to_deleters(
     index_file(organization, "leak.pdf")
     page = client.get(reverse(CHANGELIST))
     assert b"delete_selected_files" not in page.content
+
+
+def test_the_organization_page_offers_a_scan_of_it(
+    organization: Organization, admin_client: Client
+) -> None:
+    page = admin_client.get(reverse("admin:files_organization_change", args=[organization.pk]))
+    scan_url = f"{reverse('admin:catalog_scan_add')}?organization={organization.pk}"
+    assert f'href="{scan_url}"' in page.content.decode()
+    form = admin_client.get(scan_url).context["adminform"].form
+    assert str(form["organization"].value()) == str(organization.pk)
