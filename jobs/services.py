@@ -17,6 +17,7 @@ from django.utils import timezone
 from files.models import Organization
 from jobs.lines import BadLine, ParsedFiles
 from jobs.models import DeletionJob, FileState, JobFile, JobState, PreviewState
+from jobs.tasks import job_wake
 
 # States a job's files can still be changed in by its workers.
 ACTIVE_STATES = (JobState.PREVIEWING, JobState.SCHEDULED, JobState.RUNNING)
@@ -159,17 +160,6 @@ def _move(job: DeletionJob, sources: set[str], target: JobState) -> DeletionJob:
         raise JobRefused(f"This job is {job.get_state_display().lower()}: it cannot be {target}.")
     job.refresh_from_db()
     return job
-
-
-def job_wake(*, job: DeletionJob) -> None:
-    """Ask a worker to look at the job. Delivered twice, it does no harm."""
-    from jobs.tasks import run_job
-
-    DeletionJob.objects.filter(pk=job.pk).update(woken_at=timezone.now())
-    if job.state == JobState.SCHEDULED and job.start_after and job.start_after > timezone.now():
-        run_job.using(run_after=job.start_after).enqueue(job.pk)
-    else:
-        run_job.enqueue(job.pk)
 
 
 @dataclass(frozen=True)

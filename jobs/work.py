@@ -30,7 +30,6 @@ from files.clients import tallyfy_client
 from files.errors import USER_FACING_ERRORS, describe_failure
 from files.models import DeletionState, FileDeletion
 from jobs.models import DeletionJob, FileState, JobFile, JobState, PreviewState, Worker
-from jobs.services import job_wake
 
 logger = logging.getLogger(__name__)
 
@@ -245,32 +244,6 @@ def _end_if_done(job: DeletionJob) -> None:
     DeletionJob.objects.filter(
         pk=job.pk, state=JobState.CANCELLED, finished_at__isnull=True
     ).update(finished_at=now)
-
-
-def jobs_wake_stalled() -> list[int]:
-    """Wake every job that needs a worker and has none: its worker died, its start time came,
-    or its wake-up was lost. Run every few seconds beside the task worker."""
-    now = timezone.now()
-    quiet = now - timedelta(seconds=settings.JOBS_WORKER_TIMEOUT)
-    live = live_workers()
-    candidates = (
-        DeletionJob.objects.filter(
-            Q(state__in=[JobState.PREVIEWING, JobState.RUNNING])
-            | Q(state=JobState.SCHEDULED, start_after__isnull=True)
-            | Q(state=JobState.SCHEDULED, start_after__lte=now)
-            | Q(state__in=[JobState.PAUSED, JobState.CANCELLED], files__state=FileState.WAITING)
-            & ~Q(files__claimed_by="")
-        )
-        .filter(Q(woken_at__isnull=True) | Q(woken_at__lt=quiet))
-        .distinct()
-    )
-    woken = []
-    for job in candidates:
-        held = JobFile.objects.filter(job=job, claimed_by__in=live).exists()
-        if not held:
-            job_wake(job=job)
-            woken.append(job.pk)
-    return woken
 
 
 def deletion_states(job: DeletionJob) -> dict[str, int]:

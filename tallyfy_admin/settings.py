@@ -242,7 +242,7 @@ JOBS_HEARTBEAT_SECONDS = env.float("JOBS_HEARTBEAT_SECONDS", default=5.0)
 JOBS_WORKER_TIMEOUT = env.float("JOBS_WORKER_TIMEOUT_SECONDS", default=30.0)
 JOBS_SWEEP_SECONDS = env.float("JOBS_SWEEP_SECONDS", default=10.0)
 # Run by every `run_worker` each JOBS_SWEEP_SECONDS: each wakes the work that lost its worker.
-BACKGROUND_SWEEPS = ["jobs.work.jobs_wake_stalled", "catalog.tasks.scans_wake_stalled"]
+BACKGROUND_SWEEPS = ["jobs.tasks.jobs_wake_stalled", "catalog.tasks.scans_wake_stalled"]
 
 
 # Every record goes to the root's one handler, through one formatter that escapes control

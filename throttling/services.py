@@ -22,15 +22,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from django.db import OperationalError, transaction
+from django.db.models import Model
 
-from files.tallyfy import Throttle
 from throttling.models import RateLimit
-
-if TYPE_CHECKING:
-    from files.models import Organization
 
 # How long a reservation keeps retrying while SQLite reports "database is locked" (another
 # process held the write lock past the connection's busy timeout) before it gives up.
@@ -93,7 +89,8 @@ def hold_remaining(*, organization_id: int) -> float:
 
 
 class DatabaseThrottle:
-    """The Throttle of one organization, over its slot book in the database."""
+    """One organization's throttle (the Tallyfy client's `Throttle` protocol, met by shape),
+    over its slot book in the database."""
 
     def __init__(self, *, organization_id: int) -> None:
         self.organization_id = organization_id
@@ -118,9 +115,10 @@ class DatabaseThrottle:
         hold_extend(organization_id=self.organization_id, seconds=retry_after)
 
 
-def throttle_for(organization: Organization) -> Throttle:
-    """The organization's throttle, shared with every other process that asks for it. Its slot
-    book is created by the first request that needs it."""
+def throttle_for(organization: Model) -> DatabaseThrottle:
+    """The throttle of `organization` (a files.Organization; only its key is read), shared with
+    every other process that asks for it. Its slot book is created by the first request that
+    needs it."""
     return DatabaseThrottle(organization_id=organization.pk)
 
 

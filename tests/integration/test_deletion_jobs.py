@@ -13,6 +13,7 @@ from files.models import DeletionState, FileDeletion, Organization
 from jobs import services, work
 from jobs.lines import files_from_text
 from jobs.models import DeletionJob, FileState, JobFile, JobState, PreviewState, Worker
+from jobs.tasks import jobs_wake_stalled
 from tests.conftest import make_staff
 from tests.sandbox_fixtures import Sandbox
 
@@ -298,7 +299,7 @@ def test_stalled_jobs_are_woken_and_busy_ones_left_alone(
     JobFile.objects.filter(job=stalled).update(claimed_by=dead_worker().pk)
     Worker.objects.create(id="alive", host="here", pid=2)
     JobFile.objects.filter(job=busy).update(claimed_by="alive")
-    assert work.jobs_wake_stalled() == [stalled.pk]
+    assert jobs_wake_stalled() == [stalled.pk]
 
 
 def test_progress_counts_files_by_state(
