@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseServerError
 from django.shortcuts import get_object_or_404, redirect, render
@@ -30,32 +28,16 @@ from files.errors import (
 from files.file_responses import INLINE_SAFE_TYPES, file_response, media_type, safe_filename
 from files.forms import DeleteFileForm, FileLookupForm
 from files.models import DeletionState, FileDeletion, Organization
+from files.pages import View, admin_page, render_page
 
 LOOKUP_PERMISSION = "files.lookup_file"
 DELETE_PERMISSION = "files.delete_file"
 LAST_ORGANIZATION_KEY = "files_lookup_organization"
 
 
-def staff_view(
-    *permissions: str,
-) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
-    """Admin login and active staff first (admin_view), then each permission, else 403."""
-
-    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-        @wraps(view)
-        def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not request.user.has_perms(permissions):
-                raise PermissionDenied
-            return view(request, *args, **kwargs)
-
-        return admin.site.admin_view(checked)
-
-    return decorate
-
-
-def _page(request: HttpRequest, template: str, title: str, **context: Any) -> HttpResponse:
-    context = {**admin.site.each_context(request), "title": title, **context}
-    return render(request, template, context)
+def staff_view(*permissions: str) -> Callable[[View], View]:
+    """Admin login and active staff first, then each permission, else 403."""
+    return admin_page(lambda user: user.has_perms(permissions))
 
 
 @require_GET
@@ -85,7 +67,7 @@ def file_lookup_view(request: HttpRequest) -> HttpResponse:
             pass  # the detail page says what went wrong, and can be reloaded
         if form.is_valid():
             return redirect("files:detail", org_pk=organization.pk, asset_id=asset_id)
-    return _page(request, "files/lookup.html", "Look up a file", form=form, hint=form.hint)
+    return render_page(request, "files/lookup.html", "Look up a file", form=form, hint=form.hint)
 
 
 @require_GET
@@ -96,7 +78,7 @@ def file_detail_view(request: HttpRequest, org_pk: int, asset_id: str) -> HttpRe
         asset = services.file_lookup(organization=organization, asset_id=asset_id)
     except USER_FACING_ERRORS as exc:
         messages.error(request, describe_failure(exc, organization=organization, asset_id=asset_id))
-        return _page(
+        return render_page(
             request,
             "files/detail.html",
             f"File {asset_id}",
@@ -104,7 +86,7 @@ def file_detail_view(request: HttpRequest, org_pk: int, asset_id: str) -> HttpRe
             asset_id=asset_id,
             asset=None,
         )
-    return _page(
+    return render_page(
         request,
         "files/detail.html",
         display_name(asset.filename) or f"File {asset_id}",
@@ -204,7 +186,7 @@ def file_delete_view(request: HttpRequest, org_pk: int, asset_id: str) -> HttpRe
     shown_name = display_name(asset.filename)
     form.show_expected(name=shown_name, asset_id=asset.id)
     accepted = sorted({text for text in (shown_name, asset.filename, asset.id) if text})
-    return _page(
+    return render_page(
         request,
         "files/delete_confirm.html",
         f"Delete {shown_name or asset_id}?",

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterator
-from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.contrib import admin, messages
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.core.exceptions import PermissionDenied
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from files.models import DeletionState, Organization
+from files.pages import User, admin_page, render_page
 from jobs import services
 from jobs.forms import JobConfirmForm, JobCreateForm
 from jobs.models import DeletionJob, FileState, JobState, PreviewState
@@ -31,8 +29,6 @@ LOG_PERMISSION = "files.view_filedeletion"
 START_PERMISSIONS = (LOOKUP_PERMISSION, DELETE_PERMISSION)
 FILES_PER_PAGE = 100
 BAD_LINES_SHOWN = 200
-
-User = AbstractBaseUser | AnonymousUser
 
 
 def may_start_jobs(user: User) -> bool:
@@ -52,34 +48,12 @@ def may_stop_jobs(user: User) -> bool:
     return may_view_jobs(user)
 
 
-def jobs_view(
-    allowed: Callable[[User], bool],
-) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
-    """Admin login and active staff first (admin_view), then `allowed(user)`, else 403."""
-
-    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-        @wraps(view)
-        def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not allowed(request.user):
-                raise PermissionDenied
-            return view(request, *args, **kwargs)
-
-        return admin.site.admin_view(checked)
-
-    return decorate
-
-
-def _page(request: HttpRequest, template: str, title: str, **context: Any) -> HttpResponse:
-    context = {**admin.site.each_context(request), "title": title, **context}
-    return render(request, template, context)
-
-
 def _job(job_pk: int) -> DeletionJob:
     return get_object_or_404(DeletionJob.objects.select_related("organization"), pk=job_pk)
 
 
 @require_http_methods(["GET", "POST"])
-@jobs_view(may_start_jobs)
+@admin_page(may_start_jobs)
 def job_create_view(request: HttpRequest) -> HttpResponse:
     initial: dict[str, Any] = {}
     first_two = list(Organization.objects.all()[:2])
@@ -107,7 +81,7 @@ def job_create_view(request: HttpRequest) -> HttpResponse:
                 text += f" {wanted.duplicates:,} repeated line(s) were merged."
             messages.success(request, text)
             return redirect("jobs:detail", job_pk=job.pk)
-    return _page(
+    return render_page(
         request,
         "jobs/create.html",
         "Delete many files",
@@ -118,7 +92,7 @@ def job_create_view(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@jobs_view(may_view_jobs)
+@admin_page(may_view_jobs)
 def job_detail_view(request: HttpRequest, job_pk: int) -> HttpResponse:
     return _job_page(request, _job(job_pk))
 
@@ -139,7 +113,7 @@ def _job_page(
         confirm_form = JobConfirmForm()
     files, filters = _files_shown(request, job, started=started)
     can_view_log = user.has_perm(LOG_PERMISSION)
-    return _page(
+    return render_page(
         request,
         "jobs/job.html",
         str(job),
@@ -254,7 +228,7 @@ def _files_shown(
 
 
 @require_GET
-@jobs_view(may_view_jobs)
+@admin_page(may_view_jobs)
 def job_progress_view(request: HttpRequest, job_pk: int) -> JsonResponse:
     job = _job(job_pk)
     progress = services.job_progress(job=job)
@@ -279,7 +253,7 @@ def job_progress_view(request: HttpRequest, job_pk: int) -> JsonResponse:
 
 
 @require_POST
-@jobs_view(may_start_jobs)
+@admin_page(may_start_jobs)
 def job_confirm_view(request: HttpRequest, job_pk: int) -> HttpResponse:
     job = _job(job_pk)
     form = JobConfirmForm(request.POST)
@@ -310,13 +284,13 @@ def job_confirm_view(request: HttpRequest, job_pk: int) -> HttpResponse:
 
 
 @require_POST
-@jobs_view(may_approve_jobs)
+@admin_page(may_approve_jobs)
 def job_approve_view(request: HttpRequest, job_pk: int) -> HttpResponse:
     return _act(request, _job(job_pk), services.job_approve, "{job} is approved and scheduled.")
 
 
 @require_POST
-@jobs_view(may_stop_jobs)
+@admin_page(may_stop_jobs)
 def job_pause_view(request: HttpRequest, job_pk: int) -> HttpResponse:
     return _act(
         request, _job(job_pk), services.job_pause, "{job} is paused: files in flight finish."
@@ -324,13 +298,13 @@ def job_pause_view(request: HttpRequest, job_pk: int) -> HttpResponse:
 
 
 @require_POST
-@jobs_view(may_start_jobs)
+@admin_page(may_start_jobs)
 def job_resume_view(request: HttpRequest, job_pk: int) -> HttpResponse:
     return _act(request, _job(job_pk), services.job_resume, "{job} is running again.")
 
 
 @require_http_methods(["GET", "POST"])
-@jobs_view(may_stop_jobs)
+@admin_page(may_stop_jobs)
 def job_cancel_view(request: HttpRequest, job_pk: int) -> HttpResponse:
     job = _job(job_pk)
     if request.method == "POST":
@@ -344,7 +318,7 @@ def job_cancel_view(request: HttpRequest, job_pk: int) -> HttpResponse:
         messages.warning(request, f"{job} has already ended.")
         return redirect("jobs:detail", job_pk=job.pk)
     progress = services.job_progress(job=job)
-    return _page(request, "jobs/cancel.html", f"Cancel {job}?", job=job, progress=progress)
+    return render_page(request, "jobs/cancel.html", f"Cancel {job}?", job=job, progress=progress)
 
 
 def _act(
@@ -391,7 +365,7 @@ class _Echo:
 
 
 @require_GET
-@jobs_view(may_view_jobs)
+@admin_page(may_view_jobs)
 def job_results_view(request: HttpRequest, job_pk: int) -> StreamingHttpResponse:
     job = _job(job_pk)
     writer = csv.writer(_Echo())
