@@ -548,8 +548,7 @@ def deletion_job_from_index(*, files: QuerySet[IndexedFile], user: AbstractBaseU
     """A deletion job (jobs) for the selected indexed files: preview, confirmation, approval and
     the log as for any job. Links and files already gone are left out; the files must all be of
     one organization. Raises JobRefused with nothing created."""
-    chosen = files.filter(is_link=False, gone_at__isnull=True).exclude(asset_id="")
-    chosen = chosen.exclude(gone_q())
+    chosen = files.filter(is_link=False).exclude(asset_id="").exclude(gone_q())
     organizations = set(chosen.values_list("organization", flat=True).distinct()[:2])
     if not organizations:
         raise JobRefused("None of the selected rows is a Tallyfy file still there to delete.")

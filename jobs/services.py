@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from files.models import Organization
+from files.models import FileDeletion, Organization
 from jobs.lines import BadLine, ParsedFiles
 from jobs.models import DeletionJob, FileState, JobFile, JobState, PreviewState
 from jobs.tasks import job_wake
@@ -189,10 +189,10 @@ def job_progress(*, job: DeletionJob) -> Progress:
     )
     log = Counter(
         dict(
-            job.files.filter(state=FileState.DONE)
-            .values_list("deletion__state")
+            FileDeletion.objects.filter(job_id=job.pk)
+            .values_list("state")
             .annotate(n=Count("id"))
-            .values_list("deletion__state", "n")
+            .values_list("state", "n")
         )
     )
     to_delete = preview[PreviewState.FOUND]

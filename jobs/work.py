@@ -28,7 +28,7 @@ from files import services as file_services
 from files import tallyfy
 from files.clients import tallyfy_client
 from files.errors import USER_FACING_ERRORS, describe_failure
-from files.models import DeletionState, FileDeletion
+from files.models import FileDeletion
 from jobs.models import DeletionJob, FileState, JobFile, JobState, PreviewState, Worker
 
 logger = logging.getLogger(__name__)
@@ -244,11 +244,3 @@ def _end_if_done(job: DeletionJob) -> None:
     DeletionJob.objects.filter(
         pk=job.pk, state=JobState.CANCELLED, finished_at__isnull=True
     ).update(finished_at=now)
-
-
-def deletion_states(job: DeletionJob) -> dict[str, int]:
-    """How the job's log rows ended, by state."""
-    counts: dict[str, int] = {state: 0 for state in DeletionState.values}
-    for state in FileDeletion.objects.filter(job_id=job.pk).values_list("state", flat=True):
-        counts[state] += 1
-    return counts

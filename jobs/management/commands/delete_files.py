@@ -374,8 +374,8 @@ class _Watcher:
 
     def _summary(self) -> int:
         job = self.job
-        by_state = work.deletion_states(job)
-        files = services.job_progress(job=job).files
+        progress = services.job_progress(job=job)
+        by_state, files = progress.log, progress.files
         parts = [
             f"{by_state[state]} {DeletionState(state).label.lower()}"
             for state in DeletionState.values
