@@ -32,6 +32,14 @@ class IndexPaginator(CappedCountPaginator):
         return min(capped.count(), self.COUNT_CAP + 1)
 
 
+class BroadSearchPaginator(CappedCountPaginator):
+    """For a search known to match more files than a page counts: nothing left to count."""
+
+    @cached_property
+    def count(self) -> int:
+        return self.COUNT_CAP + 1
+
+
 def tallyfy_run_url(organization: Organization, run_id: str) -> str:
     """The run's page in Tallyfy's web app, next to the API it was read from."""
     root = organization.api_base_url.rstrip("/").removesuffix("/api")
@@ -124,7 +132,6 @@ class IndexedFileAdmin(admin.ModelAdmin):
         "Part of a file name (accents and case ignored), a run or template name, or an "
         "uploader's email."
     )
-    paginator = IndexPaginator
     show_full_result_count = False
     list_select_related = ["organization"]
     list_per_page = 50
@@ -160,7 +167,15 @@ class IndexedFileAdmin(admin.ModelAdmin):
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[IndexedFile], search_term: str
     ) -> tuple[QuerySet[IndexedFile], bool]:
-        return search.matching(queryset, search_term), False
+        found = search.find(queryset, search_term)
+        search.remember_breadth(request, found)
+        return found.files, False
+
+    def get_paginator(
+        self, request: HttpRequest, queryset: QuerySet[IndexedFile], *args: Any, **kwargs: Any
+    ) -> CappedCountPaginator:
+        paginator = BroadSearchPaginator if search.was_broad(request) else IndexPaginator
+        return paginator(queryset, *args, **kwargs)
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None

@@ -141,7 +141,7 @@ class IndexedFile(models.Model):
             models.Index(
                 fields=["organization", "-uploaded_at", "-id"], name="catalog_org_recent_idx"
             ),
-            models.Index(fields=["organization", "asset_id"], name="catalog_asset_idx"),
+            models.Index(fields=["asset_id", "organization"], name="catalog_asset_org_idx"),
             models.Index(fields=["run_id"], name="catalog_run_idx"),
             models.Index(fields=["task_id"], name="catalog_task_idx"),
             models.Index(fields=["uploader_email"], name="catalog_uploader_idx"),

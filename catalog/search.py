@@ -1,59 +1,175 @@
 """Free-text search of the file index, answered by indexes at a million files.
 
 Every word (quoted phrases stay whole) must match a file somewhere: part of its file name,
-accents and case ignored (the folded column), or part of its run's name, its template's
-name or its uploader's email. A whole file id matches that file. PostgreSQL answers the parts
-with trigram indexes (migration 0002); SQLite with a full-text table with a trigram tokenizer
-over the same columns (also migration 0002), for words of three characters or more.
+accents and case ignored (the folded column), part of its run's name or its template's name,
+or its uploader's email: part of it, or, for a whole address, exactly that uploader (any case).
+A whole file id matches that file.
+
+PostgreSQL answers the parts with trigram indexes (migration 0002) and a whole address with
+an index on the upper-cased email (migration 0003). SQLite answers the parts with two
+full-text tables with a trigram tokenizer, one over the names and one over the uploaders'
+emails, for words of three characters or more, and a whole address with a case-blind index
+(migration 0003).
+
+Trigrams found in nearly every row make an index read nearly every row, so two kinds of
+word are not given to the indexes whole:
+- a whole email address is looked up exactly ("exa", "com" are in every email);
+- a word ending in a common file extension (`.pdf`, `.jpg`, …) is looked up without it and
+  the rows found are checked for the whole word (most names end in one of a few extensions).
+
+The admin asks one search several times for one page (the page, its count, the date range),
+so the matching files are found once: when no more match than the page would count (10,000),
+the page is asked for those rows by primary key. More matches than that are common enough
+that walking the upload-date index finds a page of them quickly: the search is left to the
+database, and the admin neither counts them nor bounds their dates (`Found.broad`).
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 from django.db import connections
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Concat
+from django.http import HttpRequest
 
 from catalog.folding import fold
 from catalog.models import IndexedFile
 from files.ids import is_valid_id
 from files.log_search import _fts_phrase, _search_words
+from files.pagination import CappedCountPaginator
 
-SQLITE_TEXT_TABLE = "catalog_indexedfile_search"
-_IN_TEXT_TABLE = (
-    "SELECT rowid FROM catalog_indexedfile_search WHERE catalog_indexedfile_search MATCH %s"
+NAMES_TEXT_TABLE = "catalog_indexedfile_search"
+UPLOADERS_TEXT_TABLE = "catalog_indexedfile_uploader_search"
+_IN_NAMES = "SELECT rowid FROM catalog_indexedfile_search WHERE catalog_indexedfile_search MATCH %s"
+_IN_UPLOADERS = (
+    "SELECT rowid FROM catalog_indexedfile_uploader_search "
+    "WHERE catalog_indexedfile_uploader_search MATCH %s"
 )
 _TRIGRAM = 3
+_WHOLE_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_COMMON_EXTENSION = re.compile(
+    r"\.(pdf|docx?|xlsx?|pptx?|csv|txt|jpe?g|png|gif|heic|zip|mp4|mov)\Z", re.IGNORECASE
+)
+# The name columns as expressions no index is built on: checking the whole word on the rows
+# the indexes found, without the database reading the indexes for it again.
+_UNINDEXED_NAMES = {
+    "name_checked": Concat("file_name_folded", Value("")),
+    "run_name_checked": Concat("run_name", Value("")),
+    "template_name_checked": Concat("template_name", Value("")),
+}
+
+
+@dataclass(frozen=True)
+class Found:
+    files: QuerySet[IndexedFile]
+    # More than `pinned_limit()` files match: too many to count or to bound by date cheaply.
+    broad: bool = False
 
 
 def matching(queryset: QuerySet[IndexedFile], term: str) -> QuerySet[IndexedFile]:
-    uses_text_table = _has_text_table(queryset.db)
+    """The files of `queryset` that match every word of `term`."""
+    return find(queryset, term).files
+
+
+def find(queryset: QuerySet[IndexedFile], term: str) -> Found:
+    if not _search_words(term.strip()):
+        return Found(queryset)
+    found = searched(queryset, term)
+    limit = pinned_limit(queryset.db)
+    pinned = list(found.order_by().values_list("pk", flat=True)[: limit + 1])
+    if len(pinned) <= limit:
+        return Found(queryset.filter(pk__in=pinned))
+    if not _has_text_tables(queryset.db):
+        return Found(found, broad=True)
+    # SQLite would read every match to sort them by date; hiding the primary key from the
+    # planner (`id + 0`) makes it walk the date index and stop at a page of matches.
+    walked = searched(queryset.alias(id_unindexed=F("pk") + 0), term, by_id="id_unindexed")
+    return Found(walked, broad=True)
+
+
+def remember_breadth(request: HttpRequest, found: Found) -> None:
+    """For the rest of the request's page (its paginator, its date hierarchy)."""
+    request.index_search_broad = found.broad  # type: ignore[attr-defined]
+
+
+def was_broad(request: HttpRequest) -> bool:
+    return getattr(request, "index_search_broad", False)
+
+
+def pinned_limit(alias: str) -> int:
+    """As many matches as the index's pages count, within the database's bound parameters."""
+    bound = connections[alias].features.max_query_params
+    cap = CappedCountPaginator.COUNT_CAP
+    return cap if bound is None else min(cap, bound - 100)
+
+
+def searched(
+    queryset: QuerySet[IndexedFile], term: str, *, by_id: str = "pk"
+) -> QuerySet[IndexedFile]:
+    """The search as one query, for the database's indexes to answer."""
+    text_tables = _has_text_tables(queryset.db)
+    queryset = queryset.alias(**_UNINDEXED_NAMES)
     for word in _search_words(term.strip()):
-        queryset = queryset.filter(_word_matches(word, uses_text_table=uses_text_table))
+        queryset = queryset.filter(_word_matches(word, text_tables=text_tables, by_id=by_id))
     return queryset
 
 
-def _word_matches(word: str, *, uses_text_table: bool) -> Q:
-    folded = fold(word)
+def _word_matches(word: str, *, text_tables: bool, by_id: str) -> Q:
     exactly = Q(asset_id=word) if is_valid_id(word) else Q(pk__in=[])
-    if uses_text_table and len(folded) >= _TRIGRAM and len(word) >= _TRIGRAM:
-        phrases = {_fts_phrase(folded), _fts_phrase(word)}
-        in_text = RawSQL(_IN_TEXT_TABLE, [" OR ".join(sorted(phrases))])  # noqa: S611
-        return exactly | Q(pk__in=in_text)
-    return (
-        exactly
-        | Q(file_name_folded__contains=folded)
-        | Q(run_name__icontains=word)
-        | Q(template_name__icontains=word)
-        | Q(uploader_email__icontains=word)
+    by_name = _names_match(word, text_tables, by_id)
+    if _WHOLE_EMAIL.fullmatch(word):
+        return exactly | by_name | Q(uploader_email__iexact=word)
+    return exactly | by_name | _uploader_part(word, text_tables, by_id)
+
+
+def _names_match(word: str, text_tables: bool, by_id: str) -> Q:
+    """Part of the file name (folded), the run name or the template name."""
+    stem = _without_common_extension(word)
+    found = _names_contain(stem, text_tables, by_id)
+    if stem == word:
+        return found
+    return found & (
+        Q(name_checked__contains=fold(word))
+        | Q(run_name_checked__icontains=word)
+        | Q(template_name_checked__icontains=word)
     )
 
 
-def _has_text_table(alias: str) -> bool:
+def _names_contain(word: str, text_tables: bool, by_id: str) -> Q:
+    folded = fold(word)
+    if text_tables and len(folded) >= _TRIGRAM and len(word) >= _TRIGRAM:
+        phrases = " OR ".join(sorted({_fts_phrase(folded), _fts_phrase(word)}))
+        return Q(**{f"{by_id}__in": RawSQL(_IN_NAMES, [phrases])})  # noqa: S611 (bound words)
+    return (
+        Q(file_name_folded__contains=folded)
+        | Q(run_name__icontains=word)
+        | Q(template_name__icontains=word)
+    )
+
+
+def _uploader_part(word: str, text_tables: bool, by_id: str) -> Q:
+    if text_tables and len(word) >= _TRIGRAM:
+        in_emails = RawSQL(_IN_UPLOADERS, [_fts_phrase(word)])  # noqa: S611 (a bound word)
+        return Q(**{f"{by_id}__in": in_emails})
+    return Q(uploader_email__icontains=word)
+
+
+def _without_common_extension(word: str) -> str:
+    """`scan_0042.pdf` as `scan_0042.`, when what is left is long enough for the indexes."""
+    stem = _COMMON_EXTENSION.sub(".", word)
+    return stem if len(stem.rstrip(".")) >= _TRIGRAM else word
+
+
+def _has_text_tables(alias: str) -> bool:
     connection = connections[alias]
     if connection.vendor != "sqlite":
         return False
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = %s", [SQLITE_TEXT_TABLE]
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN (%s, %s)",
+            [NAMES_TEXT_TABLE, UPLOADERS_TEXT_TABLE],
         )
-        return cursor.fetchone() is not None
+        return cursor.fetchone()[0] == 2

@@ -17,11 +17,13 @@ from django.db.models import Max, Min
 from django.utils import formats, timezone
 from django.utils.text import capfirst
 
+from catalog import search
+
 register = template.Library()
 
 
-@register.inclusion_tag("admin/date_hierarchy.html")
-def index_date_hierarchy(cl: ChangeList) -> dict[str, Any]:
+@register.inclusion_tag("admin/date_hierarchy.html", takes_context=True)
+def index_date_hierarchy(context: template.Context, cl: ChangeList) -> dict[str, Any]:
     field = cl.date_hierarchy
     year, month, day = (cl.params.get(f"{field}__{part}") for part in ("year", "month", "day"))
     name = cl.model._meta.get_field(field).verbose_name
@@ -30,7 +32,10 @@ def index_date_hierarchy(cl: ChangeList) -> dict[str, Any]:
         return cl.get_query_string(filters, [f"{field}__"])
 
     # Two queries: SQLite answers MIN or MAX alone from the index, but not both in one.
-    rows = cl.queryset.order_by()
+    # A search matching more files than a page counts is bounded by the whole index's dates:
+    # finding its own first and last would read every match.
+    request = context.get("request")
+    rows = (cl.root_queryset if request and search.was_broad(request) else cl.queryset).order_by()
     span = {**rows.aggregate(first=Min(field)), **rows.aggregate(last=Max(field))}
     if not (span["first"] and span["last"]):
         return {"show": False}
