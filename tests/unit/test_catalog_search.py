@@ -36,12 +36,12 @@ def files(organization: Organization) -> None:
     indexed(organization, "old report.PDF", 4, uploader_email="sam@example.com")
 
 
-def searched_page(term: str) -> str:
-    user = User.objects.create_user(username="searcher", is_staff=True)
+def searched_page(term: str, **filters: str) -> str:
+    user, _ = User.objects.get_or_create(username="searcher", is_staff=True)
     user.user_permissions.set(Permission.objects.filter(codename="view_indexedfile"))
     client = Client()
     client.force_login(user)
-    response = client.get(reverse(CHANGELIST), {"q": term})
+    response = client.get(reverse(CHANGELIST), {"q": term, **filters})
     assert response.status_code == 200
     return response.content.decode()
 
@@ -180,3 +180,15 @@ def test_a_broad_search_walks_the_date_index_on_sqlite() -> None:
     files = search.find(services.indexed_files(), "scan").files
     plan = files.order_by("-uploaded_at", "-id")[:50].explain()
     assert "TEMP B-TREE" not in plan, plan
+
+
+@pytest.mark.usefixtures("files", "broad")
+def test_a_broad_search_drilled_to_a_month_offers_only_that_months_days(
+    organization: Organization,
+) -> None:
+    index_file(organization, "older.png", uploaded_at=datetime(2019, 6, 1, tzinfo=UTC))
+    page = searched_page("report", uploaded_at__year="2026", uploaded_at__month="1")
+    days = set(re.findall(r"uploaded_at__day=(\d+)", page))
+    assert days == {"1", "2", "3", "4"}
+    page = searched_page("report", uploaded_at__year="2026")
+    assert set(re.findall(r"uploaded_at__month=(\d+)", page)) == {"1"}
