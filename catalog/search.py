@@ -30,16 +30,15 @@ import re
 from dataclasses import dataclass
 
 from django.db import connections
-from django.db.models import F, Q, QuerySet, Value
+from django.db.models import F, Q, QuerySet
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Concat
 from django.http import HttpRequest
 
 from catalog.folding import fold
 from catalog.models import IndexedFile
 from files.ids import is_valid_id
-from files.log_search import _fts_phrase, _search_words
 from files.pagination import CappedCountPaginator
+from files.text_search import TRIGRAM, fts_phrase, search_words, unindexed, without_common_extension
 
 NAMES_TEXT_TABLE = "catalog_indexedfile_search"
 UPLOADERS_TEXT_TABLE = "catalog_indexedfile_uploader_search"
@@ -48,17 +47,11 @@ _IN_UPLOADERS = (
     "SELECT rowid FROM catalog_indexedfile_uploader_search "
     "WHERE catalog_indexedfile_uploader_search MATCH %s"
 )
-_TRIGRAM = 3
 _WHOLE_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_COMMON_EXTENSION = re.compile(
-    r"\.(pdf|docx?|xlsx?|pptx?|csv|txt|jpe?g|png|gif|heic|zip|mp4|mov)\Z", re.IGNORECASE
-)
-# The name columns as expressions no index is built on: checking the whole word on the rows
-# the indexes found, without the database reading the indexes for it again.
 _UNINDEXED_NAMES = {
-    "name_checked": Concat("file_name_folded", Value("")),
-    "run_name_checked": Concat("run_name", Value("")),
-    "template_name_checked": Concat("template_name", Value("")),
+    "name_checked": unindexed("file_name_folded"),
+    "run_name_checked": unindexed("run_name"),
+    "template_name_checked": unindexed("template_name"),
 }
 
 
@@ -75,7 +68,7 @@ def matching(queryset: QuerySet[IndexedFile], term: str) -> QuerySet[IndexedFile
 
 
 def find(queryset: QuerySet[IndexedFile], term: str) -> Found:
-    if not _search_words(term.strip()):
+    if not search_words(term.strip()):
         return Found(queryset)
     found = searched(queryset, term)
     limit = pinned_limit(queryset.db)
@@ -112,7 +105,7 @@ def searched(
     """The search as one query, for the database's indexes to answer."""
     text_tables = _has_text_tables(queryset.db)
     queryset = queryset.alias(**_UNINDEXED_NAMES)
-    for word in _search_words(term.strip()):
+    for word in search_words(term.strip()):
         queryset = queryset.filter(_word_matches(word, text_tables=text_tables, by_id=by_id))
     return queryset
 
@@ -127,7 +120,7 @@ def _word_matches(word: str, *, text_tables: bool, by_id: str) -> Q:
 
 def _names_match(word: str, text_tables: bool, by_id: str) -> Q:
     """Part of the file name (folded), the run name or the template name."""
-    stem = _without_common_extension(word)
+    stem = without_common_extension(word)
     found = _names_contain(stem, text_tables, by_id)
     if stem == word:
         return found
@@ -140,8 +133,8 @@ def _names_match(word: str, text_tables: bool, by_id: str) -> Q:
 
 def _names_contain(word: str, text_tables: bool, by_id: str) -> Q:
     folded = fold(word)
-    if text_tables and len(folded) >= _TRIGRAM and len(word) >= _TRIGRAM:
-        phrases = " OR ".join(sorted({_fts_phrase(folded), _fts_phrase(word)}))
+    if text_tables and len(folded) >= TRIGRAM and len(word) >= TRIGRAM:
+        phrases = " OR ".join(sorted({fts_phrase(folded), fts_phrase(word)}))
         return Q(**{f"{by_id}__in": RawSQL(_IN_NAMES, [phrases])})  # noqa: S611 (bound words)
     return (
         Q(file_name_folded__contains=folded)
@@ -151,16 +144,10 @@ def _names_contain(word: str, text_tables: bool, by_id: str) -> Q:
 
 
 def _uploader_part(word: str, text_tables: bool, by_id: str) -> Q:
-    if text_tables and len(word) >= _TRIGRAM:
-        in_emails = RawSQL(_IN_UPLOADERS, [_fts_phrase(word)])  # noqa: S611 (a bound word)
+    if text_tables and len(word) >= TRIGRAM:
+        in_emails = RawSQL(_IN_UPLOADERS, [fts_phrase(word)])  # noqa: S611 (a bound word)
         return Q(**{f"{by_id}__in": in_emails})
     return Q(uploader_email__icontains=word)
-
-
-def _without_common_extension(word: str) -> str:
-    """`scan_0042.pdf` as `scan_0042.`, when what is left is long enough for the indexes."""
-    stem = _COMMON_EXTENSION.sub(".", word)
-    return stem if len(stem.rstrip(".")) >= _TRIGRAM else word
 
 
 def _has_text_tables(alias: str) -> bool:

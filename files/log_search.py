@@ -6,7 +6,9 @@ word must match the row somewhere: the file id or the username exactly (any case
 the file name or the reason. The first two are answered by case-insensitive indexes. For
 the parts, PostgreSQL has trigram indexes on the columns themselves (migration 0002), so a
 plain `icontains` uses them; SQLite has a full-text table with a trigram tokenizer
-(migration 0003), which answers words of three characters or more.
+(migration 0003), which answers words of three characters or more. A word ending in a common
+file extension is put to them without it, and the rows found are checked for the whole word
+(files/text_search.py says why).
 """
 
 from __future__ import annotations
@@ -16,26 +18,15 @@ import re
 from django.db import connections
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
-from django.utils.text import smart_split, unescape_string_literal
 
 from files.models import FileDeletion
+from files.text_search import TRIGRAM, fts_phrase, search_words, unindexed, without_common_extension
 
 SQLITE_TEXT_TABLE = "files_filedeletion_search"
 _IN_TEXT_TABLE = (
     "SELECT rowid FROM files_filedeletion_search WHERE files_filedeletion_search MATCH %s"
 )
-_TRIGRAM = 3
 _TALLYFY_OBJECT_ID = re.compile(r"[0-9a-f]{32}")
-
-
-def _search_words(term: str) -> list[str]:
-    words = []
-    for bit in smart_split(term):
-        if bit.startswith(('"', "'")) and bit[0] == bit[-1] and len(bit) > 1:
-            bit = unescape_string_literal(bit)
-        if bit:
-            words.append(bit)
-    return words
 
 
 def matching(queryset: QuerySet[FileDeletion], term: str) -> QuerySet[FileDeletion]:
@@ -43,23 +34,25 @@ def matching(queryset: QuerySet[FileDeletion], term: str) -> QuerySet[FileDeleti
     if _TALLYFY_OBJECT_ID.fullmatch(term):
         return queryset.filter(asset_id=term)
     uses_text_table = _has_text_table(queryset.db)
-    for word in _search_words(term):
+    queryset = queryset.alias(
+        file_name_checked=unindexed("file_name"), reason_checked=unindexed("reason")
+    )
+    for word in search_words(term):
         queryset = queryset.filter(_word_matches(word, uses_text_table=uses_text_table))
     return queryset
 
 
 def _word_matches(word: str, *, uses_text_table: bool) -> Q:
     exactly = Q(asset_id__iexact=word) | Q(username__iexact=word)
-    if uses_text_table and len(word) >= _TRIGRAM:
-        # Fixed SQL; the word is a bound parameter.
-        in_text = RawSQL(_IN_TEXT_TABLE, [_fts_phrase(word)])  # noqa: S611
-        return exactly | Q(pk__in=in_text)
-    return exactly | Q(file_name__icontains=word) | Q(reason__icontains=word)
-
-
-def _fts_phrase(word: str) -> str:
-    """The word as one FTS5 string, so none of its characters is read as query syntax."""
-    return '"' + word.replace('"', '""') + '"'
+    stem = without_common_extension(word)
+    if uses_text_table and len(word) >= TRIGRAM:
+        in_text = RawSQL(_IN_TEXT_TABLE, [fts_phrase(stem)])  # noqa: S611 (a bound word)
+        found = Q(pk__in=in_text)
+    else:
+        found = Q(file_name__icontains=stem) | Q(reason__icontains=stem)
+    if stem != word:
+        found &= Q(file_name_checked__icontains=word) | Q(reason_checked__icontains=word)
+    return exactly | found
 
 
 def _has_text_table(alias: str) -> bool:

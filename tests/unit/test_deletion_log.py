@@ -208,3 +208,41 @@ def test_search_reads_the_log_where_sqlite_has_no_text_table(
     found = log_search.matching(FileDeletion.objects.all(), "ledger inc-77")
     assert "VIRTUAL TABLE" not in found.explain()
     assert [row.file_name for row in found] == ["Quarterly Ledger.xlsx"]
+
+
+def test_a_search_with_an_extension_finds_only_that_extension(
+    admin_user: User, organization: Organization
+) -> None:
+    for n, name in enumerate(["Q3 report.pdf", "Q3 report.docx", "notes.PDF"]):
+        make_row(organization, admin_user, asset_id=f"{n:032x}", file_name=name, reason="audit")
+    found = log_search.matching(FileDeletion.objects.all(), "report.pdf")
+    assert [row.file_name for row in found] == ["Q3 report.pdf"]
+    found = log_search.matching(FileDeletion.objects.all(), "audit report.DOCX")
+    assert [row.file_name for row in found] == ["Q3 report.docx"]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the indexes are PostgreSQL's")
+def test_a_common_extension_is_not_asked_of_the_name_index_on_postgresql(
+    organization: Organization,
+) -> None:
+    FileDeletion.objects.bulk_create(
+        FileDeletion(
+            organization=organization,
+            org_id=organization.org_id,
+            asset_id=f"{n:032x}",
+            username="staff",
+            reason=f"GDPR-{n}",
+            file_name=f"file-{n}.pdf",
+        )
+        for n in range(3000)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE files_filedeletion")
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_indexscan = off")
+    found = log_search.matching(FileDeletion.objects.all(), "file-1234.pdf")
+    plan = found.explain()
+    name_conditions = re.findall(r"Index Cond: (.*upper\(\(file_name\).*)", plan)
+    assert name_conditions, plan
+    assert all("1234.%" in cond and "PDF" not in cond for cond in name_conditions), plan
+    assert [row.file_name for row in found] == ["file-1234.pdf"]
