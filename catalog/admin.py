@@ -13,10 +13,10 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
-from django.utils.http import urlencode
 
-from catalog import search, services, tasks
+from catalog import run_views, search, services, tasks
 from catalog.models import IndexedFile, Scan
+from catalog.run_views import files_url
 from files.display import display_name
 from files.models import Organization
 from files.pagination import CappedCountPaginator
@@ -245,6 +245,7 @@ class ScanAdmin(admin.ModelAdmin):
     form = ScanForm
     list_display = [
         "organization",
+        "scope",
         "state",
         "phase",
         "runs_read",
@@ -259,6 +260,7 @@ class ScanAdmin(admin.ModelAdmin):
     actions = None
     readonly_fields = [
         "organization",
+        "scope",
         "state",
         "phase",
         "progress",
@@ -318,7 +320,10 @@ class ScanAdmin(admin.ModelAdmin):
             self.admin_site.admin_view(self.cancel_view),
             name="catalog_scan_cancel",
         )
-        return [cancel, *super().get_urls()]
+        run = path(
+            "run/", self.admin_site.admin_view(run_views.run_files_view), name="catalog_scan_run"
+        )
+        return [cancel, run, *super().get_urls()]
 
     def cancel_view(self, request: HttpRequest, scan_pk: int) -> HttpResponse:
         if request.method != "POST":
@@ -339,14 +344,13 @@ class ScanAdmin(admin.ModelAdmin):
         scan = self.get_object(request, object_id)
         extra: dict[str, Any] = {}
         if scan is not None:
-            files_url = reverse("admin:catalog_indexedfile_changelist")
-            org_pk = scan.organization_id
             extra = {
                 "scan": scan,
                 "scan_running": scan.is_unfinished,
                 "can_cancel": scan.is_unfinished and self.has_add_permission(request),
                 "cancel_url": reverse("admin:catalog_scan_cancel", args=[scan.pk]),
-                "files_url": f"{files_url}?{urlencode({'organization__id__exact': org_pk})}",
+                "files_url": files_url(scan.organization, run_id=scan.run_id),
+                "files_link_text": "Files of this run" if scan.run_id else None,
             }
         response = super().change_view(
             request, object_id, form_url, {**extra, **(extra_context or {})}
@@ -354,6 +358,10 @@ class ScanAdmin(admin.ModelAdmin):
         if isinstance(response, TemplateResponse) and scan is not None and scan.is_unfinished:
             response["Cache-Control"] = "no-store"
         return response
+
+    @admin.display(description="Scanned")
+    def scope(self, scan: Scan) -> str:
+        return scan.scope
 
     @admin.display(description="Progress")
     def progress(self, scan: Scan) -> str:

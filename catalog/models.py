@@ -27,7 +27,10 @@ class ScanPhase(models.TextChoices):
     RUNS = "runs", "Process runs"
     ARCHIVED_RUNS = "archived_runs", "Archived process runs"
     ONEOFF_TASKS = "oneoff_tasks", "One-off tasks"
+    ARCHIVED_ONEOFF_TASKS = "archived_oneoffs", "Archived one-off tasks"
     TEMPLATES = "templates", "Templates"
+    ARCHIVED_TEMPLATES = "archived_templates", "Archived templates"
+    RUN = "run", "The process run"
     UPLOADS = "uploads", "Who uploaded (activity feed)"
     FINISHING = "finishing", "Marking files no longer found"
 
@@ -36,13 +39,20 @@ UNFINISHED_SCAN_STATES = (ScanState.QUEUED, ScanState.RUNNING)
 
 
 class Scan(models.Model):
-    """One pass over an organization's runs, tasks, templates and activity feed.
+    """One pass over an organization's runs, tasks, templates and activity feed, or over one
+    run of it (`run_id`).
 
     Its row is the scan's whole state: a worker reads it, does one step (one page of a list),
     and writes the next position with the counts. A worker that dies leaves its lease to
     expire; whoever runs the scan next carries on from the row."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    run_id = models.CharField(
+        "run id",
+        max_length=255,
+        blank=True,
+        help_text="Only this process run; blank for the whole organization.",
+    )
     state = models.CharField(max_length=20, choices=ScanState.choices, default=ScanState.QUEUED)
     phase = models.CharField(max_length=20, choices=ScanPhase.choices, default=ScanPhase.RUNS)
     page = models.PositiveIntegerField("next page", default=1)
@@ -75,16 +85,22 @@ class Scan(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
+            # A scan of one run neither waits for nor blocks the organization's whole scan.
             models.UniqueConstraint(
-                fields=["organization"],
+                fields=["organization", "run_id"],
                 condition=models.Q(state__in=UNFINISHED_SCAN_STATES),
                 name="catalog_one_scan_at_a_time",
-                violation_error_message="This organization is being scanned already.",
+                violation_error_message="This organization or run is being scanned already.",
             ),
         ]
 
     def __str__(self) -> str:
-        return f"Scan of {self.organization} ({self.get_state_display()})"
+        run = f"run {self.run_id} of " if self.run_id else ""
+        return f"Scan of {run}{self.organization} ({self.get_state_display()})"
+
+    @property
+    def scope(self) -> str:
+        return f"Run {self.run_id}" if self.run_id else "Whole organization"
 
     @property
     def is_unfinished(self) -> bool:

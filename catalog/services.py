@@ -5,6 +5,9 @@ A scan advances one step at a time (one page of one list, with the calls that pa
 and writes its position and counts to its row after each step. Any worker, or the
 `scan_files` command, can carry a scan on from its row: a lease on the row keeps two of them
 from stepping the same scan at once, and expires when its holder dies.
+
+A scan of one run (`Scan.run_id`) reads that run and its tasks as a whole scan does, and marks
+gone only files of that run.
 """
 
 from __future__ import annotations
@@ -46,10 +49,13 @@ _PHASES = [
     ScanPhase.RUNS,
     ScanPhase.ARCHIVED_RUNS,
     ScanPhase.ONEOFF_TASKS,
+    ScanPhase.ARCHIVED_ONEOFF_TASKS,
     ScanPhase.TEMPLATES,
+    ScanPhase.ARCHIVED_TEMPLATES,
     ScanPhase.UPLOADS,
     ScanPhase.FINISHING,
 ]
+_RUN_PHASES = [ScanPhase.RUN, ScanPhase.FINISHING]
 # A file found in several places is shown where it says most: a task before its run, a run
 # (its kick-off form) before the template the upload was recorded against.
 _PRIORITY = {
@@ -68,6 +74,10 @@ _FATAL = (
 
 class ScanBusy(Exception):
     """Another worker holds this scan's lease."""
+
+
+class _RunMissing(Exception):
+    """Tallyfy says the run a scan of one run is for does not exist."""
 
 
 # --- the index as the panel lists it ---
@@ -94,24 +104,32 @@ def gone_q() -> Q:
 # --- starting, cancelling ---
 
 
-def scan_start(*, organization: Organization, user: AbstractBaseUser | None = None) -> Scan:
-    """A new scan of the organization, or the one not yet finished (which is carried on)."""
-    unfinished = Scan.objects.filter(organization=organization, state__in=UNFINISHED_SCAN_STATES)
+def scan_start(
+    *, organization: Organization, user: AbstractBaseUser | None = None, run_id: str = ""
+) -> Scan:
+    """A new scan of the organization (or of its run `run_id` only), or the one of the same
+    not yet finished (which is carried on)."""
+    unfinished = Scan.objects.filter(
+        organization=organization, run_id=run_id, state__in=UNFINISHED_SCAN_STATES
+    )
     if scan := unfinished.first():
         return scan
-    last_done = (
-        Scan.objects.filter(organization=organization, state=ScanState.DONE)
-        .order_by("-started_at")
-        .first()
-    )
     since = None
-    if last_done is not None and last_done.started_at is not None:
-        # A day's margin: the feed's filter is by day and clocks differ.
-        since = (last_done.started_at - timedelta(days=1)).date()
+    if not run_id:
+        last_done = (
+            Scan.objects.filter(organization=organization, run_id="", state=ScanState.DONE)
+            .order_by("-started_at")
+            .first()
+        )
+        if last_done is not None and last_done.started_at is not None:
+            # A day's margin: the feed's filter is by day and clocks differ.
+            since = (last_done.started_at - timedelta(days=1)).date()
     try:
         with transaction.atomic():
             return Scan.objects.create(
                 organization=organization,
+                run_id=run_id,
+                phase=ScanPhase.RUN if run_id else ScanPhase.RUNS,
                 started_by=user if user is not None and user.pk else None,
                 uploads_since=since,
             )
@@ -169,7 +187,7 @@ def scan_run(
             api = _Counted(client or scan_client(organization=scan.organization))
             try:
                 _STEPS[ScanPhase(scan.phase)](scan, api)
-            except _FATAL as exc:
+            except (*_FATAL, _RunMissing) as exc:
                 scan.last_error = str(exc)
                 _save(scan, calls=api.calls)
                 return _end(scan, ScanState.FAILED)
@@ -255,7 +273,8 @@ class _Counted:
 
 
 def _next_phase(scan: Scan) -> None:
-    scan.phase = _PHASES[_PHASES.index(ScanPhase(scan.phase)) + 1]
+    phases = _RUN_PHASES if scan.run_id else _PHASES
+    scan.phase = phases[phases.index(ScanPhase(scan.phase)) + 1]
     scan.page = 1
     scan.phase_read = 0
 
@@ -329,25 +348,29 @@ def _read_runs(scan: Scan, api: Any, page: tallyfy.Page, *, by_status: bool) -> 
                 run = {**run, **api.get_run(run_id)}
             except tallyfy.NotFound:
                 continue
-        place = _run_place(run, archived=archived)
-        for item in finding.files_of_run(run):
-            found.add(item, attached_to=AttachedTo.RUN, **place)
-        try:
-            for tasks in tallyfy.pages(
-                lambda n, run_id=run_id: api.list_run_tasks(run_id, page=n, per_page=PER_PAGE)
-            ):
-                for task in tasks.items:
-                    task_place = {
-                        **place,
-                        "task_id": str(task.get("id") or ""),
-                        "task_name": str(task.get("title") or task.get("name") or ""),
-                    }
-                    for item in finding.files_of_task(task):
-                        found.add(item, attached_to=AttachedTo.TASK, **task_place)
-        except tallyfy.NotFound:
-            pass  # the run was deleted since the list was read
-        scan.runs_read += 1
+        _read_run(found, api, run, archived=archived)
     _write(found)
+
+
+def _read_run(found: _Found, api: Any, run: dict[str, Any], *, archived: bool) -> None:
+    """The files of one run (its own and its kick-off form's) and of its tasks."""
+    run_id = str(run.get("id") or "")
+    place = _run_place(run, archived=archived)
+    for item in finding.files_of_run(run):
+        found.add(item, attached_to=AttachedTo.RUN, **place)
+    try:
+        for tasks in tallyfy.pages(lambda n: api.list_run_tasks(run_id, page=n, per_page=PER_PAGE)):
+            for task in tasks.items:
+                task_place = {
+                    **place,
+                    "task_id": str(task.get("id") or ""),
+                    "task_name": str(task.get("title") or task.get("name") or ""),
+                }
+                for item in finding.files_of_task(task):
+                    found.add(item, attached_to=AttachedTo.TASK, **task_place)
+    except tallyfy.NotFound:
+        pass  # the run was deleted since the list was read
+    found.scan.runs_read += 1
 
 
 def _step_runs(scan: Scan, api: Any) -> None:
@@ -367,12 +390,30 @@ def _step_archived_runs(scan: Scan, api: Any) -> None:
     _advance(scan, page)
 
 
+def _step_run(scan: Scan, api: Any) -> None:
+    """A scan of one run: the run as `GET /runs/{id}` gives it, read as a list's run is."""
+    try:
+        run = api.get_run(scan.run_id)
+    except tallyfy.NotFound as exc:
+        raise _RunMissing(f"Tallyfy has no process run {scan.run_id} (HTTP 404).") from exc
+    found = _Found(scan)
+    scan.runs_total = 1
+    _read_run(found, api, {"id": scan.run_id, **run}, archived=bool(run.get("archived_at")))
+    _write(found)
+    _next_phase(scan)
+
+
 def _step_oneoff_tasks(scan: Scan, api: Any) -> None:
-    page = api.list_oneoff_tasks(page=scan.page, per_page=PER_PAGE)
+    archived_only = scan.phase == ScanPhase.ARCHIVED_ONEOFF_TASKS
+    page = api.list_oneoff_tasks(
+        page=scan.page, per_page=PER_PAGE, archived="only" if archived_only else ""
+    )
     found = _Found(scan)
     for task in page.items:
         if task.get("is_oneoff_task") is False:
             continue  # the filter was ignored: a run's task, read with its run
+        if archived_only and not task.get("archived_at"):
+            continue  # archived=only was ignored: an active task, read in the phase before
         place = {
             "task_id": str(task.get("id") or ""),
             "task_name": str(task.get("title") or task.get("name") or ""),
@@ -384,9 +425,14 @@ def _step_oneoff_tasks(scan: Scan, api: Any) -> None:
 
 
 def _step_templates(scan: Scan, api: Any) -> None:
-    page = api.list_templates(page=scan.page, per_page=PER_PAGE)
+    archived_only = scan.phase == ScanPhase.ARCHIVED_TEMPLATES
+    page = api.list_templates(
+        page=scan.page, per_page=PER_PAGE, archived="only" if archived_only else ""
+    )
     found = _Found(scan)
     for template in page.items:
+        if archived_only and not template.get("archived_at"):
+            continue  # archived=only was ignored: an active template, read in the phase before
         place = {
             "template_id": str(template.get("id") or ""),
             "template_name": str(template.get("title") or template.get("name") or ""),
@@ -438,12 +484,18 @@ def _apply_upload(scan: Scan, upload: tallyfy.Upload, entry: dict[str, Any]) -> 
 
 
 def _step_finishing(scan: Scan, api: Any) -> None:
+    """Files of the scan's scope that nobody saw since it started are gone. A scan of one run
+    looks at that run's files only."""
     now = timezone.now()
-    scan.files_gone = (
-        IndexedFile.objects.filter(organization_id=scan.organization_id, gone_at__isnull=True)
-        .exclude(last_seen_scan=scan)
-        .update(gone_at=now)
-    )
+    missing = IndexedFile.objects.filter(
+        organization_id=scan.organization_id, gone_at__isnull=True
+    ).exclude(last_seen_scan=scan)
+    if scan.run_id:
+        missing = missing.filter(run_id=scan.run_id)
+    if scan.started_at is not None:
+        # Seen meanwhile by another scan (of one run, or of the organization): still there.
+        missing = missing.exclude(last_seen__gte=scan.started_at)
+    scan.files_gone = missing.update(gone_at=now)
     scan.state = ScanState.DONE
     Scan.objects.filter(pk=scan.pk).update(finished_at=now)
 
@@ -451,8 +503,11 @@ def _step_finishing(scan: Scan, api: Any) -> None:
 _STEPS: dict[ScanPhase, Callable[[Scan, Any], None]] = {
     ScanPhase.RUNS: _step_runs,
     ScanPhase.ARCHIVED_RUNS: _step_archived_runs,
+    ScanPhase.RUN: _step_run,
     ScanPhase.ONEOFF_TASKS: _step_oneoff_tasks,
+    ScanPhase.ARCHIVED_ONEOFF_TASKS: _step_oneoff_tasks,
     ScanPhase.TEMPLATES: _step_templates,
+    ScanPhase.ARCHIVED_TEMPLATES: _step_templates,
     ScanPhase.UPLOADS: _step_uploads,
     ScanPhase.FINISHING: _step_finishing,
 }

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 
 from files import organizations
 from files.ids import FileReference, InvalidId, parse_file_reference
-from files.lookup_hints import LookupHint, hint_for, parse_run_or_task
+from files.lookup_hints import LookupHint, RunOrTaskReference, hint_for, parse_run_or_task
 from files.models import Organization
 
 
@@ -81,6 +81,7 @@ class FileLookupForm(forms.Form):
     )
 
     hint: LookupHint | None = None
+    run_or_task: RunOrTaskReference | None = None
 
     def clean_file(self) -> FileReference:
         text = self.cleaned_data["file"]
@@ -89,6 +90,7 @@ class FileLookupForm(forms.Form):
         except InvalidId as exc:
             run_or_task = parse_run_or_task(text)
             if run_or_task is not None:
+                self.run_or_task = run_or_task
                 self.hint = hint_for(run_or_task)
                 raise forms.ValidationError(self.hint.message) from exc
             raise forms.ValidationError(str(exc)) from exc

@@ -1,7 +1,9 @@
 """What a pasted Tallyfy URL that names no file is, and where it can lead.
 
-The look-up page shows `hint_for`'s message when someone pastes a run or task URL, with a link
-to that run's or task's files in the file index (by URL name: `files` does not import it).
+Someone who may scan is sent on to that run's or task's files (`files_of_run_or_task_url`:
+the file index's page that scans the run first when the index has none of it). Anyone else
+sees `hint_for`'s message, with a link to the files in the index. Both by URL name: `files`
+does not import the file index.
 """
 
 from __future__ import annotations
@@ -10,10 +12,14 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urlencode, urlsplit
 
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.urls import reverse
 
 from files.ids import ID_PATTERN
 from files.models import Organization
+
+# The file index's permissions, named here rather than imported.
+SCAN_PERMISSIONS = ("catalog.add_scan", "catalog.view_indexedfile")
 
 _RUN_OR_TASK_RE = re.compile(
     rf"/organizations/(?P<org_id>{ID_PATTERN})/(?P<kind>runs|tasks)/(?P<id>{ID_PATTERN})"
@@ -54,11 +60,39 @@ def parse_run_or_task(text: str) -> RunOrTaskReference | None:
     return RunOrTaskReference(kind=kind, id=match["id"], org_id=match["org_id"])
 
 
+def files_of_run_or_task_url(
+    reference: RunOrTaskReference, *, user: AbstractBaseUser | AnonymousUser
+) -> str:
+    """Where this run's or task's files open, its run scanned first if need be; "" for users
+    who may not scan and for organizations not configured here."""
+    if not user.has_perms(SCAN_PERMISSIONS):
+        return ""
+    organization = Organization.objects.filter(org_id=reference.org_id).first()
+    if organization is None:
+        return ""
+    params: dict[str, object] = {"organization": organization.pk}
+    if reference.kind == "run":
+        params["run_id"] = reference.id
+    else:
+        params["task_id"] = reference.id
+        if reference.run_id:
+            params["run_id"] = reference.run_id
+    return f"{reverse('admin:catalog_scan_run')}?{urlencode(params)}"
+
+
 def hint_for(reference: RunOrTaskReference) -> LookupHint:
     """What to tell someone who pasted this run or task URL into the file look-up."""
     organization = Organization.objects.filter(org_id=reference.org_id).first()
-    where = organization.name if organization else f"Tallyfy organization {reference.org_id}"
     what = "process run" if reference.kind == "run" else "task"
+    if organization is None:
+        return LookupHint(
+            message=(
+                f"This is the URL of a {what} ({reference.id}) in Tallyfy organization "
+                f"{reference.org_id}, which is not configured here, and not of a file. Add the "
+                "organization under Organizations first."
+            )
+        )
+    where = organization.name
     lookup = "run_id" if reference.kind == "run" else "task_id"
     index = reverse("admin:catalog_indexedfile_changelist")
     return LookupHint(

@@ -27,6 +27,7 @@ from files.errors import (
 )
 from files.file_responses import INLINE_SAFE_TYPES, file_response, media_type, safe_filename
 from files.forms import DeleteFileForm, FileLookupForm
+from files.lookup_hints import files_of_run_or_task_url
 from files.models import DeletionState, FileDeletion, Organization
 from files.pages import View, admin_page, render_page
 
@@ -52,6 +53,9 @@ def file_lookup_view(request: HttpRequest) -> HttpResponse:
         if len(first_two) == 1:
             initial["organization"] = first_two[0]
     form = FileLookupForm(request.GET if "file" in request.GET else None, initial=initial)
+    pasted = form.run_or_task if form.is_bound and not form.is_valid() else None
+    if pasted and (files_url := files_of_run_or_task_url(pasted, user=request.user)):
+        return redirect(files_url)
     if form.is_bound and form.is_valid():
         organization = form.cleaned_data["organization"]
         asset_id = form.cleaned_data["file"].asset_id

@@ -30,7 +30,8 @@ class Faults:
     trickle_ms: int = 0  # API bodies (JSON and files) go out one byte every N ms (0: at once)
     expired_tokens: bool = False  # every token answers 401
     bandwidth_mbps: float = 0.0  # pace file bodies to this many megabits a second (0: no limit)
-    ignore_archived_only: bool = False  # runs?archived=only answers as if it were not sent
+    # archived=only (runs, templates, one-off tasks) answers as if it were not sent
+    ignore_archived_only: bool = False
 
     def update(self, changes: dict[str, Any]) -> None:
         known = {f.name: f for f in fields(self)}

@@ -189,13 +189,10 @@ class ListingRoutes:
     def _api_list_runs(self, org_id: str, match: re.Match[str]) -> None:
         page, per_page = self._paging()
         where, params = ["r.org_id = ?"], [org_id]
-        archived = self._param("archived")
         status = self._param("status")
-        if archived == "only" and self.server.faults.snapshot().get("ignore_archived_only"):
-            archived = ""  # as the MCP server reports for some accounts: the filter is ignored
-        if archived == "only" or status == "archived":
+        if self._archived_only() or status == "archived":
             where.append("d.archived_at IS NOT NULL")
-        elif archived != "true":
+        elif self._param("archived") != "true":
             where.append("d.archived_at IS NULL")
         if status and status != "archived":
             where.append("COALESCE(d.status, 'active') = ?")
@@ -255,13 +252,20 @@ class ListingRoutes:
             data["tasks"] = {"data": self._tasks_json(org_id, self._task_rows(org_id, run_id))}
         self._json(200, {"data": data})
 
+    def _archived_only(self) -> bool:
+        """`archived=only` asked for, unless the faults say to ignore it as some accounts do."""
+        if self.server.faults.snapshot().get("ignore_archived_only"):
+            return False
+        return self._param("archived") == "only"
+
     def _task_rows(
         self, org_id: str, run_id: str | None, *, limit: int = -1, offset: int = 0
     ) -> list[Any]:
         if run_id is None:
+            archived = "IS NOT NULL" if self._archived_only() else "IS NULL"
             return self.server.store.query(
-                "SELECT * FROM tasks WHERE org_id = ? AND is_oneoff = 1 "
-                "ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
+                "SELECT * FROM tasks WHERE org_id = ? AND is_oneoff = 1 "  # noqa: S608
+                f"AND archived_at {archived} ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
                 (org_id, limit, offset),
             )
         return self.server.store.query(
@@ -286,6 +290,7 @@ class ListingRoutes:
                 "step_id": row["step_id"],
                 "is_oneoff_task": bool(row["is_oneoff"]),
                 "created_at": row["created_at"],
+                "archived_at": row["archived_at"],
                 "taskdata": values[row["task_id"]],
             }
             if with_assets:
@@ -327,8 +332,11 @@ class ListingRoutes:
             )
             return
         rows = self._task_rows(org_id, None, limit=per_page, offset=(page - 1) * per_page)
+        archived = "IS NOT NULL" if self._archived_only() else "IS NULL"
         total = self.server.store.query(
-            "SELECT COUNT(*) AS n FROM tasks WHERE org_id = ? AND is_oneoff = 1", (org_id,)
+            "SELECT COUNT(*) AS n FROM tasks WHERE org_id = ? AND is_oneoff = 1 "  # noqa: S608
+            f"AND archived_at {archived}",
+            (org_id,),
         )[0]["n"]
         self._page_answer(
             org_id,
@@ -343,7 +351,7 @@ class ListingRoutes:
     def _api_list_templates(self, org_id: str, match: re.Match[str]) -> None:
         page, _ = self._paging()
         per_page = 10  # this endpoint ignores per_page, as some of Tallyfy's do
-        archived = "IS NOT NULL" if self._param("archived") == "only" else "IS NULL"
+        archived = "IS NOT NULL" if self._archived_only() else "IS NULL"
         rows = self.server.store.query(
             f"SELECT template_id, title, archived_at FROM templates "  # noqa: S608
             f"WHERE org_id = ? AND archived_at {archived} ORDER BY rowid LIMIT ? OFFSET ?",
@@ -509,9 +517,10 @@ def task_add(
     run_id: str | None = None,
     step_id: str | None = None,
     is_oneoff: bool = False,
+    archived_at: str | None = None,
 ) -> None:
     store.query(
-        "INSERT INTO tasks (task_id, org_id, run_id, step_id, title, is_oneoff, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (task_id, org_id, run_id, step_id, title, int(is_oneoff), created_at),
+        "INSERT INTO tasks (task_id, org_id, run_id, step_id, title, is_oneoff, created_at, "
+        "archived_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (task_id, org_id, run_id, step_id, title, int(is_oneoff), created_at, archived_at),
     )

@@ -1,5 +1,6 @@
-"""Where the sandbox's files sit: templates, runs (some archived), kick-off and task form
-fields, comments, one-off tasks, links, and who uploaded each file (the activity feed).
+"""Where the sandbox's files sit: templates and one-off tasks (some of each archived), runs
+(some archived), kick-off and task form fields, comments, links, and who uploaded each file
+(the activity feed).
 
 `seed_places` adds a small, fixed set to the demo organization (the tests name its ids);
 `populate` adds generated volume: `make run`'s demo and the scan benchmark's organization.
@@ -14,6 +15,10 @@ from sandbox import listing
 from sandbox.store import Store, new_id
 
 TEMPLATE_ID = "71" * 16
+ARCHIVED_TEMPLATE_ID = "72" * 16
+ARCHIVED_TEMPLATE_FILE = "ab" * 16
+ARCHIVED_ONEOFF_TASK = "ac" * 16
+ARCHIVED_ONEOFF_FILE = "ad" * 16
 KICKOFF_FILE = "a0" * 16
 TASK_FILE = "a2" * 16
 COMMENT_FILE = "a6" * 16
@@ -189,6 +194,51 @@ def seed_places(store: Store, *, org_id: str) -> None:
         uploader=member,
         run_id=None,
     )
+    _archived_places(store, org_id=org_id, uploader=member)
+
+
+def _archived_places(store: Store, *, org_id: str, uploader: tuple[str, str]) -> None:
+    """An archived template and an archived one-off task, each with a file: Tallyfy lists
+    them only under `archived=only`."""
+    listing.template_add(
+        store,
+        org_id=org_id,
+        template_id=ARCHIVED_TEMPLATE_ID,
+        title="Onboarding (2023 edition)",
+        archived_at=_at(200),
+    )
+    _file(
+        store,
+        org_id=org_id,
+        asset_id=ARCHIVED_TEMPLATE_FILE,
+        name="handbook_2023.pdf",
+        subject_type="Checklist",
+        subject_id=ARCHIVED_TEMPLATE_ID,
+        at=_at(500),
+        uploader=uploader,
+        run_id=None,
+        uploaded_from="template",
+    )
+    listing.task_add(
+        store,
+        org_id=org_id,
+        task_id=ARCHIVED_ONEOFF_TASK,
+        title="Collect old W-9",
+        is_oneoff=True,
+        created_at=_at(300),
+        archived_at=_at(250),
+    )
+    _file(
+        store,
+        org_id=org_id,
+        asset_id=ARCHIVED_ONEOFF_FILE,
+        name="w9_2024.pdf",
+        subject_type="Task",
+        subject_id=ARCHIVED_ONEOFF_TASK,
+        at=_at(299),
+        uploader=uploader,
+        run_id=None,
+    )
 
 
 _TEMPLATES = [
@@ -232,9 +282,13 @@ def populate(
     kick-off fields, task fields and comments, plus templates' and one-off tasks' files."""
     rng = random.Random(seed)
     templates = []
-    for title in _TEMPLATES:
+    for number, title in enumerate(_TEMPLATES):
         template_id = new_id()
-        listing.template_add(store, org_id=org_id, template_id=template_id, title=title)
+        # The last two are archived since (their runs and files stay).
+        archived_at = _at(100) if number >= len(_TEMPLATES) - 2 else None
+        listing.template_add(
+            store, org_id=org_id, template_id=template_id, title=title, archived_at=archived_at
+        )
         templates.append((template_id, title))
         for _ in range(rng.randint(0, 2)):
             _file(
@@ -333,6 +387,7 @@ def populate(
             title=f"One-off: request #{number + 1}",
             is_oneoff=True,
             created_at=_at(age),
+            archived_at=_at(age / 2) if rng.random() < archived_share else None,
         )
         _file(
             store,

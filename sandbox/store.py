@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS templates (
 );
 CREATE TABLE IF NOT EXISTS tasks (
     task_id TEXT PRIMARY KEY, org_id TEXT NOT NULL, run_id TEXT, step_id TEXT,
-    title TEXT NOT NULL, is_oneoff INTEGER NOT NULL, created_at TEXT NOT NULL
+    title TEXT NOT NULL, is_oneoff INTEGER NOT NULL, created_at TEXT NOT NULL, archived_at TEXT
 );
 CREATE INDEX IF NOT EXISTS tasks_run ON tasks (run_id);
 CREATE TABLE IF NOT EXISTS field_values (
@@ -101,6 +101,9 @@ class Store:
         self._lock = threading.Lock()
         with self._lock:
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(tasks)")}
+            if "archived_at" not in columns:  # a database file from before tasks could be
+                self._db.execute("ALTER TABLE tasks ADD COLUMN archived_at TEXT")
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         return self._query(sql, params)

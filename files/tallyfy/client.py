@@ -187,17 +187,19 @@ class TallyfyClient:
             params={"with": "assets,form_fields"},
         )
 
-    def list_oneoff_tasks(self, *, page: int = 1, per_page: int = 10) -> Page:
-        """`GET /tasks?is_oneoff=true&with=assets`: tasks outside any process."""
-        return self._page(
-            "tasks",
-            page=page,
-            per_page=per_page,
-            params={"is_oneoff": "true", "with": "assets,form_fields"},
-        )
+    def list_oneoff_tasks(self, *, page: int = 1, per_page: int = 10, archived: str = "") -> Page:
+        """`GET /tasks?is_oneoff=true&with=assets`: tasks outside any process.
+
+        `archived="only"` asks for archived ones; a server that ignores it answers with active
+        tasks (no `archived_at`), which the caller must check."""
+        params: dict[str, str | int] = {"is_oneoff": "true", "with": "assets,form_fields"}
+        if archived:
+            params["archived"] = archived
+        return self._page("tasks", page=page, per_page=per_page, params=params)
 
     def list_templates(self, *, page: int = 1, per_page: int = 10, archived: str = "") -> Page:
-        """`GET /checklists?with=assets`: templates (blueprints) and their files."""
+        """`GET /checklists?with=assets`: templates (blueprints) and their files;
+        `archived="only"` asks for archived ones (check `archived_at`: it may be ignored)."""
         params: dict[str, str | int] = {"with": "assets"}
         if archived:
             params["archived"] = archived

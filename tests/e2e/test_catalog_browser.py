@@ -43,3 +43,26 @@ def test_scan_then_find_a_guests_files(
     expect(page.locator("#result_list tbody tr")).to_have_count(2)
     page.click("text=Führerschein_scan.jpg")
     expect(page.locator("#file-name")).to_have_text("Führerschein_scan.jpg")
+
+
+def test_a_pasted_run_url_is_scanned_and_shows_its_files(
+    page: Page,
+    panel: str,
+    sandbox_org: Organization,
+    browser_problems: list[str],
+) -> None:
+    sign_in(page, panel, make_indexer())
+    page.goto(f"{panel}/admin/tallyfy-files/lookup/")
+    run_url = f"{sandbox_org.api_base_url}/organizations/{sandbox_org.org_id}/runs/"
+    page.fill("#id_file", run_url + places.ONBOARDING_RUN)
+    page.click("input[value='Look up']")
+    expect(page.locator("#run-not-indexed")).to_contain_text("nothing of process run")
+    page.click("input[value='Scan this run and show its files']")
+    expect(page.locator(".messagelist")).to_contain_text(f"{places.ONBOARDING_RUN} scanned:")
+    expect(page.locator("#result_list")).to_contain_text("Führerschein_scan.jpg")
+    expect(page.locator("#result_list")).not_to_contain_text("exit_interview.docx")
+    # Indexed now: the same URL opens the files at once.
+    page.goto(f"{panel}/admin/tallyfy-files/lookup/")
+    page.fill("#id_file", run_url + places.ONBOARDING_RUN)
+    page.click("input[value='Look up']")
+    expect(page.locator("#result_list")).to_contain_text("Führerschein_scan.jpg")

@@ -94,6 +94,41 @@ def test_archived_runs_are_found_when_archived_only_is_ignored(
 
 
 @pytest.mark.usefixtures("scanned")
+def test_an_archived_templates_file_is_found() -> None:
+    found = row(places.ARCHIVED_TEMPLATE_FILE)
+    assert (found.attached_to, found.template_id, found.template_name) == (
+        AttachedTo.TEMPLATE,
+        places.ARCHIVED_TEMPLATE_ID,
+        "Onboarding (2023 edition)",
+    )
+
+
+@pytest.mark.usefixtures("scanned")
+def test_an_archived_oneoff_tasks_file_is_found() -> None:
+    found = row(places.ARCHIVED_ONEOFF_FILE)
+    assert found.attached_to == AttachedTo.ONEOFF_TASK
+    assert found.task_id == places.ARCHIVED_ONEOFF_TASK
+
+
+def test_templates_and_tasks_are_read_once_when_archived_only_is_ignored(
+    sandbox: Sandbox, sandbox_org: Organization
+) -> None:
+    sandbox.faults(ignore_archived_only=True)
+    done = scan(sandbox_org)
+    lists = ("/checklists", "/tasks")
+    asked = [r["query"] for r in sandbox.requests() if r["path"].endswith(lists)]
+    assert sum("archived=only" in query for query in asked) == 2
+    assert not IndexedFile.objects.filter(
+        key__in=[places.ARCHIVED_TEMPLATE_FILE, places.ARCHIVED_ONEOFF_FILE]
+    ).exists()
+    assert (row(places.TEMPLATE_FILE).template_name, row(places.ONEOFF_FILE).task_name) == (
+        "Employee onboarding",
+        "Send NDA",
+    )
+    assert done.files_found == IndexedFile.objects.count()
+
+
+@pytest.mark.usefixtures("scanned")
 def test_a_url_source_entry_is_indexed_as_a_link() -> None:
     link = IndexedFile.objects.get(is_link=True)
     assert (link.link_url, link.asset_id) == (places.LINK_URL, "")

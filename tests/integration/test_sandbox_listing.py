@@ -49,6 +49,30 @@ def test_oneoff_tasks_are_listed_with_their_files(sandbox: Sandbox) -> None:
     assert (task["is_oneoff_task"], task["assets"][0]["id"]) == (True, places.ONEOFF_FILE)
 
 
+def test_archived_oneoff_tasks_are_listed_only_when_asked_for(sandbox: Sandbox) -> None:
+    def listed(**params: str) -> list[tuple[str, bool]]:
+        body = call(sandbox, "GET", "tasks", params={"is_oneoff": "true", **params}).json()
+        return [(task["id"], bool(task["archived_at"])) for task in body["data"]]
+
+    assert listed() == [(places.ONEOFF_TASK, False)]
+    assert listed(archived="only") == [(places.ARCHIVED_ONEOFF_TASK, True)]
+
+
+def test_archived_templates_are_listed_only_when_asked_for(sandbox: Sandbox) -> None:
+    def listed(**params: str) -> set[str]:
+        body = call(sandbox, "GET", "checklists", params={"with": "assets", **params}).json()
+        return {template["id"] for template in body["data"]}
+
+    assert places.ARCHIVED_TEMPLATE_ID not in listed()
+    assert listed(archived="only") == {places.ARCHIVED_TEMPLATE_ID}
+
+
+def test_archived_only_on_templates_can_be_ignored_too(sandbox: Sandbox) -> None:
+    sandbox.faults(ignore_archived_only=True)
+    body = call(sandbox, "GET", "checklists", params={"archived": "only"}).json()
+    assert places.ARCHIVED_TEMPLATE_ID not in {template["id"] for template in body["data"]}
+
+
 def test_templates_ignore_per_page(sandbox: Sandbox) -> None:
     body = call(sandbox, "GET", "checklists", params={"per_page": "1", "with": "assets"}).json()
     assert body["meta"]["pagination"]["per_page"] == 10

@@ -345,16 +345,18 @@ def test_a_scan_whose_lease_is_held_is_left_to_its_worker(
     assert scans_wake_stalled() == []
 
 
-def test_a_pasted_run_url_leads_to_that_runs_files_in_the_index(
-    organization: Organization, admin_client: Client
+def test_a_pasted_run_url_links_those_who_may_not_scan_to_its_files_in_the_index(
+    organization: Organization,
 ) -> None:
     index_file(organization, "in-run.pdf", run_id="r" * 32)
     index_file(organization, "elsewhere.pdf", run_id="s" * 32)
+    client = Client()
+    client.force_login(staff("view_indexedfile", "lookup_file"))
     pasted = f"https://go.tallyfy.com/api/organizations/{organization.org_id}/runs/{'r' * 32}"
-    page = admin_client.get(reverse("files:lookup"), {"file": pasted})
+    page = client.get(reverse("files:lookup"), {"file": pasted})
     link = page.context["hint"].url
     assert link == f"{reverse(CHANGELIST)}?run_id={'r' * 32}"
-    listed = admin_client.get(link)
+    listed = client.get(link)
     assert [f.file_name for f in listed.context["cl"].result_list] == ["in-run.pdf"]
 
 

@@ -73,3 +73,77 @@ def test_a_run_deleted_while_scanning_is_skipped(
     scan = at_phase(organization, ScanPhase.RUNS)
     done = services.scan_run(scan_id=scan.pk, max_steps=1)
     assert (done.phase, done.runs_read) == (ScanPhase.ARCHIVED_RUNS, 1)
+
+
+TEMPLATE_ID = "71" * 16
+TASK_ID = "a5" * 16
+ARCHIVED_ONLY = matchers.query_param_matcher({"archived": "only"}, strict_match=False)
+
+
+def file_of(asset_id: str, name: str) -> dict[str, Any]:
+    return {"id": asset_id, "filename": name, "subject": {"type": "Checklist"}}
+
+
+def test_archived_templates_are_read_with_archived_only(
+    http: responses.RequestsMock, organization: Organization
+) -> None:
+    template = {
+        "id": TEMPLATE_ID,
+        "title": "Old onboarding",
+        "archived_at": "2024-01-01T00:00:00Z",
+        "assets": {"data": [file_of(KICKOFF_FILE, "handbook_2023.pdf")]},
+    }
+    http.get(f"{ROOT}/checklists", match=[ARCHIVED_ONLY], json=listing([template]))
+    scan = at_phase(organization, ScanPhase.ARCHIVED_TEMPLATES)
+    services.scan_run(scan_id=scan.pk, max_steps=1)
+    assert IndexedFile.objects.get(key=KICKOFF_FILE).template_name == "Old onboarding"
+
+
+def test_a_template_without_archived_at_is_not_read_again_as_archived(
+    http: responses.RequestsMock, organization: Organization
+) -> None:
+    active = {"id": TEMPLATE_ID, "title": "Onboarding", "assets": [file_of(KICKOFF_FILE, "x.pdf")]}
+    http.get(f"{ROOT}/checklists", match=[ARCHIVED_ONLY], json=listing([active]))
+    scan = at_phase(organization, ScanPhase.ARCHIVED_TEMPLATES)
+    done = services.scan_run(scan_id=scan.pk, max_steps=1)
+    assert (done.phase, IndexedFile.objects.count()) == (ScanPhase.UPLOADS, 0)
+
+
+def oneoff_task() -> dict[str, Any]:
+    value = {"id": KICKOFF_FILE, "filename": "w9.pdf", "url": "x"}
+    return {"id": TASK_ID, "title": "Old W-9", "is_oneoff_task": True, "taskdata": {"f": [value]}}
+
+
+def test_archived_oneoff_tasks_are_read_with_archived_only(
+    http: responses.RequestsMock, organization: Organization
+) -> None:
+    task = {**oneoff_task(), "archived_at": "2024-01-01T00:00:00Z"}
+    matcher = matchers.query_param_matcher(
+        {"archived": "only", "is_oneoff": "true"}, strict_match=False
+    )
+    http.get(f"{ROOT}/tasks", match=[matcher], json=listing([task]))
+    scan = at_phase(organization, ScanPhase.ARCHIVED_ONEOFF_TASKS)
+    done = services.scan_run(scan_id=scan.pk, max_steps=1)
+    found = IndexedFile.objects.get(key=KICKOFF_FILE)
+    assert (found.attached_to, found.task_name) == ("oneoff_task", "Old W-9")
+    assert done.phase == ScanPhase.TEMPLATES
+
+
+def test_a_oneoff_task_without_archived_at_is_not_read_again_as_archived(
+    http: responses.RequestsMock, organization: Organization
+) -> None:
+    http.get(f"{ROOT}/tasks", match=[ARCHIVED_ONLY], json=listing([oneoff_task()]))
+    scan = at_phase(organization, ScanPhase.ARCHIVED_ONEOFF_TASKS)
+    services.scan_run(scan_id=scan.pk, max_steps=1)
+    assert not IndexedFile.objects.exists()
+
+
+def test_active_oneoff_tasks_are_asked_for_without_archived(
+    http: responses.RequestsMock, organization: Organization
+) -> None:
+    active = matchers.query_param_matcher({"is_oneoff": "true"}, strict_match=False)
+    http.get(f"{ROOT}/tasks", match=[active], json=listing([oneoff_task()]))
+    scan = at_phase(organization, ScanPhase.ONEOFF_TASKS)
+    services.scan_run(scan_id=scan.pk, max_steps=1)
+    assert "archived" not in http.calls[0].request.url
+    assert IndexedFile.objects.get(key=KICKOFF_FILE).task_id == TASK_ID
