@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("catalog", "0002_search_indexes"),
+        ("catalog", "0003_search_by_uploader"),
     ]
 
     operations = [
