@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.core.management import CommandError, call_command
 
 from catalog import run_scans, services
 from catalog.models import IndexedFile, Scan, ScanState
@@ -104,3 +105,25 @@ def test_a_rate_limited_run_is_scanned_by_the_workers(
     assert (handed.state, len(callbacks)) == (ScanState.QUEUED, 1)
     assert Scan.objects.get(pk=handed.pk).state == ScanState.DONE
     assert IndexedFile.objects.filter(run_id=places.ONBOARDING_RUN).exists()
+
+
+def test_the_command_scans_one_run(
+    sandbox_org: Organization, capsys: pytest.CaptureFixture[str]
+) -> None:
+    call_command("scan_files", organization=sandbox_org.name, run=places.ONBOARDING_RUN)
+    assert f"run {places.ONBOARDING_RUN} of" in capsys.readouterr().out
+    scan = Scan.objects.get()
+    assert (scan.run_id, scan.state) == (places.ONBOARDING_RUN, ScanState.DONE)
+    run_ids = set(IndexedFile.objects.values_list("run_id", flat=True))
+    assert run_ids == {places.ONBOARDING_RUN}
+
+
+def test_the_command_refuses_a_bad_run_id_and_says_when_tallyfy_has_no_such_run(
+    sandbox_org: Organization,
+) -> None:
+    with pytest.raises(CommandError, match="not a valid Tallyfy process run id"):
+        call_command("scan_files", organization=sandbox_org.name, run="../runs")
+    assert not Scan.objects.exists()
+    with pytest.raises(CommandError, match="no process run"):
+        call_command("scan_files", organization=sandbox_org.name, run="f" * 32)
+    assert not IndexedFile.objects.exists()

@@ -9,13 +9,14 @@ from django.db.models import Q
 from catalog import services, tasks
 from catalog.models import Scan, ScanState
 from files import tallyfy
+from files.ids import is_valid_id
 from files.models import Organization
 
 
 class Command(BaseCommand):
     help = (
-        "Scan an organization's runs, tasks, templates and activity feed for its files, "
-        "carrying on its unfinished scan if there is one."
+        "Scan an organization's runs, tasks, templates and activity feed for its files (or "
+        "one process run's, with --run), carrying on its unfinished scan if there is one."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -23,24 +24,35 @@ class Command(BaseCommand):
             "--organization", required=True, help="the organization's name, Tallyfy id or pk"
         )
         parser.add_argument(
+            "--run",
+            default="",
+            metavar="RUN_ID",
+            help="scan this process run only (its files no longer found are marked gone)",
+        )
+        parser.add_argument(
             "--background",
             action="store_true",
             help="hand the scan to the background workers instead of running it here",
         )
 
-    def handle(self, *args: Any, organization: str, background: bool, **options: Any) -> None:
+    def handle(
+        self, *args: Any, organization: str, run: str, background: bool, **options: Any
+    ) -> None:
+        if run and not is_valid_id(run):
+            raise CommandError(f"{run!r} is not a valid Tallyfy process run id.")
         lookup = Q(name=organization) | Q(org_id=organization)
         if organization.isdigit():
             lookup |= Q(pk=int(organization))
         found = list(Organization.objects.filter(lookup)[:2])
         if len(found) != 1:
             raise CommandError(f"No single organization is named {organization!r}.")
-        scan = services.scan_start(organization=found[0])
+        scan = services.scan_start(organization=found[0], run_id=run)
+        what = f"run {run} of {found[0]}" if run else str(found[0])
         if background:
             transaction.on_commit(lambda: tasks.scan_organization.enqueue(scan.pk))
-            self.stdout.write(f"Scan {scan.pk} of {found[0]} handed to the workers.")
+            self.stdout.write(f"Scan {scan.pk} of {what} handed to the workers.")
             return
-        self.stdout.write(f"Scan {scan.pk} of {found[0]}: from {scan.get_phase_display()}.")
+        self.stdout.write(f"Scan {scan.pk} of {what}: from {scan.get_phase_display()}.")
         try:
             scan = services.scan_run(scan_id=scan.pk, on_step=self._progress)
         except services.ScanBusy as exc:
@@ -51,7 +63,8 @@ class Command(BaseCommand):
             ) from exc
         self.stdout.write(self._summary(scan))
         if scan.state != ScanState.DONE:
-            raise CommandError(f"The scan ended {scan.get_state_display().lower()}.")
+            why = f": {scan.last_error}" if scan.last_error else ""
+            raise CommandError(f"The scan ended {scan.get_state_display().lower()}{why}")
 
     def _progress(self, scan: Scan) -> None:
         if not scan.is_unfinished:
