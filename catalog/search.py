@@ -17,11 +17,10 @@ word are not given to the indexes whole:
 - a word ending in a common file extension (`.pdf`, `.jpg`, …) is looked up without it and
   the rows found are checked for the whole word (most names end in one of a few extensions).
 
-The admin asks one search several times for one page (the page, its count, the date range),
-so the matching files are found once: when no more match than the page would count (10,000),
-the page is asked for those rows by primary key. More matches than that are common enough
-that walking the upload-date index finds a page of them quickly: the search is left to the
-database, and the admin neither counts them nor bounds their dates (`Found.broad`).
+The matching files are found once and pinned by primary key when no more match than a page
+counts (files/text_search.py). More matches than that are common enough that walking the
+upload-date index finds a page of them quickly: the search is left to the database, and the
+admin neither counts them nor bounds their dates (`Found.broad`).
 """
 
 from __future__ import annotations
@@ -36,8 +35,8 @@ from django.http import HttpRequest
 
 from catalog.folding import fold
 from catalog.models import IndexedFile
+from files import text_search
 from files.ids import is_valid_id
-from files.pagination import CappedCountPaginator
 from files.text_search import TRIGRAM, fts_phrase, search_words, unindexed, without_common_extension
 
 NAMES_TEXT_TABLE = "catalog_indexedfile_search"
@@ -58,7 +57,7 @@ _UNINDEXED_NAMES = {
 @dataclass(frozen=True)
 class Found:
     files: QuerySet[IndexedFile]
-    # More than `pinned_limit()` files match: too many to count or to bound by date cheaply.
+    # More files match than a page counts: too many to count or to bound by date cheaply.
     broad: bool = False
 
 
@@ -71,10 +70,8 @@ def find(queryset: QuerySet[IndexedFile], term: str) -> Found:
     if not search_words(term.strip()):
         return Found(queryset)
     found = searched(queryset, term)
-    limit = pinned_limit(queryset.db)
-    pinned = list(found.order_by().values_list("pk", flat=True)[: limit + 1])
-    if len(pinned) <= limit:
-        return Found(queryset.filter(pk__in=pinned))
+    if (few := text_search.pinned(queryset, found)) is not None:
+        return Found(few)
     if not _has_text_tables(queryset.db):
         return Found(found, broad=True)
     # SQLite would read every match to sort them by date; hiding the primary key from the
@@ -90,13 +87,6 @@ def remember_breadth(request: HttpRequest, found: Found) -> None:
 
 def was_broad(request: HttpRequest) -> bool:
     return getattr(request, "index_search_broad", False)
-
-
-def pinned_limit(alias: str) -> int:
-    """As many matches as the index's pages count, within the database's bound parameters."""
-    bound = connections[alias].features.max_query_params
-    cap = CappedCountPaginator.COUNT_CAP
-    return cap if bound is None else min(cap, bound - 100)
 
 
 def searched(

@@ -7,8 +7,9 @@ the file name or the reason. The first two are answered by case-insensitive inde
 the parts, PostgreSQL has trigram indexes on the columns themselves (migration 0002), so a
 plain `icontains` uses them; SQLite has a full-text table with a trigram tokenizer
 (migration 0003), which answers words of three characters or more. A word ending in a common
-file extension is put to them without it, and the rows found are checked for the whole word
-(files/text_search.py says why).
+file extension is put to them without it, and the rows found are checked for the whole word;
+a search matching no more rows than a page counts is pinned to them by primary key
+(files/text_search.py says why of both).
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from files.models import FileDeletion
-from files.text_search import TRIGRAM, fts_phrase, search_words, unindexed, without_common_extension
+from files.text_search import (
+    TRIGRAM,
+    fts_phrase,
+    pinned,
+    search_words,
+    unindexed,
+    without_common_extension,
+)
 
 SQLITE_TEXT_TABLE = "files_filedeletion_search"
 _IN_TEXT_TABLE = (
@@ -30,14 +38,27 @@ _TALLYFY_OBJECT_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def matching(queryset: QuerySet[FileDeletion], term: str) -> QuerySet[FileDeletion]:
+    """The rows of `queryset` that match `term`, pinned by primary key when they are few."""
+    found = searched(queryset, term)
+    if found is queryset or _TALLYFY_OBJECT_ID.fullmatch(term.strip()):
+        return found
+    few = pinned(queryset, found)
+    return found if few is None else few
+
+
+def searched(queryset: QuerySet[FileDeletion], term: str) -> QuerySet[FileDeletion]:
+    """The search as one query, for the database's indexes to answer."""
     term = term.strip()
     if _TALLYFY_OBJECT_ID.fullmatch(term):
         return queryset.filter(asset_id=term)
+    words = search_words(term)
+    if not words:
+        return queryset
     uses_text_table = _has_text_table(queryset.db)
     queryset = queryset.alias(
         file_name_checked=unindexed("file_name"), reason_checked=unindexed("reason")
     )
-    for word in search_words(term):
+    for word in words:
         queryset = queryset.filter(_word_matches(word, uses_text_table=uses_text_table))
     return queryset
 

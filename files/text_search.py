@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import re
 
-from django.db.models import TextField, Value
+from django.db import connections
+from django.db.models import Model, QuerySet, TextField, Value
 from django.db.models.functions import Concat
 from django.utils.text import smart_split, unescape_string_literal
+
+from files.pagination import CappedCountPaginator
 
 TRIGRAM = 3
 _COMMON_EXTENSION = re.compile(
@@ -48,3 +51,23 @@ def unindexed(column: str) -> Concat:
     """The column as an expression no index is built on, to check a word on the rows the
     indexes found without the database reading the indexes for it again."""
     return Concat(column, Value(""), output_field=TextField())
+
+
+def pinned[M: Model](queryset: QuerySet[M], found: QuerySet[M]) -> QuerySet[M] | None:
+    """`queryset` narrowed to the primary keys `found` holds, or None when it holds more than
+    a page of the admin counts.
+
+    The admin asks one search several times for one page (the page, its count, the first
+    and last date); a search matching few rows is then asked once, and the rest are lookups
+    by primary key. A search matching many rows is left to the database, which finds a page
+    of them by walking the date index."""
+    limit = pinned_limit(queryset.db)
+    keys = list(found.order_by().values_list("pk", flat=True)[: limit + 1])
+    return queryset.filter(pk__in=keys) if len(keys) <= limit else None
+
+
+def pinned_limit(alias: str) -> int:
+    """As many rows as the admin's pages count, within the database's bound parameters."""
+    bound = connections[alias].features.max_query_params
+    cap = CappedCountPaginator.COUNT_CAP
+    return cap if bound is None else min(cap, bound - 100)

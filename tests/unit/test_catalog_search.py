@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from catalog import search, services
 from catalog.models import IndexedFile
+from files import text_search
 from files.models import Organization
 from tests.catalog_fixtures import index_file
 
@@ -49,7 +50,7 @@ def searched_page(term: str, **filters: str) -> str:
 @pytest.fixture
 def broad(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every search with more than two matches is treated as one of over 10,000."""
-    monkeypatch.setattr(search, "pinned_limit", lambda alias: 2)
+    monkeypatch.setattr(text_search, "pinned_limit", lambda alias: 2)
 
 
 @pytest.mark.usefixtures("files")

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
-from files import log_search, services
+from files import log_search, services, text_search
 from files.models import DeletionState, FileDeletion, Organization
 
 
@@ -176,7 +176,7 @@ def test_free_text_search_is_answered_by_indexes_on_postgresql(
     request = rf.get(reverse("admin:files_filedeletion_changelist"), {"q": term})
     request.user = admin_user
     log_admin = admin.site.get_model_admin(FileDeletion)
-    found, _ = log_admin.get_search_results(request, log_admin.get_queryset(request), term)
+    found = log_search.searched(log_admin.get_queryset(request), term)
     plan = found.explain()
     assert "Seq Scan" not in plan
     assert index in plan
@@ -191,7 +191,7 @@ def test_free_text_search_is_answered_by_indexes_on_sqlite(
     request = rf.get(reverse("admin:files_filedeletion_changelist"), {"q": "ledger"})
     request.user = admin_user
     log_admin = admin.site.get_model_admin(FileDeletion)
-    found, _ = log_admin.get_search_results(request, log_admin.get_queryset(request), "ledger")
+    found = log_search.searched(log_admin.get_queryset(request), "ledger")
     plan = found.explain()
     assert "VIRTUAL TABLE" in plan
     assert not re.search(r"SCAN files_filedeletion\b", plan), plan
@@ -205,7 +205,7 @@ def test_search_reads_the_log_where_sqlite_has_no_text_table(
     make_row(organization, admin_user, file_name="Quarterly Ledger.xlsx", reason="INC-77")
     with connection.cursor() as cursor:  # as on a SQLite without the trigram tokenizer
         cursor.execute(f"DROP TABLE {log_search.SQLITE_TEXT_TABLE}")
-    found = log_search.matching(FileDeletion.objects.all(), "ledger inc-77")
+    found = log_search.searched(FileDeletion.objects.all(), "ledger inc-77")
     assert "VIRTUAL TABLE" not in found.explain()
     assert [row.file_name for row in found] == ["Quarterly Ledger.xlsx"]
 
@@ -240,9 +240,27 @@ def test_a_common_extension_is_not_asked_of_the_name_index_on_postgresql(
         cursor.execute("ANALYZE files_filedeletion")
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("SET LOCAL enable_indexscan = off")
-    found = log_search.matching(FileDeletion.objects.all(), "file-1234.pdf")
+    found = log_search.searched(FileDeletion.objects.all(), "file-1234.pdf")
     plan = found.explain()
     name_conditions = re.findall(r"Index Cond: (.*upper\(\(file_name\).*)", plan)
     assert name_conditions, plan
     assert all("1234.%" in cond and "PDF" not in cond for cond in name_conditions), plan
     assert [row.file_name for row in found] == ["file-1234.pdf"]
+
+
+def test_a_search_matching_few_rows_is_asked_once_then_pinned(
+    admin_user: User, organization: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(3):
+        make_row(organization, admin_user, asset_id=f"{n:032x}", file_name=f"ledger {n}.xlsx")
+    few = log_search.matching(FileDeletion.objects.all(), "ledger")
+    assert "ledger" not in str(few.query).lower()  # by primary key
+    assert sorted(row.file_name for row in few) == [
+        "ledger 0.xlsx",
+        "ledger 1.xlsx",
+        "ledger 2.xlsx",
+    ]
+    monkeypatch.setattr(text_search, "pinned_limit", lambda alias: 2)
+    many = log_search.matching(FileDeletion.objects.all(), "ledger")
+    assert "ledger" in str(many.query).lower()  # left to the database
+    assert sorted(row.file_name for row in many) == sorted(row.file_name for row in few)
