@@ -38,11 +38,11 @@ FLAT_MIB = 10  # the most a 10x bigger job may add to the worker's peak memory
 
 
 @contextlib.contextmanager
-def own_database(admin_url: str) -> Iterator[str]:
+def own_database(admin_url: str, prefix: str = "tallyfy_bench_jobs") -> Iterator[str]:
     """A PostgreSQL database of its own on the shared server, dropped afterwards."""
     import psycopg
 
-    name = f"tallyfy_bench_jobs_{secrets.token_hex(4)}"
+    name = f"{prefix}_{secrets.token_hex(4)}"
     with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
