@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -447,28 +448,49 @@ def _step_uploads(scan: Scan, api: Any) -> None:
     since = scan.uploads_since.isoformat() if scan.uploads_since else ""
     page = api.list_uploads(page=scan.page, per_page=PER_PAGE, created_after=since)
     reached_older = False
+    uploads = []
     for entry in page.items:
         upload = finding.upload_of_entry(entry)
         if scan.uploads_since and upload.at and upload.at.date() < scan.uploads_since:
             reached_older = True  # newest first: the rest was read by an earlier scan
             break
-        _apply_upload(scan, upload, entry)
+        if upload.actor_email:
+            uploads.append((upload, entry))
+    with transaction.atomic():
+        _apply_uploads(scan, uploads)
     _advance(scan, page)
     if reached_older and scan.phase == ScanPhase.UPLOADS:
         _next_phase(scan)
 
 
-def _apply_upload(scan: Scan, upload: tallyfy.Upload, entry: dict[str, Any]) -> None:
-    if not upload.actor_email:
-        return
+def _apply_uploads(scan: Scan, uploads: list[tuple[tallyfy.Upload, dict[str, Any]]]) -> None:
+    """A page of the feed's uploads, in a few statements: the files the entries name, one
+    update per uploader; then, one entry at a time, those naming no file."""
     files = IndexedFile.objects.filter(organization_id=scan.organization_id, is_link=False)
-    values = {"uploader_email": upload.actor_email[:254], "uploader_type": upload.actor_type[:20]}
-    if upload.asset_id:
-        files.filter(asset_id=upload.asset_id).update(uploader_inferred=False, **values)
-        return
-    if not upload.run_id:
-        return
-    # No file id: the file of that run whose name the entry mentions, if only one does.
+    uploader_of: dict[str, tuple[str, str]] = {}
+    for upload, _entry in uploads:
+        if upload.asset_id:  # for a file uploaded twice, the earlier upload (read later) wins
+            uploader_of[upload.asset_id] = _uploader(upload)
+    asset_ids_of: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for asset_id, uploader in uploader_of.items():
+        asset_ids_of[uploader].append(asset_id)
+    for (email, kind), asset_ids in asset_ids_of.items():
+        files.filter(asset_id__in=asset_ids).update(
+            uploader_email=email, uploader_type=kind, uploader_inferred=False
+        )
+    for upload, entry in uploads:
+        if not upload.asset_id and upload.run_id:
+            _infer_uploader(files, upload, entry)
+
+
+def _uploader(upload: tallyfy.Upload) -> tuple[str, str]:
+    return upload.actor_email[:254], upload.actor_type[:20]
+
+
+def _infer_uploader(
+    files: QuerySet[IndexedFile], upload: tallyfy.Upload, entry: dict[str, Any]
+) -> None:
+    """No file id: the file of that run whose name the entry mentions, if only one does."""
     text = " ".join(
         str(value[0] if isinstance(value, list) and value else value)
         for value in (entry.get("description"), entry.get("text"), upload.filename)
@@ -480,7 +502,10 @@ def _apply_upload(scan: Scan, upload: tallyfy.Upload, entry: dict[str, Any]) -> 
         if row.file_name and row.file_name in text
     ]
     if len(candidates) == 1:
-        files.filter(pk=candidates[0].pk).update(uploader_inferred=True, **values)
+        email, kind = _uploader(upload)
+        files.filter(pk=candidates[0].pk).update(
+            uploader_email=email, uploader_type=kind, uploader_inferred=True
+        )
 
 
 def _step_finishing(scan: Scan, api: Any) -> None:
@@ -519,6 +544,26 @@ _PLACE_FIELDS = ["run_id", "run_name", "run_status", "template_id", "template_na
 _PLACE_FIELDS += ["task_id", "task_name"]
 
 
+_WRITTEN_FIELDS = [
+    "asset_id",
+    "is_link",
+    "link_url",
+    "attached_to",
+    *_PLACE_FIELDS,
+    "file_name",
+    "file_name_folded",
+    "uploaded_at",
+    "last_seen_scan",
+    "gone_at",
+]
+
+
+def _written(row: IndexedFile) -> tuple[Any, ...]:
+    return tuple(
+        getattr(row, IndexedFile._meta.get_field(name).attname) for name in _WRITTEN_FIELDS
+    )
+
+
 def _write(found: _Found) -> None:
     """New files are added; files seen again are refreshed (and no longer gone). A file seen
     earlier in this scan keeps the more telling place of the two."""
@@ -538,6 +583,7 @@ def _write(found: _Found) -> None:
             new.append(_new_row(scan, key, row, now))
             continue
         seen_here = current.last_seen_scan_id == scan.pk
+        before = _written(current)
         if not seen_here or _PRIORITY[row["attached_to"]] >= _PRIORITY[current.attached_to]:
             for name in ("asset_id", "is_link", "link_url", "attached_to", *_PLACE_FIELDS):
                 setattr(current, name, row.get(name, ""))
@@ -547,24 +593,14 @@ def _write(found: _Found) -> None:
             current.file_name = row["file_name"]
             current.file_name_folded = fold(row["file_name"])
         current.uploaded_at = row["uploaded_at"] or current.uploaded_at
+        if seen_here and _written(current) == before:
+            continue  # seen again in this scan (a template's file, say) and nothing to add
         current.last_seen, current.last_seen_scan, current.gone_at = now, scan, None
         changed.append(current)
     IndexedFile.objects.bulk_create(new, batch_size=500, ignore_conflicts=True)
     IndexedFile.objects.bulk_update(
         changed,
-        [
-            "asset_id",
-            "is_link",
-            "link_url",
-            "attached_to",
-            *_PLACE_FIELDS,
-            "file_name",
-            "file_name_folded",
-            "uploaded_at",
-            "last_seen",
-            "last_seen_scan",
-            "gone_at",
-        ],
+        [*_WRITTEN_FIELDS, "last_seen"],
         batch_size=500,
     )
 

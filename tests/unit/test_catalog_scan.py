@@ -6,11 +6,15 @@ from datetime import date
 from typing import Any
 
 import responses
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from responses import matchers
 
 from catalog import services
 from catalog.models import IndexedFile, Scan, ScanPhase, ScanState
 from files.models import Organization
+from files.tallyfy import Upload
+from tests.catalog_fixtures import index_file
 from tests.conftest import BASE_URL, ORG_ID
 
 ROOT = f"{BASE_URL}/organizations/{ORG_ID}"
@@ -147,3 +151,60 @@ def test_active_oneoff_tasks_are_asked_for_without_archived(
     services.scan_run(scan_id=scan.pk, max_steps=1)
     assert "archived" not in http.calls[0].request.url
     assert IndexedFile.objects.get(key=KICKOFF_FILE).task_id == TASK_ID
+
+
+def test_a_page_of_uploads_is_written_one_update_per_uploader(organization: Organization) -> None:
+    scan = at_phase(organization, ScanPhase.UPLOADS)
+    for key in ("a1", "a2", "a3"):
+        index_file(organization, f"{key}.pdf", key=key)
+
+    def upload(asset_id: str, email: str) -> tuple[Upload, dict[str, Any]]:
+        return Upload(asset_id, email, "member", None, "", ""), {}
+
+    uploads = [  # newest first, as the feed gives them
+        upload("a1", "bob@example.com"),
+        upload("a1", "alice@example.com"),
+        upload("a2", "alice@example.com"),
+        upload("a3", "carol@example.com"),
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        services._apply_uploads(scan, uploads)
+    updates = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    assert len(updates) == 2
+    uploaders = dict(IndexedFile.objects.values_list("key", "uploader_email"))
+    # A file uploaded twice keeps its first uploader (the older entry, read later).
+    assert uploaders == {
+        "a1": "alice@example.com",
+        "a2": "alice@example.com",
+        "a3": "carol@example.com",
+    }
+
+
+def test_a_file_seen_again_in_the_same_scan_with_nothing_new_is_not_written_again(
+    organization: Organization,
+) -> None:
+    scan = at_phase(organization, ScanPhase.TEMPLATES)
+    row = {
+        "asset_id": "k1",
+        "file_name": "handbook.pdf",
+        "is_link": False,
+        "link_url": "",
+        "attached_to": "task",
+        "uploaded_at": None,
+        "run_id": "r1",
+        "template_id": "t1",
+        "template_name": "Onboarding",
+    }
+    services._write(services._Found(scan, rows={"k1": row}))
+    again = {**row, "attached_to": "template", "run_id": ""}
+    with CaptureQueriesContext(connection) as queries:
+        services._write(services._Found(scan, rows={"k1": again}))
+    assert not [q for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    renamed = {**again, "file_name": "handbook v2.pdf"}
+    services._write(services._Found(scan, rows={"k1": renamed}))
+    stored = IndexedFile.objects.get(key="k1")
+    assert (stored.file_name, stored.attached_to, stored.run_id) == (
+        "handbook v2.pdf",
+        "task",
+        "r1",
+    )
