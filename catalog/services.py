@@ -464,8 +464,8 @@ def _step_uploads(scan: Scan, api: Any) -> None:
 
 
 def _apply_uploads(scan: Scan, uploads: list[tuple[tallyfy.Upload, dict[str, Any]]]) -> None:
-    """A page of the feed's uploads, in a few statements: the files the entries name, one
-    update per uploader; then, one entry at a time, those naming no file."""
+    """A page of the feed's uploads in a few statements: one update per uploader for the
+    files the entries name, then the same for the files matched to entries naming none."""
     files = IndexedFile.objects.filter(organization_id=scan.organization_id, is_link=False)
     uploader_of: dict[str, tuple[str, str]] = {}
     for upload, _entry in uploads:
@@ -478,34 +478,42 @@ def _apply_uploads(scan: Scan, uploads: list[tuple[tallyfy.Upload, dict[str, Any
         files.filter(asset_id__in=asset_ids).update(
             uploader_email=email, uploader_type=kind, uploader_inferred=False
         )
+    unnamed = [(upload, entry) for upload, entry in uploads if not upload.asset_id]
+    for (email, kind), pks in _inferred_uploaders(files, unnamed).items():
+        files.filter(pk__in=pks).update(
+            uploader_email=email, uploader_type=kind, uploader_inferred=True
+        )
+
+
+def _inferred_uploaders(
+    files: QuerySet[IndexedFile], uploads: list[tuple[tallyfy.Upload, dict[str, Any]]]
+) -> dict[tuple[str, str], list[int]]:
+    """For entries naming no file: the file of the entry's run whose name the entry mentions,
+    when exactly one file of the run without an uploader does. Each file goes to one entry."""
+    uploads = [(upload, entry) for upload, entry in uploads if upload.run_id]
+    unclaimed: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    runs = {upload.run_id for upload, _entry in uploads}
+    for pk, run_id, name in files.filter(run_id__in=runs, uploader_email="").values_list(
+        "pk", "run_id", "file_name"
+    ):
+        if name:
+            unclaimed[run_id].append((pk, name))
+    pks_of: dict[tuple[str, str], list[int]] = defaultdict(list)
     for upload, entry in uploads:
-        if not upload.asset_id and upload.run_id:
-            _infer_uploader(files, upload, entry)
+        text = " ".join(
+            str(value[0] if isinstance(value, list) and value else value)
+            for value in (entry.get("description"), entry.get("text"), upload.filename)
+            if value
+        )
+        candidates = [file for file in unclaimed[upload.run_id] if file[1] in text]
+        if len(candidates) == 1:
+            unclaimed[upload.run_id].remove(candidates[0])
+            pks_of[_uploader(upload)].append(candidates[0][0])
+    return pks_of
 
 
 def _uploader(upload: tallyfy.Upload) -> tuple[str, str]:
     return upload.actor_email[:254], upload.actor_type[:20]
-
-
-def _infer_uploader(
-    files: QuerySet[IndexedFile], upload: tallyfy.Upload, entry: dict[str, Any]
-) -> None:
-    """No file id: the file of that run whose name the entry mentions, if only one does."""
-    text = " ".join(
-        str(value[0] if isinstance(value, list) and value else value)
-        for value in (entry.get("description"), entry.get("text"), upload.filename)
-        if value
-    )
-    candidates = [
-        row
-        for row in files.filter(run_id=upload.run_id, uploader_email="").only("pk", "file_name")
-        if row.file_name and row.file_name in text
-    ]
-    if len(candidates) == 1:
-        email, kind = _uploader(upload)
-        files.filter(pk=candidates[0].pk).update(
-            uploader_email=email, uploader_type=kind, uploader_inferred=True
-        )
 
 
 def _step_finishing(scan: Scan, api: Any) -> None:

@@ -208,3 +208,38 @@ def test_a_file_seen_again_in_the_same_scan_with_nothing_new_is_not_written_agai
         "task",
         "r1",
     )
+
+
+def test_uploads_naming_no_file_are_matched_by_run_and_name_in_one_read(
+    organization: Organization,
+) -> None:
+    scan = at_phase(organization, ScanPhase.UPLOADS)
+    for key, name, run in [
+        ("b1", "contract.pdf", "r1"),
+        ("b2", "id.png", "r1"),
+        ("b3", "scan.pdf", "r2"),
+        ("b4", "scan.pdf.bak", "r2"),
+    ]:
+        index_file(organization, name, key=key, run_id=run)
+
+    def unnamed(email: str, run_id: str, text: str) -> tuple[Upload, dict[str, Any]]:
+        return Upload("", email, "guest", None, run_id, ""), {"description": [text]}
+
+    uploads = [
+        unnamed("ann@example.com", "r1", "uploaded contract.pdf"),
+        unnamed("ann@example.com", "r1", "uploaded id.png"),
+        unnamed("ben@example.com", "r1", "uploaded contract.pdf"),  # already matched above
+        unnamed("ben@example.com", "r2", "uploaded scan.pdf.bak"),  # two names fit: neither
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        services._apply_uploads(scan, uploads)
+    assert len(queries.captured_queries) == 2  # one read, one update for ann
+    stored = {
+        row.key: (row.uploader_email, row.uploader_inferred) for row in IndexedFile.objects.all()
+    }
+    assert stored == {
+        "b1": ("ann@example.com", True),
+        "b2": ("ann@example.com", True),
+        "b3": ("", False),
+        "b4": ("", False),
+    }
