@@ -148,14 +148,9 @@ def test_times_are_shown_to_the_second_with_their_zone(
     assert "2026-03-05 14:07:09 UTC" in body
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the indexes are PostgreSQL's")
-@pytest.mark.parametrize(
-    ("term", "index"),
-    [("file-1234.pdf", "deletion_file_name_trgm"), ("GDPR-1234", "deletion_reason_trgm")],
-)
-def test_free_text_search_is_answered_by_indexes_on_postgresql(
-    rf: RequestFactory, admin_user: User, organization: Organization, term: str, index: str
-) -> None:
+def only_indexes_can_answer(organization: Organization) -> None:
+    """5,000 rows, and PostgreSQL's plain scans ruled out: at this size reading the whole table
+    is cheapest (at a million rows it is not), so the plan shows whether indexes can answer."""
     FileDeletion.objects.bulk_create(
         FileDeletion(
             organization=organization,
@@ -169,10 +164,19 @@ def test_free_text_search_is_answered_by_indexes_on_postgresql(
     )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE files_filedeletion")
-        # At this size reading the whole table is cheapest; at a million rows it is not. With
-        # plain scans ruled out, the plan shows whether indexes can answer every search field.
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("SET LOCAL enable_indexscan = off")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the indexes are PostgreSQL's")
+@pytest.mark.parametrize(
+    ("term", "index"),
+    [("file-1234.pdf", "deletion_file_name_trgm"), ("GDPR-1234", "deletion_reason_trgm")],
+)
+def test_free_text_search_is_answered_by_indexes_on_postgresql(
+    rf: RequestFactory, admin_user: User, organization: Organization, term: str, index: str
+) -> None:
+    only_indexes_can_answer(organization)
     request = rf.get(reverse("admin:files_filedeletion_changelist"), {"q": term})
     request.user = admin_user
     log_admin = admin.site.get_model_admin(FileDeletion)
@@ -225,21 +229,7 @@ def test_a_search_with_an_extension_finds_only_that_extension(
 def test_a_common_extension_is_not_asked_of_the_name_index_on_postgresql(
     organization: Organization,
 ) -> None:
-    FileDeletion.objects.bulk_create(
-        FileDeletion(
-            organization=organization,
-            org_id=organization.org_id,
-            asset_id=f"{n:032x}",
-            username="staff",
-            reason=f"GDPR-{n}",
-            file_name=f"file-{n}.pdf",
-        )
-        for n in range(3000)
-    )
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE files_filedeletion")
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("SET LOCAL enable_indexscan = off")
+    only_indexes_can_answer(organization)
     found = log_search.searched(FileDeletion.objects.all(), "file-1234.pdf")
     plan = found.explain()
     name_conditions = re.findall(r"Index Cond: (.*upper\(\(file_name\).*)", plan)
