@@ -37,7 +37,14 @@ from catalog.folding import fold
 from catalog.models import IndexedFile
 from files import text_search
 from files.ids import is_valid_id
-from files.text_search import TRIGRAM, fts_phrase, search_words, unindexed, without_common_extension
+from files.text_search import (
+    TRIGRAM,
+    checked_part,
+    fts_phrase,
+    search_words,
+    unindexed,
+    without_common_extension,
+)
 
 NAMES_TEXT_TABLE = "catalog_indexedfile_search"
 UPLOADERS_TEXT_TABLE = "catalog_indexedfile_uploader_search"
@@ -114,10 +121,11 @@ def _names_match(word: str, text_tables: bool, by_id: str) -> Q:
     found = _names_contain(stem, text_tables, by_id)
     if stem == word:
         return found
+    part = checked_part(word, ascii_case_only=text_tables)
     return found & (
-        Q(name_checked__contains=fold(word))
-        | Q(run_name_checked__icontains=word)
-        | Q(template_name_checked__icontains=word)
+        Q(name_checked__contains=fold(word))  # folded on both sides: any case, any database
+        | Q(run_name_checked__icontains=part)
+        | Q(template_name_checked__icontains=part)
     )
 
 

@@ -464,52 +464,56 @@ def _step_uploads(scan: Scan, api: Any) -> None:
 
 
 def _apply_uploads(scan: Scan, uploads: list[tuple[tallyfy.Upload, dict[str, Any]]]) -> None:
-    """A page of the feed's uploads in a few statements: one update per uploader for the
-    files the entries name, then the same for the files matched to entries naming none."""
+    """A page of the feed's uploads, newest first, in one read and one update per uploader,
+    ending as writing them one entry at a time would: an entry naming a file gives it its
+    uploader (for a file uploaded twice the earlier upload, read later, wins); an entry naming
+    none gives the file of its run whose name it mentions, when exactly one file of that run
+    still without an uploader does."""
     files = IndexedFile.objects.filter(organization_id=scan.organization_id, is_link=False)
-    uploader_of: dict[str, tuple[str, str]] = {}
-    for upload, _entry in uploads:
-        if upload.asset_id:  # for a file uploaded twice, the earlier upload (read later) wins
-            uploader_of[upload.asset_id] = _uploader(upload)
-    asset_ids_of: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for asset_id, uploader in uploader_of.items():
-        asset_ids_of[uploader].append(asset_id)
-    for (email, kind), asset_ids in asset_ids_of.items():
-        files.filter(asset_id__in=asset_ids).update(
-            uploader_email=email, uploader_type=kind, uploader_inferred=False
-        )
-    unnamed = [(upload, entry) for upload, entry in uploads if not upload.asset_id]
-    for (email, kind), pks in _inferred_uploaders(files, unnamed).items():
+    without_uploader: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
+    runs = {upload.run_id for upload, _entry in uploads if upload.run_id and not upload.asset_id}
+    unclaimed = files.filter(run_id__in=runs, uploader_email="").exclude(file_name="")
+    for pk, asset_id, run_id, name in unclaimed.values_list(
+        "pk", "asset_id", "run_id", "file_name"
+    ):
+        without_uploader[run_id].append((pk, asset_id, name))
+    named: dict[str, tuple[str, str]] = {}
+    inferred: dict[int, tuple[str, str]] = {}
+    for upload, entry in uploads:
+        if upload.asset_id:
+            named[upload.asset_id] = _uploader(upload)
+            for run_files in without_uploader.values():
+                run_files[:] = [file for file in run_files if file[1] != upload.asset_id]
+        elif upload.run_id:
+            text = _entry_text(upload, entry)
+            candidates = [file for file in without_uploader[upload.run_id] if file[2] in text]
+            if len(candidates) == 1:
+                without_uploader[upload.run_id].remove(candidates[0])
+                inferred[candidates[0][0]] = _uploader(upload)
+    # Inferred first: an entry naming the file, wherever it sits on the page, has the last word.
+    for (email, kind), pks in _grouped(inferred).items():
         files.filter(pk__in=pks).update(
             uploader_email=email, uploader_type=kind, uploader_inferred=True
         )
-
-
-def _inferred_uploaders(
-    files: QuerySet[IndexedFile], uploads: list[tuple[tallyfy.Upload, dict[str, Any]]]
-) -> dict[tuple[str, str], list[int]]:
-    """For entries naming no file: the file of the entry's run whose name the entry mentions,
-    when exactly one file of the run without an uploader does. Each file goes to one entry."""
-    uploads = [(upload, entry) for upload, entry in uploads if upload.run_id]
-    unclaimed: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    runs = {upload.run_id for upload, _entry in uploads}
-    for pk, run_id, name in files.filter(run_id__in=runs, uploader_email="").values_list(
-        "pk", "run_id", "file_name"
-    ):
-        if name:
-            unclaimed[run_id].append((pk, name))
-    pks_of: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for upload, entry in uploads:
-        text = " ".join(
-            str(value[0] if isinstance(value, list) and value else value)
-            for value in (entry.get("description"), entry.get("text"), upload.filename)
-            if value
+    for (email, kind), asset_ids in _grouped(named).items():
+        files.filter(asset_id__in=asset_ids).update(
+            uploader_email=email, uploader_type=kind, uploader_inferred=False
         )
-        candidates = [file for file in unclaimed[upload.run_id] if file[1] in text]
-        if len(candidates) == 1:
-            unclaimed[upload.run_id].remove(candidates[0])
-            pks_of[_uploader(upload)].append(candidates[0][0])
-    return pks_of
+
+
+def _grouped[K](uploader_of: dict[K, tuple[str, str]]) -> dict[tuple[str, str], list[K]]:
+    keys_of: dict[tuple[str, str], list[K]] = defaultdict(list)
+    for key, uploader in uploader_of.items():
+        keys_of[uploader].append(key)
+    return keys_of
+
+
+def _entry_text(upload: tallyfy.Upload, entry: dict[str, Any]) -> str:
+    return " ".join(
+        str(value[0] if isinstance(value, list) and value else value)
+        for value in (entry.get("description"), entry.get("text"), upload.filename)
+        if value
+    )
 
 
 def _uploader(upload: tallyfy.Upload) -> tuple[str, str]:
@@ -584,7 +588,7 @@ def _write(found: _Found) -> None:
             organization_id=scan.organization_id, key__in=list(found.rows)
         )
     }
-    new, changed = [], []
+    new, changed, seen_again = [], [], []
     for key, row in found.rows.items():
         current = existing.get(key)
         if current is None:
@@ -601,11 +605,14 @@ def _write(found: _Found) -> None:
             current.file_name = row["file_name"]
             current.file_name_folded = fold(row["file_name"])
         current.uploaded_at = row["uploaded_at"] or current.uploaded_at
-        if seen_here and _written(current) == before:
-            continue  # seen again in this scan (a template's file, say) and nothing to add
         current.last_seen, current.last_seen_scan, current.gone_at = now, scan, None
-        changed.append(current)
+        if seen_here and _written(current) == before:
+            seen_again.append(current.pk)  # (a template's file, say) with nothing to add
+        else:
+            changed.append(current)
     IndexedFile.objects.bulk_create(new, batch_size=500, ignore_conflicts=True)
+    # Still marked seen now: a scan of one run counts a file seen since it began as present.
+    IndexedFile.objects.filter(pk__in=seen_again).update(last_seen=now)
     IndexedFile.objects.bulk_update(
         changed,
         [*_WRITTEN_FIELDS, "last_seen"],

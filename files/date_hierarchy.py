@@ -16,7 +16,8 @@ from django.utils.text import capfirst
 
 
 def _bounds(rows: QuerySet[Any], field: str) -> tuple[datetime.datetime, datetime.datetime] | None:
-    dates = rows.values_list(field, flat=True)
+    # Rows without a date have no place in the hierarchy (and would sort first one way).
+    dates = rows.filter(**{f"{field}__isnull": False}).values_list(field, flat=True)
     first = dates.order_by(field).first()
     last = dates.order_by(f"-{field}").first()
     if first is None or last is None:

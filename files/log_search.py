@@ -23,6 +23,7 @@ from django.db.models.expressions import RawSQL
 from files.models import FileDeletion
 from files.text_search import (
     TRIGRAM,
+    checked_part,
     fts_phrase,
     pinned,
     search_words,
@@ -72,7 +73,8 @@ def _word_matches(word: str, *, uses_text_table: bool) -> Q:
     else:
         found = Q(file_name__icontains=stem) | Q(reason__icontains=stem)
     if stem != word:
-        found &= Q(file_name_checked__icontains=word) | Q(reason_checked__icontains=word)
+        part = checked_part(word, ascii_case_only=uses_text_table)
+        found &= Q(file_name_checked__icontains=part) | Q(reason_checked__icontains=part)
     return exactly | found
 
 

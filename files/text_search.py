@@ -47,6 +47,17 @@ def without_common_extension(word: str) -> str:
     return stem if len(stem.rstrip(".")) >= TRIGRAM else word
 
 
+def checked_part(word: str, *, ascii_case_only: bool) -> str:
+    """What the rows found without the extension are checked for: the whole word; or, where
+    the check ignores case for ASCII letters only (SQLite's LIKE) and the word has other
+    letters, its part after the last of them (the full-text index found the rest, in any
+    case): `Überblick.pdf` is checked for `berblick.pdf`."""
+    if not ascii_case_only or word.isascii():
+        return word
+    last_other = max(i for i, char in enumerate(word) if not char.isascii())
+    return word[last_other + 1 :]
+
+
 def unindexed(column: str) -> Concat:
     """The column as an expression no index is built on, to check a word on the rows the
     indexes found without the database reading the indexes for it again."""

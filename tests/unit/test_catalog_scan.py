@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import responses
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from responses import matchers
 
 from catalog import services
@@ -199,7 +200,9 @@ def test_a_file_seen_again_in_the_same_scan_with_nothing_new_is_not_written_agai
     again = {**row, "attached_to": "template", "run_id": ""}
     with CaptureQueriesContext(connection) as queries:
         services._write(services._Found(scan, rows={"k1": again}))
-    assert not [q for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    updates = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    assert len(updates) == 1
+    assert 'SET "last_seen" =' in updates[0]  # only marked seen again
     renamed = {**again, "file_name": "handbook v2.pdf"}
     services._write(services._Found(scan, rows={"k1": renamed}))
     stored = IndexedFile.objects.get(key="k1")
@@ -243,3 +246,80 @@ def test_uploads_naming_no_file_are_matched_by_run_and_name_in_one_read(
         "b3": ("", False),
         "b4": ("", False),
     }
+
+
+def handbook(**fields: Any) -> dict[str, Any]:
+    return {
+        "asset_id": "k1",
+        "file_name": "handbook.pdf",
+        "is_link": False,
+        "link_url": "",
+        "attached_to": "run",
+        "uploaded_at": None,
+        "run_id": "r1",
+        "template_id": "t1",
+        "template_name": "Onboarding",
+        **fields,
+    }
+
+
+def test_a_file_a_run_scan_marked_gone_is_present_again_when_this_scan_sees_it_again(
+    organization: Organization,
+) -> None:
+    whole = at_phase(organization, ScanPhase.RUNS, started_at=timezone.now() - timedelta(hours=1))
+    services._write(services._Found(whole, rows={"k1": handbook()}))
+    IndexedFile.objects.filter(key="k1").update(gone_at=timezone.now())  # by a scan of r1
+    again = handbook(attached_to="template", run_id="")
+    services._write(services._Found(whole, rows={"k1": again}))
+    assert IndexedFile.objects.get(key="k1").gone_at is None
+
+
+def test_a_file_seen_again_after_a_run_scan_began_is_not_marked_gone_by_it(
+    organization: Organization,
+) -> None:
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    whole = at_phase(organization, ScanPhase.RUNS, started_at=an_hour_ago)
+    services._write(services._Found(whole, rows={"k1": handbook()}))
+    IndexedFile.objects.filter(key="k1").update(last_seen=an_hour_ago)
+    one_run = Scan.objects.create(
+        organization=organization,
+        state=ScanState.RUNNING,
+        phase=ScanPhase.FINISHING,
+        run_id="r1",
+        started_at=timezone.now() - timedelta(minutes=1),
+    )
+    again = handbook(attached_to="template", run_id="")
+    services._write(services._Found(whole, rows={"k1": again}))
+    services._step_finishing(one_run, None)
+    assert IndexedFile.objects.get(key="k1").gone_at is None
+
+
+def test_an_entry_naming_no_file_is_matched_as_the_feed_orders_them(
+    organization: Organization,
+) -> None:
+    """The newest entry mentions "ba.pdf", which holds "a.pdf" too: two candidates, so
+    nobody is credited; the older entry names ba.pdf by id."""
+    scan = at_phase(organization, ScanPhase.UPLOADS)
+    index_file(organization, "a.pdf", key="f1", run_id="r1")
+    index_file(organization, "ba.pdf", key="f2", run_id="r1")
+    uploads = [
+        (Upload("", "ann@example.com", "member", None, "r1", ""), {"description": ["ba.pdf"]}),
+        (Upload("f2", "ann@example.com", "member", None, "r1", ""), {}),
+    ]
+    services._apply_uploads(scan, uploads)
+    stored = dict(IndexedFile.objects.values_list("key", "uploader_email"))
+    assert stored == {"f1": "", "f2": "ann@example.com"}
+
+
+def test_an_entry_naming_a_file_outranks_one_matched_by_name_before_it(
+    organization: Organization,
+) -> None:
+    scan = at_phase(organization, ScanPhase.UPLOADS)
+    index_file(organization, "id.png", key="f1", run_id="r1")
+    uploads = [
+        (Upload("", "guest@example.com", "guest", None, "r1", ""), {"description": ["id.png"]}),
+        (Upload("f1", "ann@example.com", "member", None, "r1", ""), {}),
+    ]
+    services._apply_uploads(scan, uploads)
+    stored = IndexedFile.objects.get(key="f1")
+    assert (stored.uploader_email, stored.uploader_inferred) == ("ann@example.com", False)

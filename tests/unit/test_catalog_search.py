@@ -193,3 +193,20 @@ def test_a_broad_search_drilled_to_a_month_offers_only_that_months_days(
     assert days == {"1", "2", "3", "4"}
     page = searched_page("report", uploaded_at__year="2026")
     assert set(re.findall(r"uploaded_at__month=(\d+)", page)) == {"1"}
+
+
+def test_a_word_with_an_extension_matches_names_in_any_case_of_any_letter(
+    organization: Organization,
+) -> None:
+    index_file(organization, "x.png", run_name="Übersicht.pdf")
+    index_file(organization, "y.png", run_name="Übersicht.docx")
+    assert found("übersicht.pdf") == ["x.png"]
+
+
+@pytest.mark.usefixtures("files")
+def test_a_file_without_an_upload_time_leaves_the_date_hierarchy_in_place(
+    organization: Organization,
+) -> None:
+    index_file(organization, "undated.png", uploaded_at=None)
+    page = searched_page("")
+    assert "uploaded_at__day=1" in page  # January 2026's days: the dated files' range

@@ -254,3 +254,12 @@ def test_a_search_matching_few_rows_is_asked_once_then_pinned(
     many = log_search.matching(FileDeletion.objects.all(), "ledger")
     assert "ledger" in str(many.query).lower()  # left to the database
     assert sorted(row.file_name for row in many) == sorted(row.file_name for row in few)
+
+
+def test_a_word_with_an_extension_matches_in_any_case_of_any_letter(
+    admin_user: User, organization: Organization
+) -> None:
+    make_row(organization, admin_user, file_name="Überblick.pdf")
+    make_row(organization, admin_user, asset_id="b" * 32, file_name="Überblick.docx")
+    found = log_search.matching(FileDeletion.objects.all(), "überblick.pdf")
+    assert [row.file_name for row in found] == ["Überblick.pdf"]
