@@ -28,7 +28,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from django.db import connections
 from django.db.models import F, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.http import HttpRequest
@@ -42,6 +41,7 @@ from files.text_search import (
     checked_part,
     fts_phrase,
     search_words,
+    sqlite_tables_exist,
     unindexed,
     without_common_extension,
 )
@@ -76,15 +76,16 @@ def matching(queryset: QuerySet[IndexedFile], term: str) -> QuerySet[IndexedFile
 def find(queryset: QuerySet[IndexedFile], term: str) -> Found:
     if not search_words(term.strip()):
         return Found(queryset)
-    found = searched(queryset, term)
+    text_tables = _has_text_tables(queryset.db)
+    found = searched(queryset, term, text_tables=text_tables)
     if (few := text_search.pinned(queryset, found)) is not None:
         return Found(few)
-    if not _has_text_tables(queryset.db):
+    if not text_tables:
         return Found(found, broad=True)
     # SQLite would read every match to sort them by date; hiding the primary key from the
     # planner (`id + 0`) makes it walk the date index and stop at a page of matches.
-    walked = searched(queryset.alias(id_unindexed=F("pk") + 0), term, by_id="id_unindexed")
-    return Found(walked, broad=True)
+    walked = queryset.alias(id_unindexed=F("pk") + 0)
+    return Found(searched(walked, term, text_tables=True, by_id="id_unindexed"), broad=True)
 
 
 def remember_breadth(request: HttpRequest, found: Found) -> None:
@@ -97,10 +98,15 @@ def was_broad(request: HttpRequest) -> bool:
 
 
 def searched(
-    queryset: QuerySet[IndexedFile], term: str, *, by_id: str = "pk"
+    queryset: QuerySet[IndexedFile],
+    term: str,
+    *,
+    text_tables: bool | None = None,
+    by_id: str = "pk",
 ) -> QuerySet[IndexedFile]:
     """The search as one query, for the database's indexes to answer."""
-    text_tables = _has_text_tables(queryset.db)
+    if text_tables is None:
+        text_tables = _has_text_tables(queryset.db)
     queryset = queryset.alias(**_UNINDEXED_NAMES)
     for word in search_words(term.strip()):
         queryset = queryset.filter(_word_matches(word, text_tables=text_tables, by_id=by_id))
@@ -149,12 +155,4 @@ def _uploader_part(word: str, text_tables: bool, by_id: str) -> Q:
 
 
 def _has_text_tables(alias: str) -> bool:
-    connection = connections[alias]
-    if connection.vendor != "sqlite":
-        return False
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN (%s, %s)",
-            [NAMES_TEXT_TABLE, UPLOADERS_TEXT_TABLE],
-        )
-        return cursor.fetchone()[0] == 2
+    return sqlite_tables_exist(alias, NAMES_TEXT_TABLE, UPLOADERS_TEXT_TABLE)

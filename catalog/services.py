@@ -570,10 +570,14 @@ _WRITTEN_FIELDS = [
 ]
 
 
+# The same as attributes of a row: the scan's id, not the scan (comparing it runs no query).
+_WRITTEN_ATTRIBUTES = [
+    f"{name}_id" if name == "last_seen_scan" else name for name in _WRITTEN_FIELDS
+]
+
+
 def _written(row: IndexedFile) -> tuple[Any, ...]:
-    return tuple(
-        getattr(row, IndexedFile._meta.get_field(name).attname) for name in _WRITTEN_FIELDS
-    )
+    return tuple(getattr(row, attribute) for attribute in _WRITTEN_ATTRIBUTES)
 
 
 def _write(found: _Found) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 
-from django.db import connections
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 
@@ -27,6 +26,7 @@ from files.text_search import (
     fts_phrase,
     pinned,
     search_words,
+    sqlite_tables_exist,
     unindexed,
     without_common_extension,
 )
@@ -40,22 +40,21 @@ _TALLYFY_OBJECT_ID = re.compile(r"[0-9a-f]{32}")
 
 def matching(queryset: QuerySet[FileDeletion], term: str) -> QuerySet[FileDeletion]:
     """The rows of `queryset` that match `term`, pinned by primary key when they are few."""
+    if _TALLYFY_OBJECT_ID.fullmatch(term.strip()):
+        return queryset.filter(asset_id=term.strip())
     found = searched(queryset, term)
-    if found is queryset or _TALLYFY_OBJECT_ID.fullmatch(term.strip()):
+    if found is queryset:
         return found
     few = pinned(queryset, found)
     return found if few is None else few
 
 
 def searched(queryset: QuerySet[FileDeletion], term: str) -> QuerySet[FileDeletion]:
-    """The search as one query, for the database's indexes to answer."""
-    term = term.strip()
-    if _TALLYFY_OBJECT_ID.fullmatch(term):
-        return queryset.filter(asset_id=term)
+    """The search's words as one query, for the database's indexes to answer."""
     words = search_words(term)
     if not words:
         return queryset
-    uses_text_table = _has_text_table(queryset.db)
+    uses_text_table = sqlite_tables_exist(queryset.db, SQLITE_TEXT_TABLE)
     queryset = queryset.alias(
         file_name_checked=unindexed("file_name"), reason_checked=unindexed("reason")
     )
@@ -76,14 +75,3 @@ def _word_matches(word: str, *, uses_text_table: bool) -> Q:
         part = checked_part(word, ascii_case_only=uses_text_table)
         found &= Q(file_name_checked__icontains=part) | Q(reason_checked__icontains=part)
     return exactly | found
-
-
-def _has_text_table(alias: str) -> bool:
-    connection = connections[alias]
-    if connection.vendor != "sqlite":
-        return False
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = %s", [SQLITE_TEXT_TABLE]
-        )
-        return cursor.fetchone() is not None

@@ -64,6 +64,21 @@ def unindexed(column: str) -> Concat:
     return Concat(column, Value(""), output_field=TextField())
 
 
+def sqlite_tables_exist(alias: str, *names: str) -> bool:
+    """Whether the database is SQLite and holds every one of these tables (the full-text
+    tables a migration leaves out where SQLite has no trigram tokenizer)."""
+    connection = connections[alias]
+    if connection.vendor != "sqlite":
+        return False
+    marks = ", ".join(["%s"] * len(names))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ({marks})",  # noqa: S608 (placeholders only)
+            list(names),
+        )
+        return cursor.fetchone()[0] == len(names)
+
+
 def pinned[M: Model](queryset: QuerySet[M], found: QuerySet[M]) -> QuerySet[M] | None:
     """`queryset` narrowed to the primary keys `found` holds, or None when it holds more than
     a page of the admin counts.
