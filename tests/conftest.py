@@ -3,6 +3,8 @@ from __future__ import annotations
 import pytest
 import responses
 from django.contrib.auth.models import Permission, User
+from django.test import Client
+from django.urls import reverse
 
 from files import services, tallyfy
 from files.models import Organization
@@ -42,6 +44,17 @@ def make_organization(
     *, base_url: str = BASE_URL, org_id: str = ORG_ID, token: str = TOKEN, name: str = "Acme"
 ) -> Organization:
     return organization_create(name=name, org_id=org_id, api_base_url=base_url, token=token)
+
+
+def signed_in(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def file_page_url(name: str, org: Organization, asset_id: str = ASSET_ID) -> str:
+    """The URL of one of a file's pages (`files:detail`, `files:delete`, …)."""
+    return reverse(f"files:{name}", kwargs={"org_pk": org.pk, "asset_id": asset_id})
 
 
 def make_staff(username: str, *codenames: str) -> User:

@@ -19,15 +19,9 @@ from jobs import services
 from jobs.lines import files_from_text
 from jobs.models import DeletionJob, FileState, JobFile, JobState, PreviewState
 from jobs.views import csv_safe
-from tests.conftest import make_staff
+from tests.conftest import make_staff, signed_in
 
 IDS = [f"{n:032x}" for n in range(1, 4)]
-
-
-def signed_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def with_approval(user: User) -> User:

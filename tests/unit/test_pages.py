@@ -10,7 +10,6 @@ import responses
 from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.contrib.auth.models import User
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -28,17 +27,11 @@ from tests.conftest import (
     make_organization,
     make_staff,
     mock_file_probe,
+    signed_in,
 )
-
-
-def url(name: str, org: Organization, asset_id: str = ASSET_ID) -> str:
-    return reverse(f"files:{name}", kwargs={"org_pk": org.pk, "asset_id": asset_id})
-
-
-def signed_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+from tests.conftest import (
+    file_page_url as url,
+)
 
 
 def messages_of(response: object) -> list[str]:

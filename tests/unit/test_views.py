@@ -18,17 +18,11 @@ from tests.conftest import (
     confirm_page,
     make_staff,
     mock_file_probe,
+    signed_in,
 )
-
-
-def url(name: str, org: Organization, asset_id: str = ASSET_ID) -> str:
-    return reverse(f"files:{name}", kwargs={"org_pk": org.pk, "asset_id": asset_id})
-
-
-def signed_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+from tests.conftest import (
+    file_page_url as url,
+)
 
 
 def confirmed(user: User, org: Organization, reason: str, confirmation: str) -> dict[str, str]:
