@@ -371,7 +371,7 @@ class Bench:
             "longest_pause": max(pauses, default=0.0),
             "resumed_after": min((t for t in times if t > killed_at), default=killed_at)
             - killed_at,
-            "worker_timeout": settings.JOBS_WORKER_TIMEOUT,
+            "worker_timeout": settings.JOBS_WORKER_TIMEOUT_SECONDS,
             "sweep": settings.JOBS_SWEEP_SECONDS,
             "states": dict(
                 Counter(FileDeletion.objects.filter(job_id=job.pk).values_list("state", flat=True))

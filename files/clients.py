@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.conf import settings
 
@@ -12,6 +15,41 @@ from throttling.services import throttle_for
 
 _clients = threading.local()
 _CLIENTS_PER_THREAD = 32
+_guard: ContextVar[Callable[[], None] | None] = ContextVar("tallyfy_call_guard", default=None)
+
+
+@contextmanager
+def calls_guarded_by(guard: Callable[[], None]) -> Iterator[None]:
+    """Run `guard` before every request to Tallyfy made in this block (retries included), and
+    again once the request's rate slot has come: a guard that raises stops the request before
+    it is sent. A background worker uses it to stop as soon as it no longer holds its work."""
+    token = _guard.set(guard)
+    try:
+        yield
+    finally:
+        _guard.reset(token)
+
+
+class _GuardedThrottle:
+    """The organization's throttle, with the guard of the calling context around each slot."""
+
+    def __init__(self, inner: tallyfy.Throttle) -> None:
+        self.inner = inner
+
+    def acquire(self, *, max_wait: float | None) -> float | None:
+        _check_guard()
+        wait = self.inner.acquire(max_wait=max_wait)
+        _check_guard()
+        return wait
+
+    def pushed_back(self, *, retry_after: float) -> None:
+        self.inner.pushed_back(retry_after=retry_after)
+
+
+def _check_guard() -> None:
+    guard = _guard.get()
+    if guard is not None:
+        guard()
 
 
 def tallyfy_client(
@@ -52,7 +90,7 @@ def tallyfy_client(
             base_url=organization.api_base_url,
             org_id=organization.org_id,
             token=organization.access_token(),
-            throttle=throttle_for(organization),
+            throttle=_GuardedThrottle(throttle_for(organization)),
             **from_settings,
         )
         if len(cache) >= _CLIENTS_PER_THREAD:

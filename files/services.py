@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, connection
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -239,7 +239,9 @@ def _when(moment: datetime | None) -> str:
 
 
 @dataclass(frozen=True)
-class _Outcome:
+class DeletionOutcome:
+    """How one deletion ended, before it is written to its row."""
+
     state: DeletionState
     outcome: str
     error: tallyfy.TallyfyError | None = None
@@ -287,35 +289,118 @@ def file_delete(
     )
 
 
-def file_delete_in_job(
-    *, organization: Organization, asset_id: str, user: AbstractBaseUser, reason: str, job_id: int
-) -> FileDeletion:
-    """Delete one file of a deletion job, whose confirmation (and approval) stands for the
-    confirm page's. The rules after the page's own checks are the same as `file_delete`'s.
+# --- the steps of a deletion, for a deletion job's worker ---
+# A job's worker runs these one by one so that it can check, between any two, that it still
+# holds the file (jobs.machine): the confirmation and approval of the job stand for the confirm
+# page's, and the rules after the page's own checks are the same as `file_delete`'s.
 
-    A job never gets two rows for a file: its own row for the file, if one exists, is returned,
-    and a `pending` one (its worker stopped mid-deletion) is resumed by asking Tallyfy first,
-    never by a blind second DELETE. Raises DeletionRefused with nothing recorded or sent.
-    """
-    if connection.in_atomic_block:
-        raise RuntimeError("file_delete_in_job must not run inside a transaction.")
-    client = tallyfy_client(organization=organization, background=True)
-    own = FileDeletion.objects.filter(
-        job_id=job_id, org_id=organization.org_id, asset_id=asset_id
-    ).first()
-    if own is not None:
-        return _resume(client=client, deletion=own) if own.state == DeletionState.PENDING else own
-    _refuse_if_claimed(organization=organization, asset_id=asset_id)
-    return _delete_checked(
-        client=client,
+
+def deletion_of_job(*, job_id: int, org_id: str, asset_id: str) -> FileDeletion | None:
+    """The job's own row for the file, if it has one: a job never gets two."""
+    return FileDeletion.objects.filter(job_id=job_id, org_id=org_id, asset_id=asset_id).first()
+
+
+def deletion_record_pending(
+    *,
+    organization: Organization,
+    asset: tallyfy.Asset,
+    user: AbstractBaseUser | None,
+    username: str,
+    reason: str,
+    job_id: int,
+) -> FileDeletion:
+    """The job's `pending` row for a file whose metadata was just read and checked; the caller
+    commits it before sending the DELETE. Raises DeletionConflict when another deletion of the
+    file is in flight or already removed it."""
+    _refuse_if_claimed(organization=organization, asset_id=asset.id)
+    try:
+        with transaction.atomic():
+            return FileDeletion.objects.create(
+                **_snapshot(
+                    organization=organization,
+                    asset=asset,
+                    user=user,
+                    username=username,
+                    reason=reason,
+                ),
+                job_id=job_id,
+                state=DeletionState.PENDING,
+            )
+    except IntegrityError:
+        _refuse_if_claimed(organization=organization, asset_id=asset.id)
+        raise
+
+
+def deletion_record_unsent(
+    *,
+    organization: Organization,
+    asset_id: str,
+    user: AbstractBaseUser | None,
+    username: str,
+    reason: str,
+    error: tallyfy.TallyfyError,
+    job_id: int,
+) -> FileDeletion:
+    """A job's file whose metadata read was answered with certainty (404: already gone; 400:
+    refused): no DELETE is sent, and the row says so."""
+    return _record_unsent(
         organization=organization,
         asset_id=asset_id,
+        file_name="",
         user=user,
+        username=username,
         reason=reason,
-        shown_name=None,
+        error=error,
         job_id=job_id,
-        rate_limited_waits=True,
     )
+
+
+def deletion_send(
+    *,
+    client: tallyfy.TallyfyClient,
+    deletion: FileDeletion,
+    uncertain: tallyfy.TallyfyError | None = None,
+) -> tuple[int, DeletionOutcome]:
+    """Send the `pending` row's DELETE (retries included) and say how it ended; the row is not
+    written: the caller settles it with `deletion_settle`."""
+    return _send_delete(client=client, deletion=deletion, uncertain=uncertain)
+
+
+STOPPED = "the worker that was deleting it stopped"
+
+
+def deletion_check_in_flight(
+    *, client: tallyfy.TallyfyClient, deletion: FileDeletion
+) -> DeletionOutcome | None:
+    """For a `pending` row whose DELETE may have been sent by a worker that stopped: a 404
+    settles it `deleted`, a check that fails otherwise `unknown`; None means Tallyfy still has
+    the file, and only then may the row's holder send the DELETE again, as a retry of an
+    uncertain attempt (`deletion_send(..., uncertain=stopped_error())`). A 429 is raised
+    (RateLimited): nothing was learnt, and the row stays `pending` for a later check."""
+    try:
+        client.get_asset(deletion.asset_id)
+    except tallyfy.RateLimited:
+        raise
+    except tallyfy.TallyfyError as exc:
+        return _check_verdict(error=stopped_error(), check_error=exc)
+    return None
+
+
+def stopped_error() -> tallyfy.ConnectionFailed:
+    return tallyfy.ConnectionFailed(STOPPED)
+
+
+def deletion_settle(
+    *, deletion: FileDeletion, attempts: int, result: DeletionOutcome
+) -> FileDeletion:
+    """Write a `pending` row's final state, once."""
+    return _settle(deletion=deletion, attempts=attempts, result=result)
+
+
+def outcome_is_rate_limited(result: DeletionOutcome) -> bool:
+    """A refusal by 429 only: Tallyfy certainly did nothing, and the DELETE may be sent again
+    later."""
+    return result.state == DeletionState.FAILED and isinstance(result.error, tallyfy.RateLimited)
 
 
 def _delete_checked(
@@ -325,36 +410,27 @@ def _delete_checked(
     asset_id: str,
     user: AbstractBaseUser,
     reason: str,
-    shown_name: str | None,
-    job_id: int | None = None,
-    on_row: Callable[[FileDeletion], None] | None = None,
-    rate_limited_waits: bool = False,
+    shown_name: str,
+    on_row: Callable[[FileDeletion], None],
 ) -> FileDeletion:
-    """Snapshot and check the metadata, commit a `pending` row, send the DELETE, settle it.
-
-    With `rate_limited_waits` (a job, which can come back later) a 429 that outlasts the
-    retries records nothing before the row, and leaves the row `pending` after it (a 429 is
-    never applied); RateLimited is raised and the job resumes the file later.
-    """
+    """Snapshot and check the metadata, commit a `pending` row, send the DELETE, settle it."""
     try:
         asset = client.get_asset(asset_id)
     except tallyfy.TallyfyError as exc:
-        if rate_limited_waits and isinstance(exc, tallyfy.RateLimited):
-            raise
         deletion = _record_unsent(
             organization=organization,
             asset_id=asset_id,
-            file_name=shown_name or "",
+            file_name=shown_name,
             user=user,
+            username=user.get_username(),
             reason=reason,
             error=exc,
-            job_id=job_id,
+            job_id=None,
         )
-        if on_row:
-            on_row(deletion)
+        on_row(deletion)
         return deletion
     refusal = file_deletion_refusal(asset=asset, asset_id=asset_id)
-    if refusal is None and shown_name is not None and asset.filename != shown_name:
+    if refusal is None and asset.filename != shown_name:
         refusal = (
             f"The file is now named {asset.filename} in Tallyfy, not {shown_name} as "
             "shown when you confirmed. Nothing was recorded or sent: check it and confirm again."
@@ -363,32 +439,21 @@ def _delete_checked(
         raise NotDeletable(refusal)
     try:
         deletion = FileDeletion.objects.create(
-            **_snapshot(organization=organization, asset=asset, user=user, reason=reason),
-            job_id=job_id,
+            **_snapshot(
+                organization=organization,
+                asset=asset,
+                user=user,
+                username=user.get_username(),
+                reason=reason,
+            ),
             state=DeletionState.PENDING,
         )
     except IntegrityError:
         _refuse_if_claimed(organization=organization, asset_id=asset_id)
         raise
-    if on_row:
-        on_row(deletion)
+    on_row(deletion)
     logger.info("deletion %s pending: org=%r asset=%r", deletion.pk, organization.org_id, asset_id)
     attempts, result = _send_delete(client=client, deletion=deletion)
-    waits = rate_limited_waits and result.state == DeletionState.FAILED
-    if waits and isinstance(result.error, tallyfy.RateLimited):
-        raise result.error
-    return _settle(deletion=deletion, attempts=attempts, result=result)
-
-
-def _resume(*, client: tallyfy.TallyfyClient, deletion: FileDeletion) -> FileDeletion:
-    """A `pending` row whose worker stopped after committing it: its DELETE may have been sent.
-    A check settles it if the file is gone; otherwise its DELETE is sent again, as a retry of
-    an uncertain attempt (so a 404 then means deleted)."""
-    stopped = tallyfy.ConnectionFailed("the worker that was deleting it stopped")
-    verdict = _verify_after_uncertain(client=client, deletion=deletion, error=stopped)
-    if verdict is not None:
-        return _settle(deletion=deletion, attempts=deletion.attempts, result=verdict)
-    attempts, result = _send_delete(client=client, deletion=deletion, uncertain=stopped)
     return _settle(deletion=deletion, attempts=attempts, result=result)
 
 
@@ -401,7 +466,7 @@ def _send_delete(
     client: tallyfy.TallyfyClient,
     deletion: FileDeletion,
     uncertain: tallyfy.TallyfyError | None = None,
-) -> tuple[int, _Outcome]:
+) -> tuple[int, DeletionOutcome]:
     """Send the DELETE, retrying uncertain attempts after a check. Once any attempt was
     uncertain (`uncertain` says one was before this call) it may have been applied, so every
     ending but a 2xx or a 404 is `unknown`."""
@@ -439,7 +504,7 @@ def _send_delete(
                     exc,
                 )
             return attempt, _refused(exc)
-        return attempt, _Outcome(
+        return attempt, DeletionOutcome(
             DeletionState.DELETED,
             f"Tallyfy confirmed the deletion (HTTP {deleted.status}).",
             None,
@@ -456,7 +521,7 @@ def _send_delete(
     )
 
 
-def _refused(exc: tallyfy.TallyfyError) -> _Outcome:
+def _refused(exc: tallyfy.TallyfyError) -> DeletionOutcome:
     """A first, certain refusal: nothing was deleted."""
     if isinstance(exc, tallyfy.RateLimited):
         wait = f" Try again in {exc.retry_after:.0f} seconds." if exc.retry_after else ""
@@ -469,41 +534,48 @@ def _refused(exc: tallyfy.TallyfyError) -> _Outcome:
     return _outcome(DeletionState.FAILED, "Tallyfy refused the deletion.", exc)
 
 
-def _outcome(state: DeletionState, outcome: str, error: tallyfy.TallyfyError) -> _Outcome:
-    return _Outcome(state, outcome, error, error.status, error.request_id)
+def _outcome(state: DeletionState, outcome: str, error: tallyfy.TallyfyError) -> DeletionOutcome:
+    return DeletionOutcome(state, outcome, error, error.status, error.request_id)
 
 
 def _verify_after_uncertain(
     *, client: tallyfy.TallyfyClient, deletion: FileDeletion, error: tallyfy.TallyfyError
-) -> _Outcome | None:
+) -> DeletionOutcome | None:
     """After a DELETE with no clear answer: 404 settles it, 200 means try again."""
     try:
         client.get_asset(deletion.asset_id)
-    except tallyfy.NotFound as exc:
-        return _Outcome(
+    except tallyfy.TallyfyError as exc:
+        return _check_verdict(error=error, check_error=exc)
+    return None
+
+
+def _check_verdict(
+    *, error: tallyfy.TallyfyError, check_error: tallyfy.TallyfyError
+) -> DeletionOutcome:
+    if isinstance(check_error, tallyfy.NotFound):
+        return DeletionOutcome(
             DeletionState.DELETED,
             f"Gone: the DELETE got no clear answer ({error.message}); a check then answered 404.",
             error,
-            exc.status,
-            error.request_id or exc.request_id,
+            check_error.status,
+            error.request_id or check_error.request_id,
         )
-    except tallyfy.TallyfyError as exc:
-        return _Outcome(
-            DeletionState.UNKNOWN,
-            f"Uncertain: the DELETE got no clear answer ({error.message}) and the check "
-            f"failed too ({exc.message}). reconcile_deletions will ask again.",
-            error,
-            error.status,
-            error.request_id,
-        )
-    return None
+    return DeletionOutcome(
+        DeletionState.UNKNOWN,
+        f"Uncertain: the DELETE got no clear answer ({error.message}) and the check "
+        f"failed too ({check_error.message}). reconcile_deletions will ask again.",
+        error,
+        error.status,
+        error.request_id,
+    )
 
 
 def _snapshot(
     *,
     organization: Organization,
     asset: tallyfy.Asset,
-    user: AbstractBaseUser,
+    user: AbstractBaseUser | None,
+    username: str,
     reason: str,
 ) -> dict[str, object]:
     return {
@@ -511,7 +583,7 @@ def _snapshot(
         "org_id": organization.org_id,
         "asset_id": asset.id,
         "user": user,
-        "username": user.get_username(),
+        "username": username,
         "reason": reason,
         "file_name": asset.filename,
         "subject_type": asset.subject_type,
@@ -526,7 +598,8 @@ def _record_unsent(
     organization: Organization,
     asset_id: str,
     file_name: str,
-    user: AbstractBaseUser,
+    user: AbstractBaseUser | None,
+    username: str,
     reason: str,
     error: tallyfy.TallyfyError,
     job_id: int | None,
@@ -540,7 +613,7 @@ def _record_unsent(
         asset_id=asset_id,
         file_name=file_name,
         user=user,
-        username=user.get_username(),
+        username=username,
         reason=reason,
         job_id=job_id,
         state=DeletionState.ALREADY_GONE if gone else DeletionState.FAILED,
@@ -557,7 +630,7 @@ def _record_unsent(
     )
 
 
-def _settle(*, deletion: FileDeletion, attempts: int, result: _Outcome) -> FileDeletion:
+def _settle(*, deletion: FileDeletion, attempts: int, result: DeletionOutcome) -> FileDeletion:
     """Write the final state once; a row that is no longer pending is never touched."""
     final = {
         "state": result.state,

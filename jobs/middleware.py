@@ -12,8 +12,8 @@ from jobs.services import jobs_ended_untold
 
 
 class JobEndedMiddleware:
-    """Tells staff, on their next admin page, that a job they started has ended (one query
-    when none has)."""
+    """Tells staff, on their next admin page, that a job they started has ended or paused
+    itself (one query when none has)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -34,5 +34,13 @@ class JobEndedMiddleware:
 
 def ended_message(job: DeletionJob) -> str:
     url = reverse("jobs:detail", kwargs={"job_pk": job.pk})
-    verb = "was cancelled" if job.state == JobState.CANCELLED else "has finished"
+    if job.state == JobState.PAUSED:
+        return format_html(
+            '{} has paused. {} <a href="{}">See the job.</a>', str(job), job.pause_reason, url
+        )
+    verbs = {
+        JobState.CANCELLED: "was cancelled",
+        JobState.FINISHED_WITH_FAILURES: "has finished with failures",
+    }
+    verb = verbs.get(JobState(job.state), "has finished")
     return format_html('{} {}. <a href="{}">See its results.</a>', str(job), verb, url)

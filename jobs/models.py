@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Now
 from django.utils import timezone
 
 
@@ -17,6 +18,7 @@ class JobState(models.TextChoices):
     PAUSED = "paused", "Paused"
     CANCELLED = "cancelled", "Cancelled"
     FINISHED = "finished", "Finished"
+    FINISHED_WITH_FAILURES = "finished_with_failures", "Finished with failures"
 
 
 class DeletionJob(models.Model):
@@ -28,13 +30,20 @@ class DeletionJob(models.Model):
     )
     created_by_name = models.CharField("created by", max_length=150)
     created_at = models.DateTimeField(default=timezone.now)
-    state = models.CharField(max_length=20, choices=JobState.choices, default=JobState.PREVIEWING)
+    state = models.CharField(max_length=30, choices=JobState.choices, default=JobState.PREVIEWING)
+    # Why the job paused itself (or was paused by a worker), shown on its page.
+    pause_reason = models.TextField("why it paused", blank=True)
+    # The job whose failed and unknown files this one tries again.
+    retry_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="retries"
+    )
     reason = models.TextField(blank=True)
     start_after = models.DateTimeField("start after", null=True, blank=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    approved_by_name = models.CharField("approved by", max_length=150, blank=True)
     approved_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -85,6 +94,14 @@ class JobFile(models.Model):
     uploaded_at = models.DateTimeField(null=True, blank=True)
     state = models.CharField(max_length=20, choices=FileState.choices, default=FileState.WAITING)
     claimed_by = models.CharField(max_length=64, blank=True)
+    # Raised by every claim and by every change that takes the file from its holder: a write
+    # by a worker names the fence it claimed with, so a worker whose claim was taken writes
+    # nothing.
+    fence = models.PositiveBigIntegerField(default=0)
+    # Transient failures (timeouts, 5xx, unreachable): the file waits until `retry_at`.
+    failures = models.PositiveSmallIntegerField(default=0)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    retry_at = models.DateTimeField(null=True, blank=True)
     deletion = models.OneToOneField(
         "files.FileDeletion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -110,8 +127,8 @@ class Worker(models.Model):
     id = models.CharField(primary_key=True, max_length=64)
     host = models.CharField(max_length=255)
     pid = models.PositiveIntegerField()
-    started_at = models.DateTimeField(default=timezone.now)
-    heartbeat_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(db_default=Now())
+    heartbeat_at = models.DateTimeField(db_default=Now(), db_index=True)
 
     def __str__(self) -> str:
         return f"{self.host}:{self.pid}"

@@ -11,17 +11,17 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
-from files.models import FileDeletion, Organization
+from files.models import DeletionState, FileDeletion, Organization
+from jobs import machine
 from jobs.lines import BadLine, ParsedFiles
 from jobs.models import DeletionJob, FileState, JobFile, JobState, PreviewState
 from jobs.tasks import job_wake
 
-# States a job's files can still be changed in by its workers.
-ACTIVE_STATES = (JobState.PREVIEWING, JobState.SCHEDULED, JobState.RUNNING)
-ENDED_STATES = (JobState.CANCELLED, JobState.FINISHED)
+ENDED_STATES = machine.ENDED_STATES
 
 
 class JobRefused(Exception):
@@ -35,7 +35,11 @@ class BadLines(JobRefused):
 
 
 def job_create(
-    *, organization: Organization, user: AbstractBaseUser, wanted: ParsedFiles
+    *,
+    organization: Organization,
+    user: AbstractBaseUser,
+    wanted: ParsedFiles,
+    retry_of: DeletionJob | None = None,
 ) -> DeletionJob:
     """A job for the files asked for, its preview started. Any bad line refuses the whole
     request (listed in BadLines); repeats are merged; URLs of another organization are kept
@@ -51,7 +55,11 @@ def job_create(
         )
     with transaction.atomic():
         job = DeletionJob.objects.create(
-            organization=organization, created_by=user, created_by_name=user.get_username()
+            organization=organization,
+            created_by=user,
+            created_by_name=user.get_username(),
+            retry_of=retry_of,
+            reason=retry_of.reason if retry_of is not None else "",
         )
         JobFile.objects.bulk_create(
             [
@@ -103,10 +111,10 @@ def job_confirm(
         raise JobRefused(f"Type the number of files to delete, {found}, to confirm.")
     if start_after is not None and start_after <= timezone.now():
         start_after = None
-    needs_approval = found > settings.JOBS_APPROVAL_THRESHOLD
+    needs_approval = found + unapproved_files_recently(user=user) > settings.JOBS_APPROVAL_THRESHOLD
     state = JobState.AWAITING_APPROVAL if needs_approval else JobState.SCHEDULED
     changed = DeletionJob.objects.filter(pk=job.pk, state=JobState.PREVIEWED).update(
-        state=state, reason=reason, start_after=start_after, confirmed_at=timezone.now()
+        state=state, reason=reason, start_after=start_after, confirmed_at=Now()
     )
     if not changed:
         raise JobRefused("This job was changed meanwhile: reload it.")
@@ -116,14 +124,35 @@ def job_confirm(
     return job
 
 
+def unapproved_files_recently(*, user: AbstractBaseUser) -> int:
+    """Files the user's jobs were confirmed to delete without a second person's approval within
+    `JOBS_APPROVAL_WINDOW_SECONDS`: the approval threshold counts them all, so that splitting
+    a large deletion into small jobs does not avoid approval."""
+    window = Now() - timedelta(seconds=settings.JOBS_APPROVAL_WINDOW_SECONDS)
+    return (
+        JobFile.objects.filter(
+            job__created_by=user,
+            job__confirmed_at__gte=window,
+            job__approved_by_name="",
+            preview=PreviewState.FOUND,
+        )
+        .exclude(state=FileState.NOT_ATTEMPTED)
+        .count()
+    )
+
+
 def job_approve(*, job: DeletionJob, user: AbstractBaseUser) -> DeletionJob:
     """A second staff user approves a job above the threshold (the view checks the permission)."""
     if job.created_by_id == user.pk:
         raise JobRefused("Nobody approves their own job: ask another staff user with approval.")
-    changed = DeletionJob.objects.filter(pk=job.pk, state=JobState.AWAITING_APPROVAL).update(
-        state=JobState.SCHEDULED, approved_by=user, approved_at=timezone.now()
-    )
-    if not changed:
+    if not machine.job_move(
+        job,
+        (JobState.AWAITING_APPROVAL,),
+        JobState.SCHEDULED,
+        approved_by=user,
+        approved_by_name=user.get_username(),
+        approved_at=Now(),
+    ):
         raise JobRefused("This job is not awaiting approval.")
     job.refresh_from_db()
     job_wake(job=job)
@@ -132,34 +161,58 @@ def job_approve(*, job: DeletionJob, user: AbstractBaseUser) -> DeletionJob:
 
 def job_pause(*, job: DeletionJob) -> DeletionJob:
     """Stop before the next file; the files in flight finish."""
-    return _move(job, {JobState.RUNNING, JobState.SCHEDULED}, JobState.PAUSED)
+    if not machine.job_pause(job):
+        raise _cannot(job, "paused")
+    job.refresh_from_db()
+    return job
 
 
 def job_resume(*, job: DeletionJob) -> DeletionJob:
-    job = _move(job, {JobState.PAUSED}, JobState.RUNNING)
+    """Back to work: at once, or at its start time if that is still to come."""
+    if not machine.job_resume(job):
+        raise _cannot(job, "resumed")
+    job.refresh_from_db()
     job_wake(job=job)
     return job
 
 
 def job_cancel(*, job: DeletionJob) -> DeletionJob:
     """Stop before the next file: files not started are marked not attempted; files in flight
-    finish and keep their log rows."""
-    cancellable = set(JobState) - set(ENDED_STATES)
-    job = _move(job, cancellable, JobState.CANCELLED)
-    JobFile.objects.filter(job=job, state=FileState.WAITING, claimed_by="").update(
-        state=FileState.NOT_ATTEMPTED, finished_at=timezone.now()
-    )
-    job_wake(job=job)  # a worker settles what was in flight, then ends the job
-    return job
-
-
-def _move(job: DeletionJob, sources: set[str], target: JobState) -> DeletionJob:
-    changed = DeletionJob.objects.filter(pk=job.pk, state__in=sources).update(state=target)
-    if not changed:
-        job.refresh_from_db()
-        raise JobRefused(f"This job is {job.get_state_display().lower()}: it cannot be {target}.")
+    finish and keep their log rows; the job ends once none is left."""
+    if not machine.job_cancel(job):
+        raise _cannot(job, "cancelled")
     job.refresh_from_db()
+    if job.finished_at is None:
+        job_wake(job=job)  # a worker finishes what is in flight, then ends the job
     return job
+
+
+def job_retry_failed(*, job: DeletionJob, user: AbstractBaseUser) -> DeletionJob:
+    """A new job, linked to this ended one, of its files whose deletion failed, is still
+    uncertain, or was refused before sending: same organization and reason; its preview runs
+    again, and confirmation and approval apply as to any job."""
+    if job.state not in machine.FINISHED_STATES and job.state != JobState.CANCELLED:
+        raise JobRefused("Only a job that has ended can have its failed files tried again.")
+    if job.finished_at is None:
+        raise JobRefused("This job is still stopping: wait until it has ended.")
+    failed = job.files.filter(
+        Q(state=FileState.REFUSED)
+        | Q(
+            state=FileState.DONE,
+            deletion__state__in=(DeletionState.FAILED, DeletionState.UNKNOWN),
+        )
+    ).order_by("line", "id")
+    wanted = ParsedFiles()
+    for line, asset_id in enumerate(failed.values_list("asset_id", flat=True), 1):
+        wanted.add(line, asset_id)
+    if not wanted.files:
+        raise JobRefused("No file of this job failed: there is nothing to try again.")
+    return job_create(organization=job.organization, user=user, wanted=wanted, retry_of=job)
+
+
+def _cannot(job: DeletionJob, verb: str) -> JobRefused:
+    job.refresh_from_db()
+    return JobRefused(f"This job is {job.get_state_display().lower()}: it cannot be {verb}.")
 
 
 @dataclass(frozen=True)
@@ -216,10 +269,12 @@ def job_progress(*, job: DeletionJob) -> Progress:
 
 
 def jobs_ended_untold(*, user: AbstractBaseUser) -> list[DeletionJob]:
-    """The user's jobs that ended since they were last told, now marked told."""
+    """The user's jobs that ended, or paused themselves, since they were last told; now marked
+    told."""
     ended = list(
-        DeletionJob.objects.filter(
-            created_by=user, state__in=ENDED_STATES, creator_told=False, finished_at__isnull=False
+        DeletionJob.objects.filter(created_by=user, creator_told=False).filter(
+            Q(state__in=ENDED_STATES, finished_at__isnull=False)
+            | Q(state=JobState.PAUSED) & ~Q(pause_reason="")
         )
     )
     if ended:

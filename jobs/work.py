@@ -1,11 +1,20 @@
-"""What a worker does with a job: resolve its preview, delete its files, settle what a stopped
-worker left, and end it. Everything is read from and written to the job's tables, so a task
-delivered twice, or a worker that dies, harms nothing: the next worker carries on.
+"""What a worker does with a job: resolve its preview, delete its files, finish what a stopped
+worker left in flight, and end it. Everything is read from and written to the job's tables
+through `jobs.machine`, so a task delivered twice, or a worker that dies, harms nothing: the
+next worker carries on.
 
-Each file is claimed by one live worker at a time (`JobFile.claimed_by`, a conditional UPDATE);
-a claim lapses when its worker's heartbeat stops for `JOBS_WORKER_TIMEOUT` seconds. Several
-threads of a worker work on a job at once (`JOBS_FILES_IN_FLIGHT`), so requests overlap when
-Tallyfy is far away; the organization's rate limit paces them all.
+Each file is held by one live worker at a time (a fenced claim, jobs.machine). Before every
+call to Tallyfy the worker checks that it still holds the file with a fresh heartbeat, and
+stops otherwise. A heartbeat that cannot be written stops all the worker's work. Several
+threads of a worker work on a job at once (`JOBS_FILES_IN_FLIGHT`); the organization's rate
+limit paces them all. A pass works for at most `JOBS_SLICE_SECONDS` and then hands the job back
+to the queue, so jobs take turns on the workers and a small job never waits for a large one.
+
+Failure policy: a 401/403 pauses the job (its organization's token will not work for any other
+file); timeouts, 5xx and unreachable Tallyfy leave the file for a later pass with backoff, and
+the job pauses itself when too many of its recent files failed so (`JOBS_PAUSE_AFTER_*`).
+Authority is checked when the work happens: before each file the job's creator and approver
+must still be active staff with their permissions, or the job pauses and says why.
 """
 
 from __future__ import annotations
@@ -14,88 +23,137 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import close_old_connections, connection
-from django.db.models import Q
-from django.utils import timezone
+from django.contrib.auth import get_user_model
+from django.db import DatabaseError, close_old_connections, connection
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils.html import strip_tags
 
 from files import services as file_services
 from files import tallyfy
-from files.clients import tallyfy_client
-from files.errors import USER_FACING_ERRORS, describe_failure
-from files.models import FileDeletion
+from files.base_urls import DisallowedBaseURL
+from files.clients import calls_guarded_by, tallyfy_client
+from files.errors import describe_failure
+from files.models import DeletionState, FileDeletion
+from files.tokens import TokenDecryptionError
+from jobs import machine
+from jobs.machine import Claim, ClaimLost
 from jobs.models import DeletionJob, FileState, JobFile, JobState, PreviewState, Worker
 
 logger = logging.getLogger(__name__)
 
+START_PERMISSIONS = ("files.lookup_file", "files.delete_file")
+APPROVE_PERMISSION = "jobs.approve_deletionjob"
+# Answers that say the organization's token or URL cannot work: the job pauses.
+_ORGANIZATION_BROKEN = (
+    tallyfy.AuthenticationFailed,
+    tallyfy.PermissionDenied,
+    tallyfy.EndpointNotFound,
+    TokenDecryptionError,
+    DisallowedBaseURL,
+)
+# Answers after which nothing was learnt about the file: it waits for a later pass.
+_TRANSIENT = (tallyfy.ServerError, tallyfy.ConnectionFailed, tallyfy.UnexpectedResponse)
+
+
+class WorkerStopped(Exception):
+    """The worker's heartbeat could not be written: it stops all its work."""
+
+
+@dataclass
+class Session:
+    worker: Worker
+    lost: threading.Event
+
+    def check(self) -> None:
+        if self.lost.is_set():
+            raise WorkerStopped(f"worker {self.worker.pk} lost its heartbeat")
+
 
 @contextmanager
-def worker_session(*, job_id: int | None = None) -> Iterator[Worker]:
-    """A registered worker with a heartbeat, for as long as the block runs."""
+def worker_session() -> Iterator[Session]:
+    """A registered worker with a heartbeat on the database's clock, for as long as the block
+    runs. A heartbeat that fails once marks the session lost: its work stops before its next
+    call to Tallyfy, and its claims lapse for other workers to take."""
     worker = Worker.objects.create(
         id=uuid.uuid4().hex, host=socket.gethostname()[:255], pid=os.getpid()
     )
-    stop = threading.Event()
+    stop, lost = threading.Event(), threading.Event()
 
     def beat() -> None:
         try:
             while not stop.wait(settings.JOBS_HEARTBEAT_SECONDS):
-                Worker.objects.filter(pk=worker.pk).update(heartbeat_at=timezone.now())
+                if not machine.worker_beat(worker_id=worker.pk):
+                    lost.set()
+                    logger.error("worker %s was taken for dead: stopping its work", worker.pk)
+                    return
+        except Exception:
+            lost.set()
+            logger.exception("worker %s could not write its heartbeat: stopping", worker.pk)
         finally:
             connection.close()
 
     heart = threading.Thread(target=beat, name=f"heartbeat-{worker.pk[:8]}", daemon=True)
     heart.start()
     try:
-        yield worker
+        yield Session(worker=worker, lost=lost)
     finally:
         stop.set()
         heart.join()
-        JobFile.objects.filter(claimed_by=worker.pk).update(claimed_by="")
-        Worker.objects.filter(pk=worker.pk).delete()
+        try:
+            machine.files_release_all(worker_id=worker.pk)
+            Worker.objects.filter(pk=worker.pk).delete()
+        except DatabaseError:
+            logger.warning("worker %s could not release its claims: they lapse", worker.pk)
 
 
 def live_workers() -> list[str]:
-    fresh = timezone.now() - timedelta(seconds=settings.JOBS_WORKER_TIMEOUT)
-    return list(Worker.objects.filter(heartbeat_at__gte=fresh).values_list("id", flat=True))
+    return list(machine.live_workers().values_list("id", flat=True))
 
 
-def job_work(*, job_id: int) -> None:
-    """Do whatever the job needs now, until nothing is left for this worker."""
-    job = DeletionJob.objects.filter(pk=job_id).first()
+def job_work(*, job_id: int, slice_seconds: float | None = None) -> bool:
+    """Do what the job needs now, for at most `slice_seconds` (None: until nothing is left for
+    this worker). True when the slice ran out with work left, so the caller hands the job back
+    to the queue."""
+    job = DeletionJob.objects.select_related("organization").filter(pk=job_id).first()
     if job is None:
-        return
-    with worker_session() as worker:
+        return False
+    deadline = None if slice_seconds is None else time.monotonic() + slice_seconds
+    with worker_session() as session:
         if job.state == JobState.PREVIEWING:
-            _in_threads(lambda: _preview_files(job=job, worker=worker))
-            DeletionJob.objects.filter(pk=job.pk, state=JobState.PREVIEWING).exclude(
-                files__preview=PreviewState.UNRESOLVED
-            ).update(state=JobState.PREVIEWED)
-            return
-        _start_if_due(job)
-        job.refresh_from_db()
-        if job.state == JobState.RUNNING:
-            _in_threads(lambda: _delete_files(job=job, worker=worker))
-        _salvage(job=job, worker=worker)
-        _end_if_done(job)
+            _in_threads(session, lambda: _preview_files(job, session, deadline))
+            machine.job_preview_done(job)
+        else:
+            machine.job_start_if_due(job)
+            _in_threads(session, lambda: _delete_files(job, session, deadline))
+            machine.job_end_if_done(job)
+    out_of_time = deadline is not None and time.monotonic() >= deadline
+    return out_of_time and _has_work(job)
 
 
-def _start_if_due(job: DeletionJob) -> None:
-    now = timezone.now()
-    DeletionJob.objects.filter(pk=job.pk, state=JobState.SCHEDULED).filter(
-        Q(start_after__isnull=True) | Q(start_after__lte=now)
-    ).update(state=JobState.RUNNING, started_at=now)
+def _has_work(job: DeletionJob) -> bool:
+    job.refresh_from_db(fields=["state"])
+    files = JobFile.objects.filter(job=job)
+    if job.state == JobState.PREVIEWING:
+        return files.filter(machine.to_preview()).exists()
+    if job.state == JobState.RUNNING:
+        return files.filter(machine.to_delete() | machine.in_flight()).exists()
+    return files.filter(machine.in_flight()).exists()
 
 
-def _in_threads(work: Callable[[], None]) -> None:
+def _in_threads(session: Session, work: Callable[[], None]) -> None:
     def run() -> None:
         try:
             work()
+        except WorkerStopped as exc:
+            logger.error("%s", exc)
         except Exception:
             logger.exception("job worker thread failed")
         finally:
@@ -111,51 +169,80 @@ def _in_threads(work: Callable[[], None]) -> None:
         thread.join()
 
 
-def _claim(files: Q, *, job: DeletionJob, worker: Worker) -> JobFile | None:
-    """Take the next file matching `files` that no live worker holds, or None."""
-    while True:
+def _guard(session: Session, claim: Claim) -> Callable[[], None]:
+    def check() -> None:
+        session.check()
+        if not machine.file_holds(claim):
+            raise ClaimLost(f"file {claim.job_file.asset_id} is no longer held by this worker")
+
+    return check
+
+
+def _claims(
+    job: DeletionJob, session: Session, deadline: float | None, files: Callable[[], Q | None]
+) -> Iterator[Claim]:
+    """The files this thread works on, one claim at a time, until none is left, the slice
+    ends or the worker stops."""
+    while deadline is None or time.monotonic() < deadline:
+        session.check()
         close_old_connections()
-        claimable = JobFile.objects.filter(files, job=job).filter(
-            Q(claimed_by="") | ~Q(claimed_by__in=live_workers())
-        )
-        candidate = claimable.order_by("id").values_list("pk", "claimed_by").first()
-        if candidate is None:
-            return None
-        pk, holder = candidate
-        # Still matching `files` and still held by the same holder: a file another thread
-        # took and finished meanwhile (released, so unheld again) no longer matches.
-        if JobFile.objects.filter(files, pk=pk, claimed_by=holder).update(claimed_by=worker.pk):
-            return JobFile.objects.get(pk=pk)
+        wanted = files()
+        if wanted is None:
+            return
+        claim = machine.file_claim(job_id=job.pk, worker_id=session.worker.pk, files=wanted)
+        if claim is None:
+            return
+        yield claim
 
 
-def _release(job_file: JobFile, **changes: object) -> None:
-    JobFile.objects.filter(pk=job_file.pk).update(claimed_by="", **changes)
+# --- preview ---
 
 
-def _preview_files(*, job: DeletionJob, worker: Worker) -> None:
-    unresolved = Q(preview=PreviewState.UNRESOLVED)
-    while _in_state(job, JobState.PREVIEWING) and (
-        job_file := _claim(unresolved, job=job, worker=worker)
-    ):
-        _release(job_file, **_preview_of(job, job_file.asset_id))
+def _preview_files(job: DeletionJob, session: Session, deadline: float | None) -> None:
+    def wanted() -> Q | None:
+        return machine.to_preview() if machine.job_in(job, JobState.PREVIEWING) else None
+
+    for claim in _claims(job, session, deadline, wanted):
+        try:
+            with calls_guarded_by(_guard(session, claim)):
+                _preview_one(job, claim)
+        except ClaimLost as exc:
+            logger.info("%s", exc)
 
 
-def _preview_of(job: DeletionJob, asset_id: str) -> dict[str, object]:
+def _preview_one(job: DeletionJob, claim: Claim) -> None:
+    asset_id = claim.job_file.asset_id
     try:
         client = tallyfy_client(organization=job.organization, background=True)
         asset = client.get_asset(asset_id)
     except tallyfy.NotFound:
-        return {
-            "preview": PreviewState.NOT_FOUND,
-            "state": FileState.LEFT_OUT,
-            "note": "Tallyfy has no such file: it does not exist or was deleted.",
-        }
-    except USER_FACING_ERRORS as exc:
-        return {
-            "preview": PreviewState.UNREADABLE,
-            "state": FileState.LEFT_OUT,
-            "note": describe_failure(exc, organization=job.organization, asset_id=asset_id),
-        }
+        machine.file_previewed(
+            claim,
+            preview=PreviewState.NOT_FOUND,
+            state=FileState.LEFT_OUT,
+            note="Tallyfy has no such file: it does not exist or was deleted.",
+        )
+        return
+    except tallyfy.RateLimited as exc:
+        machine.file_retry_later(claim, note=_describe(job, exc, asset_id), counts=False)
+        return
+    except _TRANSIENT as exc:
+        note = _describe(job, exc, asset_id)
+        if claim.job_file.failures + 1 < settings.JOBS_PREVIEW_ATTEMPTS:
+            machine.file_retry_later(claim, note=note)
+            return
+        machine.file_previewed(
+            claim, preview=PreviewState.UNREADABLE, state=FileState.LEFT_OUT, note=note
+        )
+        return
+    except (tallyfy.TallyfyError, TokenDecryptionError, DisallowedBaseURL) as exc:
+        machine.file_previewed(
+            claim,
+            preview=PreviewState.UNREADABLE,
+            state=FileState.LEFT_OUT,
+            note=_describe(job, exc, asset_id),
+        )
+        return
     details = {
         "file_name": asset.filename,
         "subject_type": asset.subject_type,
@@ -164,83 +251,238 @@ def _preview_of(job: DeletionJob, asset_id: str) -> dict[str, object]:
     }
     refusal = file_services.file_deletion_refusal(asset=asset, asset_id=asset_id)
     if refusal is not None:
-        return {
+        machine.file_previewed(
+            claim,
             **details,
-            "preview": PreviewState.NOT_DELETABLE,
-            "state": FileState.LEFT_OUT,
-            "note": refusal,
-        }
-    return {**details, "preview": PreviewState.FOUND, "note": ""}
+            preview=PreviewState.NOT_DELETABLE,
+            state=FileState.LEFT_OUT,
+            note=refusal,
+        )
+        return
+    machine.file_previewed(claim, **details, preview=PreviewState.FOUND, note="")
 
 
-def _delete_files(*, job: DeletionJob, worker: Worker) -> None:
-    wanted = Q(state=FileState.WAITING, preview=PreviewState.FOUND)
+def _describe(job: DeletionJob, exc: Exception, asset_id: str) -> str:
+    return strip_tags(describe_failure(exc, organization=job.organization, asset_id=asset_id))
+
+
+# --- deletion ---
+
+
+def _delete_files(job: DeletionJob, session: Session, deadline: float | None) -> None:
+    def wanted() -> Q | None:
+        # Files in flight finish whatever the job's state; new files start only while it runs.
+        state = DeletionJob.objects.filter(pk=job.pk).values_list("state", flat=True).first()
+        if state == JobState.RUNNING:
+            return machine.in_flight() | machine.to_delete()
+        return machine.in_flight()
+
     done = 0
-    while _in_state(job, JobState.RUNNING) and (job_file := _claim(wanted, job=job, worker=worker)):
-        _delete_one(job=job, job_file=job_file)
+    for claim in _claims(job, session, deadline, wanted):
+        try:
+            with calls_guarded_by(_guard(session, claim)):
+                _work_on(job, claim)
+        except ClaimLost as exc:
+            logger.info("%s", exc)
         done += 1
-    logger.info("worker %s: %d file(s) of job %s", worker.pk, done, job.pk)
+    logger.info("worker %s: %d file(s) of job %s", session.worker.pk, done, job.pk)
 
 
-def _in_state(job: DeletionJob, state: JobState) -> bool:
-    return DeletionJob.objects.filter(pk=job.pk, state=state).exists()
+def _work_on(job: DeletionJob, claim: Claim) -> None:
+    if claim.job_file.deletion_id is not None:
+        _finish_in_flight(job, claim)
+    else:
+        _delete_new(job, claim)
 
 
-def _delete_one(*, job: DeletionJob, job_file: JobFile) -> None:
+def _delete_new(job: DeletionJob, claim: Claim) -> None:
+    """A file not yet started: check the job's authority, read and check its metadata, commit
+    its `pending` row, send the DELETE, settle the row."""
+    problem = job_authority_problem(job)
+    if problem is not None:
+        machine.job_pause(job, reason=problem)
+        machine.file_release(claim)
+        return
+    asset_id = claim.job_file.asset_id
     try:
-        deletion = file_services.file_delete_in_job(
-            organization=job.organization,
-            asset_id=job_file.asset_id,
-            user=job.created_by,
-            reason=job.reason,
-            job_id=job.pk,
+        client = tallyfy_client(organization=job.organization, background=True)
+        asset = client.get_asset(asset_id)
+    except _ORGANIZATION_BROKEN as exc:
+        _pause_for(job, claim, exc)
+        return
+    except tallyfy.RateLimited as exc:
+        machine.file_retry_later(claim, note=_describe(job, exc, asset_id), counts=False)
+        return
+    except _TRANSIENT as exc:
+        _failed_transiently(job, claim, exc)
+        return
+    except tallyfy.TallyfyError as exc:  # 404: already gone; 400: refused. Certain: no DELETE.
+        _record_unsent(job, claim, exc)
+        return
+    refusal = file_services.file_deletion_refusal(asset=asset, asset_id=asset_id)
+    if refusal is not None:
+        machine.file_refuse(claim, note=refusal)
+        return
+    try:
+        deletion = machine.file_begin_deletion(
+            claim,
+            record=lambda: file_services.deletion_record_pending(
+                organization=job.organization,
+                asset=asset,
+                user=job.created_by,
+                username=job.created_by_name,
+                reason=job.reason,
+                job_id=job.pk,
+            ),
         )
     except file_services.DeletionRefused as exc:
-        _release(job_file, state=FileState.REFUSED, note=str(exc), finished_at=timezone.now())
-    except tallyfy.RateLimited:
-        _release(job_file)  # nothing was deleted: the file is taken again after the hold
-    except USER_FACING_ERRORS as exc:
-        # The organization cannot be reached at all (its token, its URL): nothing was
-        # recorded; the file waits for a later pass.
-        logger.warning("job %s file %s not started: %r", job.pk, job_file.asset_id, str(exc))
-        _release(job_file)
-        raise
-    else:
-        _release(job_file, state=FileState.DONE, deletion=deletion, finished_at=timezone.now())
-
-
-def _salvage(*, job: DeletionJob, worker: Worker) -> None:
-    """Files that a stopped worker held in a paused or cancelled job: a deletion it had
-    recorded is settled (asking Tallyfy first); one it had not started is not attempted
-    (cancelled) or left waiting (paused)."""
-    job.refresh_from_db()
-    if job.state not in (JobState.PAUSED, JobState.CANCELLED):
+        machine.file_refuse(claim, note=str(exc))
         return
-    while job_file := _claim(
-        Q(state=FileState.WAITING) & ~Q(claimed_by=""), job=job, worker=worker
-    ):
-        own = FileDeletion.objects.filter(
-            job_id=job.pk, org_id=job.organization.org_id, asset_id=job_file.asset_id
-        ).first()
-        if own is not None:
-            _delete_one(job=job, job_file=job_file)
-        elif job.state == JobState.CANCELLED:
-            _release(job_file, state=FileState.NOT_ATTEMPTED, finished_at=timezone.now())
-        else:
-            _release(job_file)
-
-
-def _end_if_done(job: DeletionJob) -> None:
-    if (
-        JobFile.objects.filter(job=job, state=FileState.WAITING)
-        .filter(Q(preview=PreviewState.FOUND) | ~Q(claimed_by=""))
-        .exists()
-    ):
+    if deletion is None:  # paused or cancelled first, or the file was taken: nothing was sent
+        machine.file_release(claim)
         return
-    now = timezone.now()
-    DeletionJob.objects.filter(pk=job.pk, state=JobState.RUNNING).update(
-        state=JobState.FINISHED, finished_at=now
+    claim.job_file.deletion = deletion
+    attempts, result = file_services.deletion_send(client=client, deletion=deletion)
+    _conclude(job, claim, deletion, attempts, result)
+
+
+def _record_unsent(job: DeletionJob, claim: Claim, error: tallyfy.TallyfyError) -> None:
+    machine.file_settle(
+        claim,
+        settle=lambda: file_services.deletion_record_unsent(
+            organization=job.organization,
+            asset_id=claim.job_file.asset_id,
+            user=job.created_by,
+            username=job.created_by_name,
+            reason=job.reason,
+            error=error,
+            job_id=job.pk,
+        ),
     )
-    DeletionJob.objects.filter(
-        pk=job.pk, state=JobState.CANCELLED, finished_at__isnull=True
-    ).update(finished_at=now)
+
+
+def _finish_in_flight(job: DeletionJob, claim: Claim) -> None:
+    """A file whose `pending` row was committed by a worker that stopped, or that waited after
+    429s: its DELETE may have been sent. Only a check that finds the file lets this worker, its
+    current holder, send the DELETE again."""
+    deletion = FileDeletion.objects.get(pk=claim.job_file.deletion_id)
+    if deletion.state != DeletionState.PENDING:
+        machine.file_settle(claim, settle=lambda: deletion)
+        return
+    client = tallyfy_client(organization=job.organization, background=True)
+    try:
+        verdict = file_services.deletion_check_in_flight(client=client, deletion=deletion)
+    except tallyfy.RateLimited as exc:
+        machine.file_retry_later(claim, note=_describe(job, exc, deletion.asset_id), counts=False)
+        return
+    if verdict is not None:
+        _conclude(job, claim, deletion, deletion.attempts, verdict)
+        return
+    attempts, result = file_services.deletion_send(
+        client=client, deletion=deletion, uncertain=file_services.stopped_error()
+    )
+    _conclude(job, claim, deletion, attempts, result)
+
+
+def _conclude(
+    job: DeletionJob,
+    claim: Claim,
+    deletion: FileDeletion,
+    attempts: int,
+    result: file_services.DeletionOutcome,
+) -> None:
+    if file_services.outcome_is_rate_limited(result):
+        # A 429 is never applied: the row stays pending, and the file is tried again later.
+        machine.file_retry_later(claim, note=result.outcome, counts=False)
+        return
+    machine.file_settle(
+        claim,
+        settle=lambda: file_services.deletion_settle(
+            deletion=deletion, attempts=attempts, result=result
+        ),
+    )
+    if result.state == DeletionState.FAILED and isinstance(result.error, _ORGANIZATION_BROKEN):
+        machine.job_pause(job, reason=_organization_broken_reason(job, result.error))
+    elif result.state == DeletionState.UNKNOWN:
+        _pause_if_failing(job, str(result.outcome))
+
+
+def _pause_for(job: DeletionJob, claim: Claim, exc: Exception) -> None:
+    machine.file_release(claim)
+    machine.job_pause(job, reason=_organization_broken_reason(job, exc))
+
+
+def _organization_broken_reason(job: DeletionJob, exc: Exception) -> str:
+    return (
+        f"Paused by the worker: {_describe(job, exc, '')} No other file can be deleted until "
+        "this is put right; then resume the job."
+    )
+
+
+def _failed_transiently(job: DeletionJob, claim: Claim, exc: Exception) -> None:
+    note = _describe(job, exc, claim.job_file.asset_id)
+    machine.file_retry_later(claim, note=f"Tried again later: {note}")
+    _pause_if_failing(job, note)
+
+
+def _pause_if_failing(job: DeletionJob, last: str) -> None:
+    """Pause the job when its recent files keep failing: `JOBS_PAUSE_AFTER_FAILURES_IN_A_ROW`
+    in a row, or more than `JOBS_PAUSE_AT_FAILURE_SHARE` of the last
+    `JOBS_FAILURE_WINDOW` files (once at least that many in a row could have)."""
+    events = (
+        JobFile.objects.filter(job=job)
+        .filter(Q(state=FileState.DONE) | Q(state=FileState.WAITING, failed_at__isnull=False))
+        .annotate(at=Coalesce("finished_at", "failed_at"))
+        .order_by(F("at").desc(nulls_last=True), "-id")
+        .values_list("state", "deletion__state")[: settings.JOBS_FAILURE_WINDOW]
+    )
+    failed = [
+        state == FileState.WAITING or row_state == DeletionState.UNKNOWN
+        for state, row_state in events
+    ]
+    in_a_row = next((n for n, bad in enumerate(failed) if not bad), len(failed))
+    limit = settings.JOBS_PAUSE_AFTER_FAILURES_IN_A_ROW
+    share = sum(failed) / len(failed) if failed else 0.0
+    if in_a_row >= limit:
+        why = f"{in_a_row} files in a row could not be deleted"
+    elif len(failed) >= limit and share > settings.JOBS_PAUSE_AT_FAILURE_SHARE:
+        why = f"{sum(failed)} of its last {len(failed)} files could not be deleted"
+    else:
+        return
+    machine.job_pause(
+        job,
+        reason=(
+            f"Paused by the worker: {why} (the last: {last}). Nothing is lost: those files "
+            "wait for a later pass. Resume the job when Tallyfy answers again."
+        ),
+    )
+
+
+def job_authority_problem(job: DeletionJob) -> str | None:
+    """Why the job may not delete now, or None: its creator (and approver) must still be active
+    staff with their permissions."""
+    users = get_user_model().objects
+    creator = users.filter(pk=job.created_by_id).first() if job.created_by_id else None
+    if creator is None or not (creator.is_active and creator.is_staff):
+        return (
+            f"Paused: the job's creator, {job.created_by_name}, is no longer an active staff "
+            "user. Another user with the delete permission may start a new job."
+        )
+    if not creator.has_perms(START_PERMISSIONS):
+        return (
+            f"Paused: the job's creator, {job.created_by_name}, no longer has the permission "
+            "to delete files."
+        )
+    if job.approved_by_name:
+        approver = users.filter(pk=job.approved_by_id).first() if job.approved_by_id else None
+        if approver is None or not (approver.is_active and approver.is_staff):
+            return (
+                f"Paused: the job's approver, {job.approved_by_name}, is no longer an active "
+                "staff user."
+            )
+        if not approver.has_perm(APPROVE_PERMISSION):
+            return (
+                f"Paused: the job's approver, {job.approved_by_name}, no longer has the "
+                "permission to approve jobs."
+            )
+    return None

@@ -232,15 +232,32 @@ TALLYFY_DEFAULT_RATE_PER_MINUTE = env.int("TALLYFY_DEFAULT_RATE_PER_MINUTE", def
 
 # --- Deletion jobs (jobs). ---
 JOBS_MAX_FILES = env.int("JOBS_MAX_FILES", default=10_000)
-# Jobs of more files than this wait for a second staff user's approval.
+# A user's jobs confirmed within this window to delete more files than the threshold, all
+# counted together, wait for a second staff user's approval.
 JOBS_APPROVAL_THRESHOLD = env.int("JOBS_APPROVAL_THRESHOLD", default=25)
+JOBS_APPROVAL_WINDOW_SECONDS = env.int("JOBS_APPROVAL_WINDOW_SECONDS", default=24 * 60 * 60)
 # Files of one job a worker deletes at once: enough requests in flight to reach the rate limit
 # when Tallyfy is far away (at 600 a minute and 200 ms a call, one at a time gives 300).
 JOBS_FILES_IN_FLIGHT = env.int("JOBS_FILES_IN_FLIGHT", default=4)
 JOBS_HEARTBEAT_SECONDS = env.float("JOBS_HEARTBEAT_SECONDS", default=5.0)
-# A worker silent this long is taken for dead: its files go to another worker.
-JOBS_WORKER_TIMEOUT = env.float("JOBS_WORKER_TIMEOUT_SECONDS", default=30.0)
+# A worker whose heartbeat the database has not seen for this long is taken for dead: its files
+# go to another worker. At least twice TALLYFY_CALL_DEADLINE, so that a worker starts no call
+# to Tallyfy that could outlast its claim (jobs.machine.call_margin).
+JOBS_WORKER_TIMEOUT_SECONDS = env.float("JOBS_WORKER_TIMEOUT_SECONDS", default=60.0)
 JOBS_SWEEP_SECONDS = env.float("JOBS_SWEEP_SECONDS", default=10.0)
+# A worker's pass over one job lasts at most this long; then the job goes to the back of the
+# queue, so that jobs waiting for a worker take turns.
+JOBS_SLICE_SECONDS = env.float("JOBS_SLICE_SECONDS", default=20.0)
+# Failure policy. A file whose metadata read or DELETE got no clear answer (timeout, 5xx,
+# unreachable) is tried again after a backoff from this many seconds, doubling each time.
+JOBS_RETRY_BACKOFF_SECONDS = env.float("JOBS_RETRY_BACKOFF_SECONDS", default=30.0)
+# A job pauses itself when this many of its files in a row failed so, or more than this share
+# of its last JOBS_FAILURE_WINDOW files.
+JOBS_PAUSE_AFTER_FAILURES_IN_A_ROW = env.int("JOBS_PAUSE_AFTER_FAILURES_IN_A_ROW", default=10)
+JOBS_PAUSE_AT_FAILURE_SHARE = env.float("JOBS_PAUSE_AT_FAILURE_SHARE", default=0.2)
+JOBS_FAILURE_WINDOW = env.int("JOBS_FAILURE_WINDOW", default=50)
+# Reads of a file's metadata a preview tries before it calls the file unreadable.
+JOBS_PREVIEW_ATTEMPTS = env.int("JOBS_PREVIEW_ATTEMPTS", default=3)
 # Run by every `run_worker` each JOBS_SWEEP_SECONDS: each wakes the work that lost its worker.
 BACKGROUND_SWEEPS = ["jobs.tasks.jobs_wake_stalled", "catalog.tasks.scans_wake_stalled"]
 

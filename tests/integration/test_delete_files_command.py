@@ -173,7 +173,7 @@ def test_a_job_above_the_threshold_waits_for_approval_and_exits_3(
     assert deletes_sent(sandbox) == []
 
 
-def test_a_failed_file_exits_1_and_is_listed(
+def test_a_token_refused_mid_job_pauses_it_and_exits_5_saying_why(
     sandbox: Sandbox,
     sandbox_org: Organization,
     alice: User,
@@ -187,10 +187,11 @@ def test_a_failed_file_exits_1_and_is_listed(
         return "1"
 
     monkeypatch.setattr("builtins.input", confirm_then_expire_the_token)
-    status, out, err = run(ids_file(tmp_path, [asset.asset_id]))
-    assert status == 1
-    assert "1 failed" in out
-    assert f"failed: {asset.asset_id}" in err
+    status, _out, err = run(ids_file(tmp_path, [asset.asset_id]))
+    assert status == 5
+    assert "paused before it finished" in err
+    assert "401" in err
+    assert FileDeletion.objects.count() == 0
     assert sandbox.exists(asset.asset_id)
 
 

@@ -230,7 +230,7 @@ def test_a_stopped_workers_pending_row_is_settled_by_asking_tallyfy_first(
     DeletionJob.objects.filter(pk=job.pk).update(state=JobState.RUNNING)
     stopped = dead_worker()
     JobFile.objects.filter(job=job).update(claimed_by=stopped.pk)
-    FileDeletion.objects.create(
+    row = FileDeletion.objects.create(
         organization=sandbox_org,
         org_id=sandbox_org.org_id,
         asset_id=asset.asset_id,
@@ -239,6 +239,7 @@ def test_a_stopped_workers_pending_row_is_settled_by_asking_tallyfy_first(
         job_id=job.pk,
         state=DeletionState.PENDING,
     )
+    JobFile.objects.filter(job=job).update(deletion=row)
     sandbox.server.store.delete_asset(org_id=sandbox_org.org_id, asset_id=asset.asset_id)
     sandbox.control("reset", {})
     work.job_work(job_id=job.pk)
@@ -259,7 +260,7 @@ def test_a_stopped_workers_unsent_row_is_sent_after_the_check(
     job = confirmed(previewed(sandbox_org, alice, [asset.asset_id]), alice)
     DeletionJob.objects.filter(pk=job.pk).update(state=JobState.RUNNING)
     JobFile.objects.filter(job=job).update(claimed_by=dead_worker().pk)
-    FileDeletion.objects.create(
+    row = FileDeletion.objects.create(
         organization=sandbox_org,
         org_id=sandbox_org.org_id,
         asset_id=asset.asset_id,
@@ -268,6 +269,7 @@ def test_a_stopped_workers_unsent_row_is_sent_after_the_check(
         job_id=job.pk,
         state=DeletionState.PENDING,
     )
+    JobFile.objects.filter(job=job).update(deletion=row)
     sandbox.control("reset", {})
     work.job_work(job_id=job.pk)
     row = FileDeletion.objects.get(job_id=job.pk)
@@ -338,15 +340,15 @@ def test_a_job_cancelled_during_its_preview_reads_no_more_files(
 ) -> None:
     settings.JOBS_FILES_IN_FLIGHT = 1  # type: ignore[attr-defined]
     job = new_job(sandbox_org, alice, [sandbox.add_file().asset_id for _ in range(3)])
-    preview_of = work._preview_of
+    preview_one = work._preview_one
 
-    def read_then_cancel(job_: DeletionJob, asset_id: str) -> dict[str, object]:
+    def read_then_cancel(job_: DeletionJob, claim: object) -> None:
+        preview_one(job_, claim)
         running = DeletionJob.objects.get(pk=job_.pk)
         if running.state == JobState.PREVIEWING:
             services.job_cancel(job=running)  # while the preview runs
-        return preview_of(job_, asset_id)
 
-    monkeypatch.setattr(work, "_preview_of", read_then_cancel)
+    monkeypatch.setattr(work, "_preview_one", read_then_cancel)
     work.job_work(job_id=job.pk)
     assert len(sandbox.requests()) == 1
     job.refresh_from_db()

@@ -101,7 +101,8 @@ def test_filters_and_search(
 def test_settled_rows_are_never_edited(organization: Organization, admin_user: User) -> None:
     row = make_row(organization, admin_user, state=DeletionState.FAILED)
     services.deletion_reconcile(deletion=row)
-    services._settle(deletion=row, attempts=9, result=services._Outcome(DeletionState.DELETED, "x"))
+    outcome = services.DeletionOutcome(DeletionState.DELETED, "x")
+    services.deletion_settle(deletion=row, attempts=9, result=outcome)
     row.refresh_from_db()
     assert (row.state, row.attempts) == (DeletionState.FAILED, 0)
 

@@ -69,6 +69,8 @@ def previewed_job(org: Organization, user: User, ids: list[str] = IDS) -> Deleti
 
 
 def in_state(job: DeletionJob, state: JobState, **changes: object) -> DeletionJob:
+    if state == JobState.RUNNING:
+        changes.setdefault("started_at", timezone.now())  # as a worker starting it sets
     DeletionJob.objects.filter(pk=job.pk).update(state=state, **changes)
     job.refresh_from_db()
     return job

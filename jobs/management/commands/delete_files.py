@@ -20,6 +20,7 @@ from django.urls import reverse
 from files.models import DeletionState, FileDeletion, Organization
 from jobs import services, work
 from jobs.lines import ParsedFiles, files_from_csv, files_from_text
+from jobs.machine import FINISHED_STATES
 from jobs.models import DeletionJob, FileState, JobFile, JobState, PreviewState
 
 # Exit statuses, as documented in --help and the README.
@@ -275,7 +276,7 @@ class _Watcher:
         def taken() -> bool:
             return (
                 DeletionJob.objects.filter(
-                    pk=self.job.pk, state__in=[JobState.RUNNING, JobState.FINISHED]
+                    pk=self.job.pk, state__in=[JobState.RUNNING, *FINISHED_STATES]
                 ).exists()
                 or FileDeletion.objects.filter(job_id=self.job.pk).exists()
             )
@@ -396,9 +397,10 @@ class _Watcher:
             self.write(f"refused: {f.asset_id}: {_printable(f.note)}")
         if troubled:
             return EXIT_FILES_FAILED
-        if job.state != JobState.FINISHED:
+        if job.state not in FINISHED_STATES:
             self.command.stderr.write(
                 f"The job was {job.get_state_display().lower()} before it finished."
+                + (f" {_printable(job.pause_reason)}" if job.pause_reason else "")
             )
             return EXIT_STOPPED
         return EXIT_DONE
