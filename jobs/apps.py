@@ -1,9 +1,22 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 from django.apps import AppConfig
+
+if TYPE_CHECKING:
+    from files.models import FileDeletion
 
 
 class JobsConfig(AppConfig):
     name = "jobs"
     verbose_name = "Deletion jobs"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def reconcile_deletions(self) -> Iterable[FileDeletion]:
+        """Called by `manage.py reconcile_deletions`: a job's `pending` rows are settled by
+        finishing the files in flight that no live worker holds."""
+        from jobs.work import jobs_finish_stranded
+
+        return jobs_finish_stranded()

@@ -118,10 +118,12 @@ def live_workers() -> list[str]:
     return list(machine.live_workers().values_list("id", flat=True))
 
 
-def job_work(*, job_id: int, slice_seconds: float | None = None) -> bool:
+def job_work(
+    *, job_id: int, slice_seconds: float | None = None, in_flight_only: bool = False
+) -> bool:
     """Do what the job needs now, for at most `slice_seconds` (None: until nothing is left for
-    this worker). True when the slice ran out with work left, so the caller hands the job back
-    to the queue."""
+    this worker), or only finish its files in flight. True when the slice ran out with work
+    left, so the caller hands the job back to the queue."""
     job = DeletionJob.objects.select_related("organization").filter(pk=job_id).first()
     if job is None:
         return False
@@ -131,11 +133,22 @@ def job_work(*, job_id: int, slice_seconds: float | None = None) -> bool:
             _in_threads(session, lambda: _preview_files(job, session, deadline))
             machine.job_preview_done(job)
         else:
-            machine.job_start_if_due(job)
-            _in_threads(session, lambda: _delete_files(job, session, deadline))
+            if not in_flight_only:
+                machine.job_start_if_due(job)
+            _in_threads(session, lambda: _delete_files(job, session, deadline, in_flight_only))
             machine.job_end_if_done(job)
     out_of_time = deadline is not None and time.monotonic() >= deadline
     return out_of_time and _has_work(job)
+
+
+def jobs_finish_stranded() -> list[FileDeletion]:
+    """Finish the files in flight that no live worker holds, in jobs of any state, and end
+    the jobs they kept from ending. Returns their log rows as they now stand."""
+    stranded = JobFile.objects.filter(machine.in_flight()).filter(machine.unheld())
+    rows = dict(stranded.order_by().values_list("deletion_id", "job_id"))
+    for job_id in sorted(set(rows.values())):
+        job_work(job_id=job_id, in_flight_only=True)
+    return list(FileDeletion.objects.filter(pk__in=rows).order_by("pk"))
 
 
 def _has_work(job: DeletionJob) -> bool:
@@ -269,11 +282,13 @@ def _describe(job: DeletionJob, exc: Exception, asset_id: str) -> str:
 # --- deletion ---
 
 
-def _delete_files(job: DeletionJob, session: Session, deadline: float | None) -> None:
+def _delete_files(
+    job: DeletionJob, session: Session, deadline: float | None, in_flight_only: bool
+) -> None:
     def wanted() -> Q | None:
         # Files in flight finish whatever the job's state; new files start only while it runs.
         state = DeletionJob.objects.filter(pk=job.pk).values_list("state", flat=True).first()
-        if state == JobState.RUNNING:
+        if state == JobState.RUNNING and not in_flight_only:
             return machine.in_flight() | machine.to_delete()
         return machine.in_flight()
 

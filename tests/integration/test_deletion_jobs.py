@@ -11,52 +11,12 @@ from django.utils import timezone
 
 from files.models import DeletionState, FileDeletion, Organization
 from jobs import services, work
-from jobs.lines import files_from_text
 from jobs.models import DeletionJob, FileState, JobFile, JobState, PreviewState, Worker
 from jobs.tasks import jobs_wake_stalled
-from tests.conftest import make_staff
+from tests.job_fixtures import confirmed, dead_worker, deletes_sent, new_job, previewed
 from tests.sandbox_fixtures import Sandbox
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def alice() -> User:
-    return make_staff("alice", "lookup_file", "delete_file", "view_filedeletion")
-
-
-@pytest.fixture
-def bob() -> User:
-    user = make_staff("bob", "lookup_file", "delete_file")
-    user.user_permissions.add(*_approve_permission())
-    return user
-
-
-def _approve_permission() -> list[object]:
-    from django.contrib.auth.models import Permission
-
-    return list(Permission.objects.filter(codename="approve_deletionjob"))
-
-
-def new_job(org: Organization, user: User, ids: list[str]) -> DeletionJob:
-    return services.job_create(organization=org, user=user, wanted=files_from_text("\n".join(ids)))
-
-
-def previewed(org: Organization, user: User, ids: list[str]) -> DeletionJob:
-    job = new_job(org, user, ids)
-    work.job_work(job_id=job.pk)
-    job.refresh_from_db()
-    assert job.state == JobState.PREVIEWED
-    return job
-
-
-def confirmed(job: DeletionJob, user: User, **extra: object) -> DeletionJob:
-    count = job.files.filter(preview=PreviewState.FOUND).count()
-    return services.job_confirm(job=job, user=user, reason="GDPR-77", typed_count=count, **extra)
-
-
-def deletes_sent(sandbox: Sandbox) -> list[str]:
-    return [r["path"].rsplit("/", 1)[-1] for r in sandbox.requests() if r["method"] == "DELETE"]
 
 
 def test_preview_sorts_every_file_and_deletes_nothing(
@@ -213,12 +173,6 @@ def test_a_file_already_deleted_elsewhere_is_refused_without_a_row(
     assert job_file.state == FileState.REFUSED
     assert "carol deleted this file" in job_file.note
     assert FileDeletion.objects.filter(job_id=job.pk).count() == 0
-
-
-def dead_worker() -> Worker:
-    return Worker.objects.create(
-        id="dead", host="gone", pid=1, heartbeat_at=timezone.now() - timedelta(hours=1)
-    )
 
 
 def test_a_stopped_workers_pending_row_is_settled_by_asking_tallyfy_first(

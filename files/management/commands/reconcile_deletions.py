@@ -4,6 +4,7 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
+from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from files.services import deletions_reconcile
@@ -13,7 +14,9 @@ class Command(BaseCommand):
     help = (
         "Settle unknown deletions older than --older-than seconds, and pending ones once the "
         "request that wrote them can no longer be running, by asking Tallyfy: 404 means "
-        "deleted, 200 means failed, no clear answer leaves the row as it is."
+        "deleted, 200 means failed, no clear answer leaves the row as it is. Then every app "
+        "that keeps deletions of its own in flight (deletion jobs) settles those its workers "
+        "left behind."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -30,6 +33,10 @@ class Command(BaseCommand):
             raise CommandError("--older-than must be 0 or more seconds.")
         age = timedelta(seconds=older_than) if older_than is not None else None
         states = Counter(d.state for d in deletions_reconcile(older_than=age))
+        for config in apps.get_app_configs():
+            reconcile = getattr(config, "reconcile_deletions", None)
+            if reconcile is not None:
+                states.update(d.state for d in reconcile())
         if not states:
             self.stdout.write("No unsettled deletions to reconcile.")
             return
