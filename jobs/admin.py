@@ -6,14 +6,30 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from jobs.models import DeletionJob, JobState
+from files.models import DeletionState
+from jobs.models import DeletionJob, FileState, JobState
 from jobs.views import may_approve_jobs, may_start_jobs, may_view_jobs
+
+# What the jobs list counts for each job: a key, its words, and its files.
+OUTCOMES = {
+    "deleted": (
+        "deleted",
+        Q(files__deletion__state__in=(DeletionState.DELETED, DeletionState.ALREADY_GONE)),
+    ),
+    "failed": ("failed", Q(files__deletion__state=DeletionState.FAILED)),
+    "unknown": (
+        "unknown",
+        Q(files__deletion__state__in=(DeletionState.UNKNOWN, DeletionState.PENDING)),
+    ),
+    "refused": ("refused", Q(files__state=FileState.REFUSED)),
+    "not_attempted": ("not attempted", Q(files__state=FileState.NOT_ATTEMPTED)),
+}
 
 
 @admin.register(DeletionJob)
@@ -25,8 +41,9 @@ class DeletionJobAdmin(admin.ModelAdmin):
         "created_by_name",
         "created_at",
         "file_count",
+        "outcomes",
         "reason_short",
-        "approved_by",
+        "approved_by_name",
     ]
     list_display_links = None
     list_filter = [
@@ -34,14 +51,18 @@ class DeletionJobAdmin(admin.ModelAdmin):
         "organization",
         ("created_by", admin.RelatedOnlyFieldListFilter),
     ]
-    list_select_related = ["organization", "approved_by"]
+    list_select_related = ["organization"]
     list_per_page = 50
     search_fields = ["=id", "reason", "=created_by_name"]
     search_help_text = "A job number, a creator's username, or words of the reason."
     actions = None
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[DeletionJob]:
-        return super().get_queryset(request).annotate(files_count=Count("files"))
+        by_outcome = {
+            f"files_{key}": Count("files", filter=files)
+            for key, (_label, files) in OUTCOMES.items()
+        }
+        return super().get_queryset(request).annotate(files_count=Count("files"), **by_outcome)
 
     @admin.display(description="Job", ordering="id")
     def job(self, job: DeletionJob) -> str:
@@ -52,6 +73,15 @@ class DeletionJobAdmin(admin.ModelAdmin):
     @admin.display(description="Files", ordering="files_count")
     def file_count(self, job: DeletionJob) -> int:
         return job.files_count  # type: ignore[attr-defined]
+
+    @admin.display(description="Outcome")
+    def outcomes(self, job: DeletionJob) -> str:
+        counts = [
+            f"{getattr(job, f'files_{key}'):,} {label}"
+            for key, (label, _files) in OUTCOMES.items()
+            if getattr(job, f"files_{key}")
+        ]
+        return " · ".join(counts) or "—"
 
     @admin.display(description="Reason")
     def reason_short(self, job: DeletionJob) -> str:

@@ -14,6 +14,9 @@ class JobsConfig(AppConfig):
     verbose_name = "Deletion jobs"
     default_auto_field = "django.db.models.BigAutoField"
 
+    def ready(self) -> None:
+        from jobs import checks  # noqa: F401  (registers the system checks)
+
     def reconcile_deletions(self) -> Iterable[FileDeletion]:
         """Called by `manage.py reconcile_deletions`: a job's `pending` rows are settled by
         finishing the files in flight that no live worker holds."""

@@ -15,5 +15,6 @@ urlpatterns = [
     path("<int:job_pk>/pause/", views.job_pause_view, name="pause"),
     path("<int:job_pk>/resume/", views.job_resume_view, name="resume"),
     path("<int:job_pk>/cancel/", views.job_cancel_view, name="cancel"),
+    path("<int:job_pk>/retry/", views.job_retry_view, name="retry"),
     path("<int:job_pk>/results.csv", views.job_results_view, name="results"),
 ]

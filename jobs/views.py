@@ -113,6 +113,11 @@ def _job_page(
         confirm_form = JobConfirmForm()
     files, filters = _files_shown(request, job, started=started)
     can_view_log = user.has_perm(LOG_PERMISSION)
+    retryable = (
+        progress.log[DeletionState.FAILED]
+        + progress.log[DeletionState.UNKNOWN]
+        + progress.files[FileState.REFUSED]
+    )
     return render_page(
         request,
         "jobs/job.html",
@@ -138,6 +143,8 @@ def _job_page(
         can_pause=job.state in (JobState.SCHEDULED, JobState.RUNNING) and may_stop_jobs(user),
         can_resume=job.state == JobState.PAUSED and may_start_jobs(user),
         can_cancel=job.state not in services.ENDED_STATES and may_stop_jobs(user),
+        can_retry=bool(retryable) and job.finished_at is not None and may_start_jobs(user),
+        retryable=retryable,
         can_view_log=can_view_log,
         log_url=_log_url(job) if can_view_log else None,
         files=files,
@@ -301,6 +308,23 @@ def job_pause_view(request: HttpRequest, job_pk: int) -> HttpResponse:
 @admin_page(may_start_jobs)
 def job_resume_view(request: HttpRequest, job_pk: int) -> HttpResponse:
     return _act(request, _job(job_pk), services.job_resume, "{job} is running again.")
+
+
+@require_POST
+@admin_page(may_start_jobs)
+def job_retry_view(request: HttpRequest, job_pk: int) -> HttpResponse:
+    job = _job(job_pk)
+    try:
+        retry = services.job_retry_failed(job=job, user=request.user)
+    except services.JobRefused as exc:
+        messages.error(request, str(exc))
+        return redirect("jobs:detail", job_pk=job.pk)
+    messages.success(
+        request,
+        f"{retry} tries again the {retry.files.count():,} failed file(s) of {job}. Its preview "
+        "is running: nothing is deleted until you confirm.",
+    )
+    return redirect("jobs:detail", job_pk=retry.pk)
 
 
 @require_http_methods(["GET", "POST"])

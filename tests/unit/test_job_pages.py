@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission, User
@@ -118,7 +119,7 @@ def page(name: str, job: DeletionJob | None = None) -> str:
 
 
 JOB_PAGES = ["detail", "progress", "results", "cancel"]
-JOB_ACTIONS = ["confirm", "approve", "pause", "resume", "cancel"]
+JOB_ACTIONS = ["confirm", "approve", "pause", "resume", "cancel", "retry"]
 
 
 # Who may do what
@@ -762,3 +763,79 @@ def test_the_jobs_list_searches_by_creator_and_ignores_words_for_the_number(
     found = client.get(changelist, {"q": "starter"}).context["cl"].result_list
     assert [j.pk for j in found] == [job.pk]
     assert client.get(changelist, {"q": str(job.pk)}).status_code == 200
+
+
+def failed_job(org: Organization, user: User) -> DeletionJob:
+    """A finished job whose last file's deletion failed."""
+    job = finished_job(org, user)
+    last = job.files.order_by("line").last()
+    FileDeletion.objects.filter(pk=last.deletion_id).update(
+        state=DeletionState.FAILED, outcome="Tallyfy refused the deletion."
+    )
+    return in_state(job, JobState.FINISHED_WITH_FAILURES)
+
+
+def test_a_job_that_paused_itself_says_why(starter: User, organization: Organization) -> None:
+    job = in_state(
+        previewed_job(organization, starter),
+        JobState.PAUSED,
+        pause_reason="Paused by the worker: Tallyfy refused the token (HTTP 401).",
+    )
+    content = signed_in(starter).get(page("detail", job)).content.decode()
+    assert "Paused by the worker: Tallyfy refused the token (HTTP 401)." in content
+    assert "Estimated time left" not in content
+
+
+def test_the_creator_is_told_when_a_job_paused_itself(
+    starter: User, organization: Organization
+) -> None:
+    job = previewed_job(organization, starter)
+    in_state(job, JobState.RUNNING)
+    from jobs import machine
+
+    machine.job_pause(job, reason="Paused by the worker: 10 files in a row could not be deleted.")
+    response = signed_in(starter).get(reverse("admin:index"))
+    assert any("has paused" in m and "10 files in a row" in m for m in messages_of(response))
+
+
+def test_retry_failed_files_starts_a_linked_job_of_them(
+    starter: User, organization: Organization
+) -> None:
+    job = failed_job(organization, starter)
+    client = signed_in(starter)
+    assert 'value="Retry failed files (1)"' in client.get(page("detail", job)).content.decode()
+    response = client.post(page("retry", job), follow=True)
+    retry = DeletionJob.objects.get(retry_of=job)
+    assert response.redirect_chain[-1][0] == page("detail", retry)
+    assert retry.state == JobState.PREVIEWING
+    assert list(retry.files.values_list("asset_id", flat=True)) == [IDS[-1]]
+    assert f'the failed files of <a href="{page("detail", job)}"' in response.content.decode()
+
+
+def test_a_job_with_nothing_failed_offers_no_retry_and_refuses_one(
+    starter: User, organization: Organization
+) -> None:
+    job = finished_job(organization, starter)
+    client = signed_in(starter)
+    assert "Retry failed files" not in client.get(page("detail", job)).content.decode()
+    response = client.post(page("retry", job), follow=True)
+    assert any("nothing to try again" in m for m in messages_of(response))
+    assert not DeletionJob.objects.filter(retry_of=job).exists()
+
+
+def test_the_jobs_list_counts_each_jobs_files_by_outcome(
+    starter: User, organization: Organization
+) -> None:
+    failed_job(organization, starter)
+    content = signed_in(starter).get(reverse("admin:jobs_deletionjob_changelist")).content
+    assert "2 deleted · 1 failed" in content.decode()
+
+
+def test_a_worker_timeout_shorter_than_two_call_deadlines_is_warned_about(settings: Any) -> None:
+    from jobs.checks import worker_timeout_check
+
+    settings.TALLYFY_CALL_DEADLINE = 30
+    settings.JOBS_WORKER_TIMEOUT_SECONDS = 60
+    assert worker_timeout_check() == []
+    settings.JOBS_WORKER_TIMEOUT_SECONDS = 45
+    assert [w.id for w in worker_timeout_check()] == ["jobs.W001"]
