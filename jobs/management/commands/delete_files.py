@@ -59,8 +59,9 @@ Exit status:
      approve it in the admin (the path is printed); the workers then run it
   4  not confirmed (wrong number typed, no answer) or nothing to delete: the job is cancelled,
      nothing was deleted
-  5  the job stopped before it finished: paused or cancelled in the admin, interrupted
-     (Ctrl-C), or the work could not go on (the reason is printed)
+  5  the job stopped before it finished: paused or cancelled in the admin, paused by the
+     worker (a refused token, too many failures, a creator who lost access: the reason is
+     printed), interrupted (Ctrl-C), or the work could not go on (the reason is printed)
 """
 
 
