@@ -3,6 +3,8 @@
 # make test  : the whole suite on SQLite, then on PostgreSQL when one answers
 # make screenshots : PNGs of every page under test-artifacts/screenshots/
 # make bench : the benchmarks under bench/ (BENCH="downloads deletion load log" picks some)
+# make lock  : refresh requirements.lock (every dependency pinned, with hashes) from the ranges
+#              in pyproject.toml; `make` installs from the lock only
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -15,14 +17,19 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 # Browser tests keep a screenshot and a Playwright trace of every failure.
 PYTEST := $(PY) -m pytest -n 2 --screenshot only-on-failure --tracing retain-on-failure
 
-.PHONY: run test test-sqlite test-postgres lint bench clean screenshots
+.PHONY: run test test-sqlite test-postgres lint bench clean screenshots lock
 
-$(STAMP): pyproject.toml
+$(STAMP): requirements.lock
 	@PYBIN=$$(scripts/find-python) && \
 	  { [ -x $(PY) ] || $$PYBIN -m venv $(VENV); }
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements.lock
 	@touch $@
+
+# uv resolves; pip installs. The lock covers the test extra and any platform (--universal).
+lock: | $(STAMP)
+	$(PY) -m pip install --quiet uv
+	$(VENV)/bin/uv pip compile pyproject.toml --extra test --generate-hashes --universal \
+	  --python-version 3.12 --upgrade -o requirements.lock
 
 .env: | $(STAMP)
 	$(PY) scripts/init_env.py .env $(SANDBOX_PORT)

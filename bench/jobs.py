@@ -60,7 +60,7 @@ def run(admin_url: str) -> list[dict[str, Any]]:
             DJANGO_SETTINGS_MODULE="tallyfy_admin.settings",
             JOBS_APPROVAL_THRESHOLD=str(10 * BIG),
         )
-        manage(env, "migrate", "--no-input")
+        manage("migrate", "--no-input", env=env, check=True)
         result = subprocess.run(
             [PYTHON, "-m", "bench.jobs", str(box.port)],
             cwd=ROOT,
