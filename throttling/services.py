@@ -9,21 +9,26 @@ It then sleeps until its slot outside any transaction. This is GCRA without a bu
 slots are at least one interval apart whoever takes them, so any window of T seconds holds at
 most T / interval + 1 request starts for the organization.
 
+The clock. "now" is the database's, read inside the transaction that holds the row, after the
+lock is taken: PostgreSQL's clock_timestamp(); SQLite's 'now', the clock of the machine its file is
+on, which is every caller's (SQLite serves one machine). Reservations, holds and what is left of
+a hold are computed on it alone, and a caller sleeps for (slot - now) as a duration, timed by its
+monotonic clock, never comparing a slot with its own wall clock. So a machine whose clock is
+wrong neither starts early (over the rate) nor waits for its clock's error.
+
 Slots pace request *starts*, not completions: a caller holds nothing while its request is in
 flight, so N callers whose calls take longer than an interval keep N requests in flight and
-together reach the rate. Times are the callers' clocks (time.time()); machines sharing one
-database must keep them synchronised (NTP), or a machine's requests start early or late by its
-clock's error.
+together reach the rate.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from django.db import OperationalError, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Model
 
 from throttling.models import RateLimit
@@ -32,12 +37,18 @@ from throttling.models import RateLimit
 # process held the write lock past the connection's busy timeout) before it gives up.
 LOCKED_RETRY_SECONDS = 60.0
 
+_NOW_SQL = {
+    "postgresql": "SELECT clock_timestamp()",
+    "sqlite": "SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')",
+}
+
 
 @dataclass(frozen=True)
 class Reservation:
-    slot: float  # when the request may start, seconds since the epoch
+    slot: float  # when the request may start, seconds since the epoch on the database's clock
     wait: float  # seconds from the reservation until the slot
     taken: bool
+    interval: float  # seconds between two slots of the organization
 
 
 def slot_reserve(*, organization_id: int, max_wait: float | None) -> Reservation:
@@ -49,14 +60,12 @@ def slot_reserve(*, organization_id: int, max_wait: float | None) -> Reservation
             rate_limit, _ = RateLimit.objects.select_for_update().get_or_create(
                 organization_id=organization_id
             )
-            now = time.time()
-            slot = max(now, _seconds(rate_limit.next_slot_at), _seconds(rate_limit.held_until))
-            wait = slot - now
-            if max_wait is not None and wait > max_wait:
-                return Reservation(slot=slot, wait=wait, taken=False)
-            rate_limit.next_slot_at = _datetime(slot + 60.0 / rate_limit.effective_per_minute)
+            reservation = _next_slot(rate_limit, now=_database_now())
+            if max_wait is not None and reservation.wait > max_wait:
+                return reservation
+            rate_limit.next_slot_at = _datetime(reservation.slot + reservation.interval)
             rate_limit.save(update_fields=["next_slot_at"])
-            return Reservation(slot=slot, wait=wait, taken=True)
+            return replace(reservation, taken=True)
 
     return _retry_while_locked(reserve)
 
@@ -64,13 +73,13 @@ def slot_reserve(*, organization_id: int, max_wait: float | None) -> Reservation
 def hold_extend(*, organization_id: int, seconds: float) -> None:
     """Hold back every request of the organization for `seconds` from now. A hold already longer
     is kept: a later 429 with a shorter Retry-After does not cut an earlier one short."""
-    until = _datetime(time.time() + max(0.0, seconds))
 
     def extend() -> None:
         with transaction.atomic(durable=True):
             rate_limit, _ = RateLimit.objects.select_for_update().get_or_create(
                 organization_id=organization_id
             )
+            until = _datetime(_database_now() + max(0.0, seconds))
             if rate_limit.held_until is None or rate_limit.held_until < until:
                 rate_limit.held_until = until
                 rate_limit.save(update_fields=["held_until"])
@@ -85,7 +94,9 @@ def hold_remaining(*, organization_id: int) -> float:
         .values_list("held_until", flat=True)
         .first()
     )
-    return max(0.0, _seconds(held_until) - time.time())
+    if held_until is None:
+        return 0.0
+    return max(0.0, _seconds(held_until) - _database_now())
 
 
 class DatabaseThrottle:
@@ -120,6 +131,24 @@ def throttle_for(organization: Model) -> DatabaseThrottle:
     every other process that asks for it. Its slot book is created by the first request that
     needs it."""
     return DatabaseThrottle(organization_id=organization.pk)
+
+
+def _next_slot(rate_limit: RateLimit, *, now: float) -> Reservation:
+    """The slot the organization's next request would get, as yet untaken."""
+    slot = max(now, _seconds(rate_limit.next_slot_at), _seconds(rate_limit.held_until))
+    return Reservation(
+        slot=slot, wait=slot - now, taken=False, interval=60.0 / rate_limit.effective_per_minute
+    )
+
+
+def _database_now() -> float:
+    """The database's time now, seconds since the epoch."""
+    with connection.cursor() as cursor:
+        cursor.execute(_NOW_SQL[connection.vendor])
+        (moment,) = cursor.fetchone()
+    if isinstance(moment, str):  # SQLite: UTC, to the millisecond
+        moment = datetime.fromisoformat(moment).replace(tzinfo=UTC)
+    return moment.timestamp()
 
 
 def _retry_while_locked[T](operation: Callable[[], T]) -> T:

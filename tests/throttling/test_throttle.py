@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import bisect
 import itertools
 import json
 import sqlite3
@@ -8,16 +9,18 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.db import OperationalError, connection, transaction
+from django.utils import timezone
 
 from files.models import Organization
 from tests.conftest import make_organization
 from tests.processes import ROOT, on_test_database_env
 from throttling.models import RateLimit
-from throttling.services import slot_reserve, throttle_for
+from throttling.services import hold_remaining, slot_reserve, throttle_for
 
 postgresql_only = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="several processes on one PostgreSQL"
@@ -286,3 +289,64 @@ def test_a_locked_sqlite_database_is_an_operational_error_without_the_retry() ->
         other.rollback()
         other.close()
         connection.close()
+
+
+# --- the database's clock ---
+
+
+def run_clock_off_by(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """This process's clock, as another machine's that is `seconds` off."""
+    real_time, real_now = time.time, timezone.now
+    monkeypatch.setattr(time, "time", lambda: real_time() + seconds)
+    monkeypatch.setattr(timezone, "now", lambda: real_now() + timedelta(seconds=seconds))
+
+
+def most_in_any_window(starts: list[float], seconds: float) -> int:
+    ordered = sorted(starts)
+    return max(bisect.bisect_right(ordered, start + seconds) - n for n, start in enumerate(ordered))
+
+
+def test_a_machine_whose_clock_runs_ahead_starts_no_more_requests_than_the_bound(
+    organization: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_rate(organization, 60)
+    real_time = time.time
+    starts: list[float] = []
+
+    def reserve_five() -> None:
+        for _ in range(5):
+            reservation = slot_reserve(organization_id=organization.pk, max_wait=None)
+            starts.append(real_time() + reservation.wait)  # when the caller's sleep ends
+
+    reserve_five()
+    run_clock_off_by(monkeypatch, 5.0)
+    reserve_five()
+    assert most_in_any_window(starts, 5.0) <= 5 / 1 + 1
+
+
+def test_a_machine_whose_clock_runs_behind_waits_only_for_its_slot(
+    organization: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_rate(organization, 60)
+    slot_reserve(organization_id=organization.pk, max_wait=None)
+    run_clock_off_by(monkeypatch, -5.0)
+    assert slot_reserve(organization_id=organization.pk, max_wait=None).wait <= 1.0
+
+
+def test_a_429_on_a_machine_whose_clock_runs_ahead_holds_back_for_its_retry_after(
+    organization: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as skewed:
+        run_clock_off_by(skewed, 10.0)
+        throttle_for(organization).pushed_back(retry_after=30)
+    delay = throttle_for(organization).acquire(max_wait=0)
+    assert delay is not None
+    assert 29 < delay <= 30
+
+
+def test_a_machine_whose_clock_runs_ahead_still_sees_the_hold(
+    organization: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    throttle_for(organization).pushed_back(retry_after=30)
+    run_clock_off_by(monkeypatch, 60.0)
+    assert 29 < hold_remaining(organization_id=organization.pk) <= 30
