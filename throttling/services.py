@@ -6,8 +6,9 @@ request may start (`next_slot_at`) and, after a 429, the time until which it mus
 `next_slot_at` one interval (60 s / rate) past it, in one short transaction of its own that
 holds the row: SELECT … FOR UPDATE on PostgreSQL, the write lock BEGIN IMMEDIATE takes on SQLite.
 It then sleeps until its slot outside any transaction. This is GCRA without a burst allowance:
-slots are at least one interval apart whoever takes them, so any window of T seconds holds at
-most T / interval + 1 request starts for the organization.
+every caller, of either lane below, takes its slot from the one book, so slots are at least one
+interval apart whoever takes them and any window of T seconds holds at most T / interval + 1
+request starts for the organization.
 
 The clock. "now" is the database's, read inside the transaction that holds the row, after the
 lock is taken: PostgreSQL's clock_timestamp(); SQLite's 'now', the clock of the machine its file is
@@ -16,6 +17,25 @@ a hold are computed on it alone, and a caller sleeps for (slot - now) as a durat
 monotonic clock, never comparing a slot with its own wall clock. So a machine whose clock is
 wrong neither starts early (over the rate) nor waits for its clock's error.
 
+Two lanes: pages before jobs. A page's call (`background=False`) has a person waiting and a
+finite wait budget; a job's or a scan's (`background=True`) has neither. Pages queue: they
+reserve the next free slot however far ahead it is, within their `max_wait`. Background callers
+never queue: they take a slot only when it is due or at most one interval ahead; otherwise they
+reserve nothing, sleep until it is about one interval away (plus a random part of an interval,
+so waiters come back spread out rather than together) and look again. Their reservations thus
+never reach more than two intervals past now, and a page waits at most two intervals behind
+running jobs however many job threads there are, then behind other pages only. Nothing is set
+aside for pages: a lone job thread whose calls are shorter than an interval finds its next slot
+at most one interval ahead and loses nothing, and job threads with calls in flight keep the book
+full. Pages can delay jobs only while people keep the book full, a small share at human rates; a
+share reserved for pages would cost jobs that share all the time and still leave a page queued
+behind every slot the jobs had already reserved.
+
+Waiting costs little: a background caller's look is an unlocked read, so waiters do not queue
+on the row lock (on SQLite, the database's write lock), and the background threads of one
+process take turns, so the database sees one waiter per process rather than one per thread.
+That turn lives in process memory only to save queries; the bound and the lanes hold without it.
+
 Slots pace request *starts*, not completions: a caller holds nothing while its request is in
 flight, so N callers whose calls take longer than an interval keep N requests in flight and
 together reach the rate.
@@ -23,6 +43,8 @@ together reach the rate.
 
 from __future__ import annotations
 
+import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -51,9 +73,15 @@ class Reservation:
     interval: float  # seconds between two slots of the organization
 
 
-def slot_reserve(*, organization_id: int, max_wait: float | None) -> Reservation:
+def slot_reserve(
+    *, organization_id: int, max_wait: float | None, background: bool = False
+) -> Reservation:
     """Find the organization's next free slot and take it, unless it is more than `max_wait` s
-    away (then take nothing). Commits at once; refuses to run inside a transaction."""
+    away, or (`background`) more than one interval away: then take nothing. Commits at once;
+    refuses to run inside a transaction."""
+
+    def refused(wait: float, interval: float) -> bool:
+        return (max_wait is not None and wait > max_wait) or (background and wait > interval)
 
     def reserve() -> Reservation:
         with transaction.atomic(durable=True):
@@ -61,12 +89,16 @@ def slot_reserve(*, organization_id: int, max_wait: float | None) -> Reservation
                 organization_id=organization_id
             )
             reservation = _next_slot(rate_limit, now=_database_now())
-            if max_wait is not None and reservation.wait > max_wait:
+            if refused(reservation.wait, reservation.interval):
                 return reservation
             rate_limit.next_slot_at = _datetime(reservation.slot + reservation.interval)
             rate_limit.save(update_fields=["next_slot_at"])
             return replace(reservation, taken=True)
 
+    if background:
+        glance = _glance(organization_id)
+        if glance is not None and refused(glance.wait, glance.interval):
+            return glance
     return _retry_while_locked(reserve)
 
 
@@ -101,21 +133,38 @@ def hold_remaining(*, organization_id: int) -> float:
 
 class DatabaseThrottle:
     """One organization's throttle (the Tallyfy client's `Throttle` protocol, met by shape),
-    over its slot book in the database."""
+    over its slot book in the database, in the pages' lane or (`background`) the jobs' lane."""
 
-    def __init__(self, *, organization_id: int) -> None:
+    def __init__(self, *, organization_id: int, background: bool = False) -> None:
         self.organization_id = organization_id
+        self.background = background
 
     def acquire(self, *, max_wait: float | None) -> float | None:
         """As Throttle.acquire. A 429 reported while this call sleeps towards its slot puts the
         slot inside the hold: the call then reserves again after the hold, and with `max_wait`
-        returns the seconds still to wait if that is beyond what is left of `max_wait`."""
+        returns the seconds still to wait if that is beyond what is left of `max_wait`.
+        Background calls that wait as long as needed take turns within the process, so the
+        database sees one of them looking for a slot per process, not one per thread."""
+        if self.background and max_wait is None:
+            with _background_turn(self.organization_id):
+                return self._acquire(max_wait=None)
+        return self._acquire(max_wait=max_wait)
+
+    def _acquire(self, *, max_wait: float | None) -> float | None:
         started = time.monotonic()
         while True:
             left = None if max_wait is None else max(0.0, max_wait - (time.monotonic() - started))
-            reservation = slot_reserve(organization_id=self.organization_id, max_wait=left)
+            reservation = slot_reserve(
+                organization_id=self.organization_id, max_wait=left, background=self.background
+            )
             if not reservation.taken:
-                return reservation.wait
+                if left is not None and reservation.wait > left:
+                    return reservation.wait
+                time.sleep(
+                    max(0.0, reservation.wait - reservation.interval)
+                    + random.uniform(0.0, reservation.interval)  # noqa: S311 (spreading, not secrecy)
+                )
+                continue
             if reservation.wait <= 0:
                 return None
             time.sleep(reservation.wait)
@@ -126,11 +175,20 @@ class DatabaseThrottle:
         hold_extend(organization_id=self.organization_id, seconds=retry_after)
 
 
-def throttle_for(organization: Model) -> DatabaseThrottle:
+def throttle_for(organization: Model, *, background: bool = False) -> DatabaseThrottle:
     """The throttle of `organization` (a files.Organization; only its key is read), shared with
-    every other process that asks for it. Its slot book is created by the first request that
-    needs it."""
-    return DatabaseThrottle(organization_id=organization.pk)
+    every other process that asks for it, in the jobs' lane when `background`. Its slot book is
+    created by the first request that needs it."""
+    return DatabaseThrottle(organization_id=organization.pk, background=background)
+
+
+_background_turns: dict[int, threading.Lock] = {}
+_background_turns_guard = threading.Lock()
+
+
+def _background_turn(organization_id: int) -> threading.Lock:
+    with _background_turns_guard:
+        return _background_turns.setdefault(organization_id, threading.Lock())
 
 
 def _next_slot(rate_limit: RateLimit, *, now: float) -> Reservation:
@@ -139,6 +197,14 @@ def _next_slot(rate_limit: RateLimit, *, now: float) -> Reservation:
     return Reservation(
         slot=slot, wait=slot - now, taken=False, interval=60.0 / rate_limit.effective_per_minute
     )
+
+
+def _glance(organization_id: int) -> Reservation | None:
+    """The next slot as it stands, read without taking the row; None if it has no slot book."""
+    rate_limit = RateLimit.objects.filter(organization_id=organization_id).first()
+    if rate_limit is None:
+        return None
+    return _next_slot(rate_limit, now=_database_now())
 
 
 def _database_now() -> float:
