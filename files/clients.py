@@ -59,7 +59,8 @@ def tallyfy_client(
     is reused across requests. Any change to the organization or the settings makes a new one.
     Every call takes a slot of the organization's rate limit, shared with every other process.
     A page's call waits at most `TALLYFY_INTERACTIVE_WAIT_LIMIT` seconds in all for slots and
-    Retry-After; a background call (`background=True`) waits as long as the limit needs.
+    Retry-After, and is served before background calls; a background call (`background=True`)
+    waits as long as the limit needs.
     """
     from_settings = {
         "allowed_hosts": tuple(settings.TALLYFY_ALLOWED_API_HOSTS),
@@ -75,6 +76,7 @@ def tallyfy_client(
         "backoff": settings.TALLYFY_RETRY_BACKOFF,
     }
     config = (
+        background,
         organization.pk,
         organization.api_base_url,
         organization.org_id,
@@ -90,7 +92,7 @@ def tallyfy_client(
             base_url=organization.api_base_url,
             org_id=organization.org_id,
             token=organization.access_token(),
-            throttle=_GuardedThrottle(throttle_for(organization)),
+            throttle=_GuardedThrottle(throttle_for(organization, background=background)),
             **from_settings,
         )
         if len(cache) >= _CLIENTS_PER_THREAD:

@@ -14,6 +14,7 @@ class RateLimit(models.Model):
 
     `next_slot_at` is the earliest time the next request may start; each request reserves it
     and moves it one interval (60 s / rate) on. `held_until` is set by a 429's Retry-After.
+    Both are times on the database's clock (see throttling.services).
     """
 
     organization = models.OneToOneField(

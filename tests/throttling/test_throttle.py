@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import bisect
 import itertools
 import json
 import sqlite3
@@ -8,16 +9,20 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.db import OperationalError, connection, transaction
+from django.utils import timezone
 
 from files.models import Organization
 from tests.conftest import make_organization
 from tests.processes import ROOT, on_test_database_env
+from throttling import services
 from throttling.models import RateLimit
-from throttling.services import slot_reserve, throttle_for
+from throttling.services import hold_remaining, slot_reserve, throttle_for
 
 postgresql_only = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="several processes on one PostgreSQL"
@@ -153,13 +158,15 @@ def test_threads_take_distinct_slots_one_interval_apart() -> None:
     assert_spaced(slots, 0.05)
 
 
+@pytest.mark.parametrize("background", [False, True], ids=["pages", "jobs"])
 @pytest.mark.django_db(transaction=True)
-def test_threads_with_calls_in_flight_reach_the_rate_and_never_pass_it() -> None:
+def test_threads_with_calls_in_flight_reach_the_rate_and_never_pass_it(background: bool) -> None:
     """Slots pace starts: four callers whose calls take 200 ms (more than the 100 ms interval)
-    together start one request every 100 ms, which one caller alone could not."""
+    together start one request every 100 ms, which one caller alone could not; in the jobs'
+    lane too, though there they queue for no slot beyond the next."""
     organization = make_organization()
     set_rate(organization, 600)
-    throttle = throttle_for(organization)
+    throttle = throttle_for(organization, background=background)
     window = 3.0
     started = time.time()
     starts: list[float] = []
@@ -286,3 +293,173 @@ def test_a_locked_sqlite_database_is_an_operational_error_without_the_retry() ->
         other.rollback()
         other.close()
         connection.close()
+
+
+# --- the database's clock ---
+
+
+def run_clock_off_by(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """This process's clock, as another machine's that is `seconds` off."""
+    real_time, real_now = time.time, timezone.now
+    monkeypatch.setattr(time, "time", lambda: real_time() + seconds)
+    monkeypatch.setattr(timezone, "now", lambda: real_now() + timedelta(seconds=seconds))
+
+
+def most_in_any_window(starts: list[float], seconds: float) -> int:
+    ordered = sorted(starts)
+    return max(bisect.bisect_right(ordered, start + seconds) - n for n, start in enumerate(ordered))
+
+
+def test_a_machine_whose_clock_runs_ahead_starts_no_more_requests_than_the_bound(
+    organization: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_rate(organization, 60)
+    real_time = time.time
+    starts: list[float] = []
+
+    def reserve_five() -> None:
+        for _ in range(5):
+            reservation = slot_reserve(organization_id=organization.pk, max_wait=None)
+            starts.append(real_time() + reservation.wait)  # when the caller's sleep ends
+
+    reserve_five()
+    run_clock_off_by(monkeypatch, 5.0)
+    reserve_five()
+    assert most_in_any_window(starts, 5.0) <= 5 / 1 + 1
+
+
+def test_a_machine_whose_clock_runs_behind_waits_only_for_its_slot(
+    organization: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_rate(organization, 60)
+    slot_reserve(organization_id=organization.pk, max_wait=None)
+    run_clock_off_by(monkeypatch, -5.0)
+    assert slot_reserve(organization_id=organization.pk, max_wait=None).wait <= 1.0
+
+
+def test_a_429_on_a_machine_whose_clock_runs_ahead_holds_back_for_its_retry_after(
+    organization: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as skewed:
+        run_clock_off_by(skewed, 10.0)
+        throttle_for(organization).pushed_back(retry_after=30)
+    delay = throttle_for(organization).acquire(max_wait=0)
+    assert delay is not None
+    assert 29 < delay <= 30
+
+
+def test_a_machine_whose_clock_runs_ahead_still_sees_the_hold(
+    organization: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    throttle_for(organization).pushed_back(retry_after=30)
+    run_clock_off_by(monkeypatch, 60.0)
+    assert 29 < hold_remaining(organization_id=organization.pk) <= 30
+
+
+# --- pages before jobs ---
+
+
+def test_a_background_caller_takes_no_slot_more_than_one_interval_ahead(
+    organization: Organization,
+) -> None:
+    set_rate(organization, 60)
+    for _ in range(2):  # the slot due now and the one after it
+        assert slot_reserve(organization_id=organization.pk, max_wait=None, background=True).taken
+    third = slot_reserve(organization_id=organization.pk, max_wait=None, background=True)
+    assert (third.taken, round(third.wait)) == (False, 2)
+
+
+def test_a_page_queues_for_a_slot_further_ahead_than_background_callers_may(
+    organization: Organization,
+) -> None:
+    set_rate(organization, 60)
+    for _ in range(2):
+        slot_reserve(organization_id=organization.pk, max_wait=None, background=True)
+    page = slot_reserve(organization_id=organization.pk, max_wait=10)
+    assert (page.taken, round(page.wait)) == (True, 2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_page_waits_at_most_two_intervals_behind_many_background_processes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    organization = make_organization()
+    set_rate(organization, 600)
+    background = throttle_for(organization, background=True)
+    # Each thread as if in a process of its own: none waits for another's turn.
+    monkeypatch.setattr(services, "_background_turn", lambda _: threading.Lock())
+    stop = threading.Event()
+    started = itertools.count()
+
+    def job_thread() -> None:
+        while not stop.is_set():
+            background.acquire(max_wait=None)
+            next(started)
+            time.sleep(0.05)  # the call to Tallyfy
+
+    jobs = threading.Thread(target=lambda: in_threads(24, job_thread))
+    jobs.start()
+    try:
+        time.sleep(1.0)  # every job thread has come to the book
+        waits = []
+        for _ in range(5):
+            page = slot_reserve(organization_id=organization.pk, max_wait=10)
+            waits.append(page.wait)
+            time.sleep(page.wait + 0.1)
+    finally:
+        stop.set()
+        jobs.join(60)
+    assert next(started) > 20
+    assert max(waits) <= 2 * 0.1 + 1e-3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_background_caller_looks_at_a_full_book_without_waiting_for_its_lock() -> None:
+    organization = make_organization()
+    set_rate(organization, 60)
+    for _ in range(2):
+        slot_reserve(organization_id=organization.pk, max_wait=None)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_row() -> None:
+        with transaction.atomic():
+            RateLimit.objects.select_for_update().get(organization=organization)
+            locked.set()
+            release.wait(10)
+        connection.close()
+
+    holder = threading.Thread(target=hold_the_row)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        started = time.monotonic()
+        reservation = slot_reserve(organization_id=organization.pk, max_wait=None, background=True)
+        looked = time.monotonic() - started
+    finally:
+        release.set()
+        holder.join(30)
+    assert not reservation.taken
+    assert looked < 5  # the row stays locked for 10 s
+
+
+@pytest.mark.django_db(transaction=True)
+def test_background_threads_of_one_process_look_for_slots_one_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    organization = make_organization()
+    throttle_for(organization).pushed_back(retry_after=1.0)
+    looking: set[int] = set()
+    reserve = services.slot_reserve
+
+    def watched(**kwargs: Any) -> services.Reservation:
+        looking.add(threading.get_ident())
+        return reserve(**kwargs)
+
+    monkeypatch.setattr(services, "slot_reserve", watched)
+    background = throttle_for(organization, background=True)
+    jobs = threading.Thread(target=lambda: in_threads(8, lambda: background.acquire(max_wait=None)))
+    jobs.start()
+    time.sleep(0.5)
+    during_the_hold = len(looking)
+    jobs.join(60)
+    assert (during_the_hold, len(looking)) == (1, 8)

@@ -68,6 +68,18 @@ def test_background_calls_wait_as_long_as_the_rate_limit_needs(organization: Org
     assert client.transport.wait_budget is None
 
 
+def test_background_clients_take_the_jobs_lane_of_the_rate_limit(
+    organization: Organization,
+) -> None:
+    client = clients.tallyfy_client(organization=organization, background=True)
+    assert client.transport.throttle.inner.background  # type: ignore[attr-defined]
+
+
+def test_page_clients_take_the_pages_lane_of_the_rate_limit(organization: Organization) -> None:
+    client = clients.tallyfy_client(organization=organization)
+    assert not client.transport.throttle.inner.background  # type: ignore[attr-defined]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_every_call_takes_a_slot_of_the_organizations_shared_rate_limit(
     http: responses.RequestsMock,
