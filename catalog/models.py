@@ -32,7 +32,7 @@ class ScanPhase(models.TextChoices):
     ARCHIVED_TEMPLATES = "archived_templates", "Archived templates"
     RUN = "run", "The process run"
     UPLOADS = "uploads", "Who uploaded (activity feed)"
-    FINISHING = "finishing", "Marking files no longer found"
+    FINISHING = "finishing", "Checking files no longer found"
 
 
 UNFINISHED_SCAN_STATES = (ScanState.QUEUED, ScanState.RUNNING)
@@ -44,7 +44,8 @@ class Scan(models.Model):
 
     Its row is the scan's whole state: a worker reads it, does one step (one page of a list),
     and writes the next position with the counts. A worker that dies leaves its lease to
-    expire; whoever runs the scan next carries on from the row."""
+    expire; whoever runs the scan next carries on from the row. A step that fails is tried
+    again after `next_attempt_at`; after CATALOG_SCAN_MAX_FAILURES in a row the scan fails."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     run_id = models.CharField(
@@ -65,11 +66,35 @@ class Scan(models.Model):
         blank=True,
         help_text="The activity feed is read back to this day (the previous scan's start).",
     )
+    page_size = models.PositiveIntegerField(
+        "items a page", null=True, blank=True, help_text="As the phase's first page held."
+    )
+    page_budget = models.PositiveIntegerField(
+        "most pages", null=True, blank=True, help_text="The phase's list is read no further."
+    )
+    page_fingerprint = models.CharField(
+        max_length=64, blank=True, help_text="A digest of the ids on the phase's last page read."
+    )
     runs_total = models.PositiveIntegerField(null=True, blank=True)
     runs_read = models.PositiveIntegerField(default=0)
     files_found = models.PositiveIntegerField(default=0)
     calls_made = models.PositiveIntegerField(default=0)
     files_gone = models.PositiveIntegerField("files no longer found", default=0)
+    files_missed = models.PositiveIntegerField(
+        "files missed but still there",
+        default=0,
+        help_text="Not in Tallyfy's lists, yet Tallyfy still has them (GET /assets answered).",
+    )
+    files_unchecked = models.PositiveIntegerField(
+        "files missed and not checked",
+        default=0,
+        help_text="Not in Tallyfy's lists, and asking Tallyfy about them failed: kept as present.",
+    )
+    checked_up_to = models.BigIntegerField(
+        default=0, editable=False, help_text="The last indexed file (pk) checked at the end."
+    )
+    failures = models.PositiveIntegerField("failed attempts in a row", default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -109,8 +134,9 @@ class Scan(models.Model):
 
 class IndexedFile(models.Model):
     """A file (or a link) found by a scan. Rows are never removed: a file a later scan no
-    longer finds gets `gone_at`, and one deleted through the panel shows as gone from the
-    deletion log (see `catalog.services.indexed_files`)."""
+    longer finds gets `gone_at` once Tallyfy answers 404 for it (a link, once missed), and one
+    deleted through the panel shows as gone from the deletion log (see
+    `catalog.services.indexed_files`). A missed file Tallyfy still has gets `missed_by_scan`."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(
@@ -144,6 +170,14 @@ class IndexedFile(models.Model):
         Scan, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     gone_at = models.DateTimeField("no longer found", null=True, blank=True)
+    missed_by_scan = models.ForeignKey(
+        Scan,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The last scan whose lists did not show the file though Tallyfy still has it.",
+    )
 
     class Meta:
         verbose_name = "Tallyfy file"

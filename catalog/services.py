@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import DateTimeField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
+from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
 from catalog.clients import scan_client
@@ -36,6 +38,7 @@ from catalog.models import (
     ScanState,
 )
 from files import tallyfy
+from files.ids import InvalidId
 from files.models import GONE_STATES, FileDeletion, Organization
 from files.tallyfy import finding
 from jobs.lines import ParsedFiles
@@ -46,6 +49,7 @@ logger = logging.getLogger(__name__)
 
 PER_PAGE = tallyfy.MAX_PER_PAGE
 LEASE = timedelta(minutes=5)
+_LONGEST_BACKOFF = 3600  # seconds between two attempts of a failing step, at most
 _PHASES = [
     ScanPhase.RUNS,
     ScanPhase.ARCHIVED_RUNS,
@@ -75,6 +79,15 @@ _FATAL = (
 
 class ScanBusy(Exception):
     """Another worker holds this scan's lease."""
+
+
+class LeaseLost(ScanBusy):
+    """Another worker took this scan's lease over (or the scan ended) while this one worked:
+    it stopped before its next call to Tallyfy, and its step wrote nothing."""
+
+
+class ScanWaiting(ScanBusy):
+    """The scan's last step failed: it is tried again from `next_attempt_at`."""
 
 
 class _RunMissing(Exception):
@@ -141,14 +154,14 @@ def scan_start(
 def scan_cancel(*, scan: Scan) -> Scan:
     """Stop the scan before its next step. Files already indexed stay; none is marked gone."""
     Scan.objects.filter(pk=scan.pk, state__in=UNFINISHED_SCAN_STATES).update(
-        cancel_requested=True, updated_at=timezone.now()
+        cancel_requested=True, updated_at=Now()
     )
     # One nobody is working on is cancelled now; a running one at its next step.
     Scan.objects.filter(
-        Q(lease_until__isnull=True) | Q(lease_until__lt=timezone.now()),
+        Q(lease_until__isnull=True) | Q(lease_until__lt=Now()),
         pk=scan.pk,
         state__in=UNFINISHED_SCAN_STATES,
-    ).update(state=ScanState.CANCELLED, finished_at=timezone.now(), lease_owner="")
+    ).update(state=ScanState.CANCELLED, finished_at=Now(), lease_owner="")
     scan.refresh_from_db()
     return scan
 
@@ -174,8 +187,10 @@ def scan_run(
 ) -> Scan:
     """Step the scan until it ends (or `max_steps` are done). Returns the scan as it stands.
 
-    Raises ScanBusy when another worker holds the scan, and Tallyfy's errors when a step
-    fails (the scan stays where it was, to be carried on later; fatal ones fail it)."""
+    Raises ScanBusy when another worker holds the scan (LeaseLost when one took it over
+    meanwhile), ScanWaiting while it waits after a failed step, and Tallyfy's errors when a
+    step fails (the scan stays where it was, to be tried again after a backoff; fatal ones,
+    and the CATALOG_SCAN_MAX_FAILURES-th failure in a row, fail it)."""
     owner = uuid.uuid4().hex
     steps = 0
     try:
@@ -185,18 +200,19 @@ def scan_run(
                 return scan
             if scan.cancel_requested:
                 return _end(scan, ScanState.CANCELLED)
-            api = _Counted(client or scan_client(organization=scan.organization))
+            step = _Step(scan, client or scan_client(organization=scan.organization))
             try:
-                _STEPS[ScanPhase(scan.phase)](scan, api)
+                _STEPS[ScanPhase(scan.phase)](scan, step)
             except (*_FATAL, _RunMissing) as exc:
                 scan.last_error = str(exc)
-                _save(scan, calls=api.calls)
+                _save(scan, step)
                 return _end(scan, ScanState.FAILED)
             except tallyfy.TallyfyError as exc:
-                scan.last_error = str(exc)
-                _save(scan, calls=api.calls, release=True)
+                failed = _failed(scan, step, exc)
+                if failed.state == ScanState.FAILED:
+                    return failed
                 raise
-            _save(scan, calls=api.calls)
+            _save(scan, step)
             steps += 1
             if on_step is not None:
                 on_step(scan)
@@ -205,72 +221,172 @@ def scan_run(
         Scan.objects.filter(pk=scan_id, lease_owner=owner).update(lease_owner="", lease_until=None)
 
 
+def _lease_end() -> ExpressionWrapper:
+    return ExpressionWrapper(Now() + LEASE, output_field=DateTimeField())
+
+
 def _claim(*, scan_id: int, owner: str) -> Scan:
-    now = timezone.now()
+    """Take (or renew) the scan's lease, timed by the database's clock; not while another
+    worker holds it, nor before its next attempt is due."""
     taken = Scan.objects.filter(
-        Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_owner=owner),
+        Q(lease_until__isnull=True) | Q(lease_until__lt=Now()) | Q(lease_owner=owner),
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=Now()),
         pk=scan_id,
         state__in=UNFINISHED_SCAN_STATES,
-    ).update(lease_owner=owner, lease_until=now + LEASE, updated_at=now)
+    ).update(
+        lease_owner=owner,
+        lease_until=_lease_end(),
+        updated_at=Now(),
+        started_at=Coalesce("started_at", Now()),
+    )
     scan = Scan.objects.select_related("organization").get(pk=scan_id)
     if not taken and scan.is_unfinished:
+        if Scan.objects.filter(pk=scan_id, next_attempt_at__gt=Now()).exists():
+            raise ScanWaiting(
+                f"Scan {scan_id} waits until {scan.next_attempt_at:%Y-%m-%d %H:%M:%S %Z} after "
+                f"{scan.failures} failed attempt{'' if scan.failures == 1 else 's'}: "
+                f"{scan.last_error}"
+            )
         raise ScanBusy(f"Scan {scan_id} is being run by another worker.")
     if scan.state == ScanState.QUEUED:
         scan.state = ScanState.RUNNING
-        scan.started_at = scan.started_at or now
     return scan
 
 
-def _save(scan: Scan, *, calls: int, release: bool = False) -> None:
-    """The step's position and counts, written only while this worker holds the lease."""
-    scan.files_found = IndexedFile.objects.filter(
-        organization_id=scan.organization_id, last_seen_scan=scan
-    ).count()
-    values: dict[str, Any] = {
-        "state": scan.state,
-        "phase": scan.phase,
-        "page": scan.page,
-        "phase_read": scan.phase_read,
-        "archived_by_status": scan.archived_by_status,
-        "runs_total": scan.runs_total,
-        "runs_read": scan.runs_read,
-        "files_found": scan.files_found,
-        "files_gone": scan.files_gone,
-        "started_at": scan.started_at,
-        "last_error": scan.last_error,
-        "updated_at": timezone.now(),
-    }
-    if release:
-        values.update(lease_owner="", lease_until=None)
-    Scan.objects.filter(pk=scan.pk, lease_owner=scan.lease_owner).update(
-        calls_made=F("calls_made") + calls, **values
-    )
-    scan.calls_made += calls
+def _fence(scan: Scan) -> None:
+    """Renew this worker's lease; raises LeaseLost when another worker holds it now (or the
+    scan ended meanwhile). Inside a transaction, the row stays locked until it commits."""
+    kept = Scan.objects.filter(
+        pk=scan.pk, lease_owner=scan.lease_owner, state__in=UNFINISHED_SCAN_STATES
+    ).update(lease_until=_lease_end())
+    if not kept:
+        raise LeaseLost(f"Scan {scan.pk} was taken over by another worker, or ended: stopped.")
 
 
-def _end(scan: Scan, state: ScanState) -> Scan:
-    Scan.objects.filter(pk=scan.pk, state__in=UNFINISHED_SCAN_STATES).update(
-        state=state, finished_at=timezone.now(), lease_owner="", lease_until=None
-    )
-    scan.refresh_from_db()
-    return scan
+class _Step:
+    """One step's way to Tallyfy and to the index. Every call to Tallyfy first renews the
+    lease, so a worker whose lease was taken (while it waited on the rate limit, say) makes
+    no further call; every write is made in one transaction with the lease renewed, so its
+    writes do nothing once another worker holds the scan."""
+
+    def __init__(self, scan: Scan, client: tallyfy.TallyfyClient) -> None:
+        self.scan = scan
+        self.api = _Fenced(scan, client)
+
+    @property
+    def calls(self) -> int:
+        return self.api.calls
+
+    def write(self, writes: Callable[[], object]) -> None:
+        with transaction.atomic():
+            _fence(self.scan)
+            writes()
 
 
-class _Counted:
-    """The client, counting the calls a step makes (retries inside one call count once)."""
+class _Fenced:
+    """The client, renewing the lease before each call and counting the calls (retries
+    inside one call count once)."""
 
-    def __init__(self, client: tallyfy.TallyfyClient) -> None:
-        self._client = client
+    def __init__(self, scan: Scan, client: tallyfy.TallyfyClient) -> None:
+        self._scan, self._client = scan, client
         self.calls = 0
 
     def __getattr__(self, name: str) -> Any:
         method = getattr(self._client, name)
 
-        def counted(*args: Any, **kwargs: Any) -> Any:
+        def fenced(*args: Any, **kwargs: Any) -> Any:
+            _fence(self._scan)
             self.calls += 1
             return method(*args, **kwargs)
 
-        return counted
+        return fenced
+
+
+def _save(scan: Scan, step: _Step) -> None:
+    """The step's position and counts, written only while this worker holds the lease."""
+    values: dict[str, Any] = {name: getattr(scan, name) for name in _SAVED_FIELDS}
+    if scan.state == ScanState.DONE:
+        values["finished_at"] = Now()
+    with transaction.atomic():
+        _fence(scan)
+        values["files_found"] = scan.files_found = IndexedFile.objects.filter(
+            organization_id=scan.organization_id, last_seen_scan=scan
+        ).count()
+        Scan.objects.filter(pk=scan.pk, lease_owner=scan.lease_owner).update(
+            calls_made=F("calls_made") + step.calls,
+            failures=0,
+            next_attempt_at=None,
+            updated_at=Now(),
+            **values,
+        )
+    scan.calls_made += step.calls
+    scan.failures = 0
+
+
+_SAVED_FIELDS = [
+    "state",
+    "phase",
+    "page",
+    "phase_read",
+    "page_size",
+    "page_budget",
+    "page_fingerprint",
+    "archived_by_status",
+    "runs_total",
+    "runs_read",
+    "files_gone",
+    "files_missed",
+    "files_unchecked",
+    "checked_up_to",
+    "last_error",
+]
+
+
+def _failed(scan: Scan, step: _Step, exc: tallyfy.TallyfyError) -> Scan:
+    """A step failed: nothing of its position is kept. The scan is tried again after a
+    backoff (on the database's clock), or, at CATALOG_SCAN_MAX_FAILURES in a row, fails."""
+    failures = scan.failures + 1
+    limit = settings.CATALOG_SCAN_MAX_FAILURES
+    message = str(exc) or type(exc).__name__
+    values: dict[str, Any] = {
+        "state": ScanState.RUNNING,
+        "calls_made": F("calls_made") + step.calls,
+        "failures": failures,
+        "updated_at": Now(),
+        "lease_owner": "",
+        "lease_until": None,
+    }
+    if failures >= limit:
+        values.update(
+            state=ScanState.FAILED,
+            finished_at=Now(),
+            next_attempt_at=None,
+            last_error=f"Stopped after {failures} failed attempts in a row: {message}",
+        )
+    else:
+        wait = settings.CATALOG_SCAN_RETRY_SECONDS * 2 ** (failures - 1)
+        if isinstance(exc, tallyfy.RateLimited) and exc.retry_after:
+            wait = max(wait, exc.retry_after)
+        values.update(
+            next_attempt_at=ExpressionWrapper(
+                Now() + timedelta(seconds=min(wait, _LONGEST_BACKOFF)),
+                output_field=DateTimeField(),
+            ),
+            last_error=f"Attempt {failures} of {limit} failed: {message}",
+        )
+    Scan.objects.filter(
+        pk=scan.pk, lease_owner=scan.lease_owner, state__in=UNFINISHED_SCAN_STATES
+    ).update(**values)
+    scan.refresh_from_db()
+    return scan
+
+
+def _end(scan: Scan, state: ScanState) -> Scan:
+    Scan.objects.filter(
+        pk=scan.pk, lease_owner=scan.lease_owner, state__in=UNFINISHED_SCAN_STATES
+    ).update(state=state, finished_at=Now(), lease_owner="", lease_until=None)
+    scan.refresh_from_db()
+    return scan
 
 
 def _next_phase(scan: Scan) -> None:
@@ -278,16 +394,29 @@ def _next_phase(scan: Scan) -> None:
     scan.phase = phases[phases.index(ScanPhase(scan.phase)) + 1]
     scan.page = 1
     scan.phase_read = 0
+    scan.page_size = None
+    scan.page_budget = None
+    scan.page_fingerprint = ""
 
 
-def _advance(scan: Scan, page: tallyfy.Page) -> None:
+def _accept(scan: Scan, page: tallyfy.Page) -> bool:
+    """Check `page` as the phase's next page, as `tallyfy.pages` checks every page (raises
+    ListingBroken when it cannot be), and move the position on; whether the phase's list is
+    read whole. Nothing is written until the step succeeds."""
+    cursor = tallyfy.ListCursor(
+        number=scan.page,
+        read=scan.phase_read,
+        page_size=scan.page_size,
+        fingerprint=scan.page_fingerprint,
+        max_pages=scan.page_budget,
+    )
+    last = cursor.accept(page)
     if _reading_runs(scan) and scan.page == 1 and page.total is not None:
         scan.runs_total = (scan.runs_total or 0) + page.total
-    scan.phase_read += len(page.items)
-    if tallyfy.page_is_last(page, read=scan.phase_read):
-        _next_phase(scan)
-    else:
-        scan.page += 1
+    scan.page, scan.phase_read = cursor.number, cursor.read
+    scan.page_size, scan.page_fingerprint = cursor.page_size, cursor.fingerprint
+    scan.page_budget = cursor.max_pages
+    return last
 
 
 def _reading_runs(scan: Scan) -> bool:
@@ -335,7 +464,7 @@ def _run_place(run: dict[str, Any], *, archived: bool) -> dict[str, str]:
     }
 
 
-def _read_runs(scan: Scan, api: Any, page: tallyfy.Page, *, by_status: bool) -> None:
+def _read_runs(scan: Scan, step: _Step, page: tallyfy.Page, *, by_status: bool) -> None:
     found = _Found(scan)
     for run in page.items:
         run_id = str(run.get("id") or "")
@@ -346,21 +475,29 @@ def _read_runs(scan: Scan, api: Any, page: tallyfy.Page, *, by_status: bool) -> 
             continue  # both filters ignored: an active run, read in the first phase
         if "prerun" not in run:  # the list left kick-off values out: ask the run itself
             try:
-                run = {**run, **api.get_run(run_id)}
+                run = {**run, **step.api.get_run(run_id)}
             except tallyfy.NotFound:
                 continue
-        _read_run(found, api, run, archived=archived)
-    _write(found)
+        _read_run(found, step, run, archived=archived)
+    step.write(lambda: _write(found))
 
 
-def _read_run(found: _Found, api: Any, run: dict[str, Any], *, archived: bool) -> None:
-    """The files of one run (its own and its kick-off form's) and of its tasks."""
+def _read_run(
+    found: _Found, step: _Step, run: dict[str, Any], *, archived: bool, each_page: bool = False
+) -> None:
+    """The files of one run (its own and its kick-off form's) and of its tasks, whose pages
+    are read through `tallyfy.pages` (so under its guards, and at most CATALOG_RUN_TASK_PAGES
+    of them). With `each_page`, what each page found is written before the next is asked for,
+    so no more than one page is held."""
     run_id = str(run.get("id") or "")
     place = _run_place(run, archived=archived)
     for item in finding.files_of_run(run):
         found.add(item, attached_to=AttachedTo.RUN, **place)
     try:
-        for tasks in tallyfy.pages(lambda n: api.list_run_tasks(run_id, page=n, per_page=PER_PAGE)):
+        for tasks in tallyfy.pages(
+            lambda n: step.api.list_run_tasks(run_id, page=n, per_page=PER_PAGE),
+            hard_cap=settings.CATALOG_RUN_TASK_PAGES,
+        ):
             for task in tasks.items:
                 task_place = {
                     **place,
@@ -369,46 +506,55 @@ def _read_run(found: _Found, api: Any, run: dict[str, Any], *, archived: bool) -
                 }
                 for item in finding.files_of_task(task):
                     found.add(item, attached_to=AttachedTo.TASK, **task_place)
+            if each_page:
+                step.write(lambda: _write(found))
+                found.rows = {}
     except tallyfy.NotFound:
         pass  # the run was deleted since the list was read
     found.scan.runs_read += 1
 
 
-def _step_runs(scan: Scan, api: Any) -> None:
-    page = api.list_runs(page=scan.page, per_page=PER_PAGE, include=("assets",))
-    _read_runs(scan, api, page, by_status=False)
-    _advance(scan, page)
+def _step_runs(scan: Scan, step: _Step) -> None:
+    page = step.api.list_runs(page=scan.page, per_page=PER_PAGE, include=("assets",))
+    last = _accept(scan, page)
+    _read_runs(scan, step, page, by_status=False)
+    if last:
+        _next_phase(scan)
 
 
-def _step_archived_runs(scan: Scan, api: Any) -> None:
-    page, by_status = api.list_archived_runs(
+def _step_archived_runs(scan: Scan, step: _Step) -> None:
+    page, by_status = step.api.list_archived_runs(
         page=scan.page, per_page=PER_PAGE, include=("assets",), by_status=scan.archived_by_status
     )
     if by_status and not scan.archived_by_status:
-        api.calls += 1  # the page was asked twice
+        step.api.calls += 1  # the page was asked twice
     scan.archived_by_status = by_status
-    _read_runs(scan, api, page, by_status=by_status)
-    _advance(scan, page)
+    last = _accept(scan, page)
+    _read_runs(scan, step, page, by_status=by_status)
+    if last:
+        _next_phase(scan)
 
 
-def _step_run(scan: Scan, api: Any) -> None:
+def _step_run(scan: Scan, step: _Step) -> None:
     """A scan of one run: the run as `GET /runs/{id}` gives it, read as a list's run is."""
     try:
-        run = api.get_run(scan.run_id)
+        run = step.api.get_run(scan.run_id)
     except tallyfy.NotFound as exc:
         raise _RunMissing(f"Tallyfy has no process run {scan.run_id} (HTTP 404).") from exc
     found = _Found(scan)
     scan.runs_total = 1
-    _read_run(found, api, {"id": scan.run_id, **run}, archived=bool(run.get("archived_at")))
-    _write(found)
+    run = {"id": scan.run_id, **run}
+    _read_run(found, step, run, archived=bool(run.get("archived_at")), each_page=True)
+    step.write(lambda: _write(found))
     _next_phase(scan)
 
 
-def _step_oneoff_tasks(scan: Scan, api: Any) -> None:
+def _step_oneoff_tasks(scan: Scan, step: _Step) -> None:
     archived_only = scan.phase == ScanPhase.ARCHIVED_ONEOFF_TASKS
-    page = api.list_oneoff_tasks(
+    page = step.api.list_oneoff_tasks(
         page=scan.page, per_page=PER_PAGE, archived="only" if archived_only else ""
     )
+    last = _accept(scan, page)
     found = _Found(scan)
     for task in page.items:
         if task.get("is_oneoff_task") is False:
@@ -421,15 +567,17 @@ def _step_oneoff_tasks(scan: Scan, api: Any) -> None:
         }
         for item in finding.files_of_task(task):
             found.add(item, attached_to=AttachedTo.ONEOFF_TASK, **place)
-    _write(found)
-    _advance(scan, page)
+    step.write(lambda: _write(found))
+    if last:
+        _next_phase(scan)
 
 
-def _step_templates(scan: Scan, api: Any) -> None:
+def _step_templates(scan: Scan, step: _Step) -> None:
     archived_only = scan.phase == ScanPhase.ARCHIVED_TEMPLATES
-    page = api.list_templates(
+    page = step.api.list_templates(
         page=scan.page, per_page=PER_PAGE, archived="only" if archived_only else ""
     )
+    last = _accept(scan, page)
     found = _Found(scan)
     for template in page.items:
         if archived_only and not template.get("archived_at"):
@@ -440,13 +588,15 @@ def _step_templates(scan: Scan, api: Any) -> None:
         }
         for item in finding.files_of_template(template):
             found.add(item, attached_to=AttachedTo.TEMPLATE, **place)
-    _write(found)
-    _advance(scan, page)
+    step.write(lambda: _write(found))
+    if last:
+        _next_phase(scan)
 
 
-def _step_uploads(scan: Scan, api: Any) -> None:
+def _step_uploads(scan: Scan, step: _Step) -> None:
     since = scan.uploads_since.isoformat() if scan.uploads_since else ""
-    page = api.list_uploads(page=scan.page, per_page=PER_PAGE, created_after=since)
+    page = step.api.list_uploads(page=scan.page, per_page=PER_PAGE, created_after=since)
+    last = _accept(scan, page)
     reached_older = False
     uploads = []
     for entry in page.items:
@@ -456,10 +606,8 @@ def _step_uploads(scan: Scan, api: Any) -> None:
             break
         if upload.actor_email:
             uploads.append((upload, entry))
-    with transaction.atomic():
-        _apply_uploads(scan, uploads)
-    _advance(scan, page)
-    if reached_older and scan.phase == ScanPhase.UPLOADS:
+    step.write(lambda: _apply_uploads(scan, uploads))
+    if last or reached_older:
         _next_phase(scan)
 
 
@@ -520,10 +668,55 @@ def _uploader(upload: tallyfy.Upload) -> tuple[str, str]:
     return upload.actor_email[:254], upload.actor_type[:20]
 
 
-def _step_finishing(scan: Scan, api: Any) -> None:
-    """Files of the scan's scope that nobody saw since it started are gone. A scan of one run
-    looks at that run's files only."""
-    now = timezone.now()
+def _step_finishing(scan: Scan, step: _Step) -> None:
+    """The files of the scan's scope that it did not find (nor did any scan since it began)
+    are asked for one by one, CATALOG_SCAN_CHECK_BATCH a step: a file is gone only when
+    Tallyfy answers 404 for it, never for missing from a list. One Tallyfy still has is kept
+    and marked missed by this scan; one it could not be asked about is kept and counted.
+    Links, which Tallyfy cannot be asked about, are no longer found once missed."""
+    missing = _missing(scan)
+    first_batch = not scan.checked_up_to
+    batch = list(
+        missing.filter(is_link=False, pk__gt=scan.checked_up_to)
+        .order_by("pk")
+        .values_list("pk", "asset_id")[: settings.CATALOG_SCAN_CHECK_BATCH]
+    )
+    gone, present, problem = [], [], ""
+    for pk, asset_id in batch:
+        try:
+            step.api.get_asset(asset_id)
+        except tallyfy.NotFound:
+            gone.append(pk)
+        except _FATAL:
+            raise
+        except (tallyfy.TallyfyError, InvalidId) as exc:
+            scan.files_unchecked += 1
+            problem = str(exc)
+        else:
+            present.append(pk)
+
+    def record() -> None:
+        if first_batch:
+            scan.files_gone += missing.filter(is_link=True).update(gone_at=Now())
+        scan.files_gone += IndexedFile.objects.filter(pk__in=gone, gone_at__isnull=True).update(
+            gone_at=Now()
+        )
+        IndexedFile.objects.filter(pk__in=present).update(missed_by_scan=scan)
+
+    step.write(record)
+    scan.files_missed += len(present)
+    if batch:
+        scan.checked_up_to = batch[-1][0]
+    if problem:
+        scan.last_error = (
+            f"{scan.files_unchecked} file{'' if scan.files_unchecked == 1 else 's'} not in "
+            f"Tallyfy's lists could not be checked (kept as present); the last: {problem}"
+        )
+    if len(batch) < settings.CATALOG_SCAN_CHECK_BATCH:
+        scan.state = ScanState.DONE
+
+
+def _missing(scan: Scan) -> QuerySet[IndexedFile]:
     missing = IndexedFile.objects.filter(
         organization_id=scan.organization_id, gone_at__isnull=True
     ).exclude(last_seen_scan=scan)
@@ -532,12 +725,10 @@ def _step_finishing(scan: Scan, api: Any) -> None:
     if scan.started_at is not None:
         # Seen meanwhile by another scan (of one run, or of the organization): still there.
         missing = missing.exclude(last_seen__gte=scan.started_at)
-    scan.files_gone = missing.update(gone_at=now)
-    scan.state = ScanState.DONE
-    Scan.objects.filter(pk=scan.pk).update(finished_at=now)
+    return missing
 
 
-_STEPS: dict[ScanPhase, Callable[[Scan, Any], None]] = {
+_STEPS: dict[ScanPhase, Callable[[Scan, _Step], None]] = {
     ScanPhase.RUNS: _step_runs,
     ScanPhase.ARCHIVED_RUNS: _step_archived_runs,
     ScanPhase.RUN: _step_run,
@@ -566,13 +757,15 @@ _WRITTEN_FIELDS = [
     "file_name_folded",
     "uploaded_at",
     "last_seen_scan",
+    "missed_by_scan",
     "gone_at",
 ]
 
 
 # The same as attributes of a row: the scan's id, not the scan (comparing it runs no query).
 _WRITTEN_ATTRIBUTES = [
-    f"{name}_id" if name == "last_seen_scan" else name for name in _WRITTEN_FIELDS
+    f"{name}_id" if name in ("last_seen_scan", "missed_by_scan") else name
+    for name in _WRITTEN_FIELDS
 ]
 
 
@@ -610,6 +803,7 @@ def _write(found: _Found) -> None:
             current.file_name_folded = fold(row["file_name"])
         current.uploaded_at = row["uploaded_at"] or current.uploaded_at
         current.last_seen, current.last_seen_scan, current.gone_at = now, scan, None
+        current.missed_by_scan = None
         if seen_here and _written(current) == before:
             seen_again.append(current.pk)  # (a template's file, say) with nothing to add
         else:
@@ -659,7 +853,8 @@ def deletion_job_from_index(*, files: QuerySet[IndexedFile], user: AbstractBaseU
     the log as for any job. Links and files already gone are left out; the files must all be of
     one organization. Raises JobRefused with nothing created."""
     chosen = files.filter(is_link=False).exclude(asset_id="").exclude(gone_q())
-    organizations = set(chosen.values_list("organization", flat=True).distinct()[:2])
+    # No ordering: the model's would put its columns into the DISTINCT.
+    organizations = set(chosen.order_by().values_list("organization", flat=True).distinct()[:2])
     if not organizations:
         raise JobRefused("None of the selected rows is a Tallyfy file still there to delete.")
     if len(organizations) > 1:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 
-from django.db.models import Q
+from django.db.models import DateTimeField, ExpressionWrapper, F, Q
+from django.db.models.functions import Now
 from django.tasks import task
-from django.utils import timezone
 
 from catalog import services
 from catalog.models import Scan
+from files import tallyfy
 
 logger = logging.getLogger(__name__)
 
@@ -19,21 +20,28 @@ logger = logging.getLogger(__name__)
 def scan_organization(scan_id: int) -> None:
     try:
         services.scan_run(scan_id=int(scan_id))
-    except services.ScanBusy:
-        logger.info("scan %s is being run by another worker", scan_id)
+    except services.ScanBusy as exc:
+        logger.info("scan %s not stepped: %s", scan_id, exc)
+    except tallyfy.TallyfyError as exc:
+        logger.warning("scan %s: a step failed, to be tried again: %s", scan_id, exc)
 
 
 def scans_wake_stalled() -> list[int]:
-    """Hand every unfinished scan that nobody has stepped for a lease's length back to the
-    workers: its worker died, or its wake-up was lost. Run every few seconds by run_worker."""
-    quiet = timezone.now() - services.LEASE
-    stalled = list(
+    """Hand back to the workers every unfinished scan nobody holds that is due: its next
+    attempt after a failed step has come, or nobody has stepped it for a lease's length (its
+    worker died, or its wake-up was lost). Times are the database's. Run every few seconds by
+    run_worker."""
+    quiet = ExpressionWrapper(Now() - services.LEASE, output_field=DateTimeField())
+    not_waiting = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=Now())
+    stalled = Q(updated_at__lt=quiet) & not_waiting
+    due = Q(next_attempt_at__lte=Now(), updated_at__lt=F("next_attempt_at"))
+    woken = list(
         services.scans_unfinished()
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=timezone.now()))
-        .filter(updated_at__lt=quiet)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=Now()))
+        .filter(stalled | due)
         .values_list("pk", flat=True)
     )
-    for scan_id in stalled:
-        Scan.objects.filter(pk=scan_id).update(updated_at=timezone.now())
+    for scan_id in woken:
+        Scan.objects.filter(pk=scan_id).update(updated_at=Now())
         scan_organization.enqueue(scan_id)
-    return stalled
+    return woken

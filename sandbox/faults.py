@@ -32,6 +32,14 @@ class Faults:
     bandwidth_mbps: float = 0.0  # pace file bodies to this many megabits a second (0: no limit)
     # archived=only (runs, templates, one-off tasks) answers as if it were not sent
     ignore_archived_only: bool = False
+    html_answer_next: int = 0  # the next N API requests answer 200 with an HTML page
+    # Broken lists, on every list endpoint or only those whose path ends with listing_faults_path
+    # (e.g. "/runs", "/tasks"):
+    empty_page_at: int = 0  # this page answers with no items, its total unchanged (0: off)
+    ignore_page: bool = False  # every page asked for answers as page 1
+    total_override: int = 0  # the total every page claims (0: the real one)
+    omit_total: bool = False  # pages say no total
+    listing_faults_path: str = ""
 
     def update(self, changes: dict[str, Any]) -> None:
         known = {f.name: f for f in fields(self)}
@@ -58,6 +66,8 @@ class Faults:
             raise ValueError("rate_limit_per_minute must be 0 (off) or more")
         if not 0.0 <= self.unavailable_share <= 1.0:
             raise ValueError("unavailable_share must be between 0 and 1")
+        if min(self.html_answer_next, self.empty_page_at, self.total_override) < 0:
+            raise ValueError("html_answer_next, empty_page_at and total_override must be 0 or more")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -91,6 +101,13 @@ class FaultPlan:
                 self.faults.rate_limit_next -= 1
                 return self.faults.retry_after
             return None
+
+    def take_html_answer(self) -> bool:
+        with self._lock:
+            if self.faults.html_answer_next > 0:
+                self.faults.html_answer_next -= 1
+                return True
+            return False
 
     def take_unavailable(self) -> bool:
         with self._lock:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from sandbox.store import Store, StoredAsset
 
@@ -118,7 +119,15 @@ class ListingRoutes:
     def _paging(self, *, default_per_page: int = 10) -> tuple[int, int]:
         page = self._positive_int("page", 1)
         per_page = min(self._positive_int("per_page", default_per_page), MAX_PER_PAGE)
+        if self._listing_faults().get("ignore_page"):
+            page = 1
         return page, per_page
+
+    def _listing_faults(self) -> dict[str, Any]:
+        """The broken-list faults, when they apply to this request's list."""
+        faults = self.server.faults.snapshot()
+        path = urlsplit(self.path).path.rstrip("/")
+        return faults if path.endswith(faults["listing_faults_path"]) else {}
 
     def _page_answer(
         self,
@@ -132,6 +141,10 @@ class ListingRoutes:
         no_links: Any,
         pages_per: int | None = None,
     ) -> None:
+        faults = self._listing_faults()
+        if faults and page == faults["empty_page_at"]:
+            data = []
+        total = faults.get("total_override") or total
         total_pages = max(1, -(-total // (pages_per or per_page)))
         real_pages = max(1, -(-total // per_page))
         here = (
@@ -142,7 +155,7 @@ class ListingRoutes:
             for name, number in (("previous", page - 1), ("next", page + 1))
             if 1 <= number <= real_pages
         }
-        pagination = {
+        pagination: dict[str, Any] = {
             "total": total,
             "count": len(data),
             "per_page": per_page,
@@ -150,6 +163,8 @@ class ListingRoutes:
             "total_pages": total_pages,
             "links": links or no_links,
         }
+        if faults.get("omit_total"):
+            del pagination["total"]
         self._json(200, {"data": data, "meta": {"pagination": pagination}})
 
     def _listing(self) -> ListingStore:

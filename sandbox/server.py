@@ -257,6 +257,11 @@ class SandboxHandler(listing.ListingRoutes, BaseHTTPRequestHandler):
                 503, b"<html><body><h1>503 Service Unavailable</h1></body></html>", "text/html"
             )
             return
+        if faults.take_html_answer():  # a proxy's or maintenance page, with a 200
+            self._send(
+                200, b"<!DOCTYPE html><html><body>Down for maintenance</body></html>", "text/html"
+            )
+            return
         retry_after = faults.take_rate_limit()
         if retry_after is not None:
             self._json(

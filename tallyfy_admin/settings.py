@@ -230,6 +230,16 @@ TASKS = {
 # Tallyfy documents (600 a minute per user); where its real limit is lower, 429s slow it down.
 TALLYFY_DEFAULT_RATE_PER_MINUTE = env.int("TALLYFY_DEFAULT_RATE_PER_MINUTE", default=300)
 
+# --- The file index (catalog). ---
+# Failed steps in a row after which a scan ends failed (each waits longer before the next try:
+# CATALOG_SCAN_RETRY_SECONDS, doubled each time, at most an hour).
+CATALOG_SCAN_MAX_FAILURES = env.int("CATALOG_SCAN_MAX_FAILURES", default=8)
+CATALOG_SCAN_RETRY_SECONDS = env.float("CATALOG_SCAN_RETRY_SECONDS", default=30.0)
+# Files a scan missed that one step asks Tallyfy about (GET /assets/{id}, one call each).
+CATALOG_SCAN_CHECK_BATCH = env.int("CATALOG_SCAN_CHECK_BATCH", default=25)
+# Pages of one run's tasks read at most, whatever the list claims (100 tasks a page).
+CATALOG_RUN_TASK_PAGES = env.int("CATALOG_RUN_TASK_PAGES", default=50)
+
 # --- Deletion jobs (jobs). ---
 JOBS_MAX_FILES = env.int("JOBS_MAX_FILES", default=10_000)
 # A user's jobs confirmed within this window to delete more files than the threshold, all

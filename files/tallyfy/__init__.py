@@ -25,7 +25,13 @@ from files.tallyfy.errors import (
     UnexpectedResponse,
 )
 from files.tallyfy.finding import FoundFile, Upload
-from files.tallyfy.listing import MAX_PER_PAGE, Page, page_is_last, pages
+from files.tallyfy.listing import (
+    MAX_PER_PAGE,
+    ListCursor,
+    ListingBroken,
+    Page,
+    pages,
+)
 from files.tallyfy.throttle import LocalThrottle, Throttle
 from files.tallyfy.transport import MAX_RETRIES, call_time_limit
 
@@ -42,6 +48,8 @@ __all__ = [
     "DownloadInterrupted",
     "EndpointNotFound",
     "FoundFile",
+    "ListCursor",
+    "ListingBroken",
     "LocalThrottle",
     "NotFound",
     "Page",
@@ -56,6 +64,5 @@ __all__ = [
     "UnexpectedResponse",
     "Upload",
     "call_time_limit",
-    "page_is_last",
     "pages",
 ]

@@ -398,3 +398,28 @@ def test_the_organization_page_offers_a_scan_of_it(
     assert f'href="{scan_url}"' in page.content.decode()
     form = admin_client.get(scan_url).context["adminform"].form
     assert str(form["organization"].value()) == str(organization.pk)
+
+
+def test_a_file_a_scan_missed_but_tallyfy_still_has_says_so_in_the_list(
+    browser: Client, organization: Organization
+) -> None:
+    scan = Scan.objects.create(organization=organization, state=ScanState.DONE)
+    index_file(organization, "unlisted.pdf", missed_by_scan=scan)
+    assert f"Present (not listed by scan {scan.pk})" in listed(browser)
+
+
+def test_a_scans_page_shows_its_failures_and_missed_files(
+    browser: Client, organization: Organization
+) -> None:
+    scan = Scan.objects.create(
+        organization=organization,
+        state=ScanState.FAILED,
+        failures=8,
+        files_missed=3,
+        files_unchecked=2,
+        last_error="Stopped after 8 failed attempts in a row: not JSON",
+    )
+    page = browser.get(reverse("admin:catalog_scan_change", args=[scan.pk])).content.decode()
+    assert "Stopped after 8 failed attempts in a row" in page
+    assert "Files missed but still there" in page
+    assert "Files missed and not checked" in page

@@ -94,16 +94,20 @@ def test_a_run_scan_marks_gone_only_files_of_its_run(
     removed = index_file(organization, "removed.pdf", run_id=RUN_ID)
     elsewhere = index_file(organization, "elsewhere.pdf", run_id=OTHER_RUN)
     template = index_file(organization, "handbook.pdf", attached_to=AttachedTo.TEMPLATE)
+    http.get(f"{ROOT}/assets/{removed.asset_id}", status=404, json={"message": "Not found"})
     done = services.scan_run(scan_id=run_scan(organization).pk)
     removed.refresh_from_db()
     assert (done.files_gone, removed.gone_at is not None) == (1, True)
     assert not IndexedFile.objects.filter(pk__in=[elsewhere.pk, template.pk], gone_at__isnull=False)
 
 
-def test_a_whole_scan_keeps_files_another_scan_saw_while_it_ran(organization: Organization) -> None:
+def test_a_whole_scan_keeps_files_another_scan_saw_while_it_ran(
+    http: responses.RequestsMock, organization: Organization
+) -> None:
     started = timezone.now() - timedelta(minutes=10)
     seen_meanwhile = index_file(organization, "seen.pdf", last_seen=timezone.now())
     unseen = index_file(organization, "unseen.pdf", last_seen=started - timedelta(days=1))
+    http.get(f"{ROOT}/assets/{unseen.asset_id}", status=404, json={"message": "Not found"})
     scan = Scan.objects.create(
         organization=organization,
         state=ScanState.RUNNING,

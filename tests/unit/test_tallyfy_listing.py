@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from responses import matchers
 
 from files import tallyfy
 from files.tallyfy import finding
+from files.tallyfy import listing as listing_module
 from tests.conftest import BASE_URL, ORG_ID
 from tests.unit.test_tallyfy_client import client
 
@@ -79,11 +81,66 @@ def test_pages_stop_once_the_total_is_read(http: responses.RequestsMock) -> None
     assert read_runs() == ["r1", "r2"]
 
 
-def test_pages_stop_when_the_server_repeats_a_page(http: responses.RequestsMock) -> None:
+def test_a_page_repeating_the_one_before_breaks_the_listing(http: responses.RequestsMock) -> None:
     same = listing([{"id": "r1"}, {"id": "r2"}], total=None)
     http.get(f"{ROOT}/runs", match=on_page(1), json=same)
     http.get(f"{ROOT}/runs", match=on_page(2), json=same)
-    assert read_runs() == ["r1", "r2"]
+    with pytest.raises(tallyfy.ListingBroken, match="same items as the page before"):
+        read_runs()
+
+
+def test_an_empty_page_before_the_total_breaks_the_listing(http: responses.RequestsMock) -> None:
+    http.get(f"{ROOT}/runs", match=on_page(1), json=listing([{"id": "r1"}, {"id": "r2"}], total=5))
+    http.get(f"{ROOT}/runs", match=on_page(2), json=listing([], total=5))
+    with pytest.raises(tallyfy.ListingBroken, match="page 2 empty after 2 of 5"):
+        read_runs()
+
+
+def test_a_short_page_before_the_total_breaks_the_listing(http: responses.RequestsMock) -> None:
+    http.get(f"{ROOT}/runs", match=on_page(1), json=listing([{"id": "r1"}, {"id": "r2"}], total=5))
+    http.get(f"{ROOT}/runs", match=on_page(2), json=listing([{"id": "r3"}], total=5))
+    with pytest.raises(tallyfy.ListingBroken, match="page 2 with 1 items, not 2"):
+        read_runs()
+
+
+def endless(http: responses.RequestsMock, *, total: int | None) -> list[int]:
+    """A list whose every page holds two new items, claiming `total`; the pages asked."""
+    asked: list[int] = []
+
+    def answer(request: Any) -> tuple[int, dict[str, str], str]:
+        number = int(request.params["page"])
+        asked.append(number)
+        items = [{"id": f"r{number}a"}, {"id": f"r{number}b"}]
+        return 200, {}, json.dumps(listing(items, total=total))
+
+    http.add_callback(responses.GET, f"{ROOT}/runs", callback=answer)
+    return asked
+
+
+def test_a_list_that_never_ends_is_read_no_further_than_the_hard_cap(
+    http: responses.RequestsMock,
+) -> None:
+    asked = endless(http, total=None)
+    api = client()
+    with pytest.raises(tallyfy.ListingBroken, match="past 3 pages"):
+        for _page in tallyfy.pages(lambda n: api.list_runs(page=n, per_page=2), hard_cap=3):
+            pass
+    assert asked == [1, 2, 3, 4]
+
+
+def test_a_list_is_read_no_further_than_its_total_allows(http: responses.RequestsMock) -> None:
+    asked = endless(http, total=10**9)
+    api = client()
+    with pytest.raises(tallyfy.ListingBroken, match="past 3 pages"):
+        for _page in tallyfy.pages(lambda n: api.list_runs(page=n, per_page=2), max_pages=3):
+            pass
+    assert asked == [1, 2, 3, 4]
+
+
+def test_the_page_budget_follows_the_first_pages_total() -> None:
+    assert listing_module.page_budget(total=1_000, page_size=100) == 10 + 1 + 2
+    assert listing_module.page_budget(total=10**9, page_size=100) == listing_module.HARD_MAX_PAGES
+    assert listing_module.page_budget(total=None, page_size=100, hard_cap=7) == 7
 
 
 def test_a_page_that_fails_is_asked_again(http: responses.RequestsMock) -> None:

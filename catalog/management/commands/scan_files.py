@@ -55,11 +55,16 @@ class Command(BaseCommand):
         self.stdout.write(f"Scan {scan.pk} of {what}: from {scan.get_phase_display()}.")
         try:
             scan = services.scan_run(scan_id=scan.pk, on_step=self._progress)
+        except (services.ScanWaiting, services.LeaseLost) as exc:
+            raise CommandError(str(exc)) from exc
         except services.ScanBusy as exc:
             raise CommandError(f"{exc} Its lease ends within {services.LEASE}.") from exc
         except tallyfy.TallyfyError as exc:
+            scan.refresh_from_db()
+            when = f"{scan.next_attempt_at:%Y-%m-%d %H:%M:%S %Z}" if scan.next_attempt_at else "now"
             raise CommandError(
-                f"The scan stopped: {exc}. Run the command again to carry it on."
+                f"The scan stopped: {scan.last_error} Run the command again from {when} to "
+                "carry it on (the workers will)."
             ) from exc
         self.stdout.write(self._summary(scan))
         if scan.state != ScanState.DONE:
