@@ -6,6 +6,7 @@ import contextlib
 import json
 import re
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -93,6 +94,10 @@ class SandboxServer(ThreadingHTTPServer):
             "rate_limit_per_minute_429": self.rate_limiter.stats().get("limited", 0),
             "api_requests": total,
         }
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that went away
+            super().handle_error(request, client_address)
 
     @property
     def base_url(self) -> str:

@@ -239,6 +239,11 @@ def counts_match_rows(snapshot: Snapshot) -> list[str]:
             asset_id = job_file["asset_id"]
             if job_file["state"] == jobs.FILE_DONE and linked is None:
                 found.append(f"job {job_id}, file {asset_id}: done, with no log row linked")
+            if linked is not None and job_file["state"] != jobs.FILE_DONE:
+                found.append(
+                    f"job {job_id}, file {asset_id}: {job_file['state']}, yet linked to log row "
+                    f"{linked} ({by_pk[linked]['state'] if linked in by_pk else 'missing'})"
+                )
             if linked is not None:
                 row = by_pk.get(linked)
                 if row is None:

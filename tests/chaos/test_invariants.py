@@ -272,3 +272,12 @@ def test_failures_names_each_invariant_broken() -> None:
     report = failures(check_all(snapshot))
     assert report.startswith("invariant 2 (each (job, file): at most one log row")
     assert "invariant 1" not in report
+
+
+def test_4_a_file_not_done_yet_linked_to_a_log_row_is_reported() -> None:
+    snapshot = clean()
+    snapshot.job_files[1]["state"] = "refused"
+    snapshot.progress[1].update(files={"done": 1, "refused": 1})
+    found = violated(snapshot)
+    assert list(found) == ["4"]
+    assert f"job 1, file {B}: refused, yet linked to log row 101 (failed)" in found["4"][0]
