@@ -301,9 +301,13 @@ class ChaosRun:
             missing = [f"{rng.getrandbits(128):032x}" for _ in range(rng.randint(0, 2))]
             lists.append(ids + missing)
         for n in range(config.jobs):
-            self.at(rng.uniform(0, config.duration * 0.5) if n else 0.0, "create", n)
-            if config.pauses and rng.random() < 0.3:
-                self.at(rng.uniform(config.duration * 0.2, config.duration), "cancel", n)
+            created = rng.uniform(0, config.duration * 0.5) if n else 0.0
+            self.at(created, "create", n)
+            if config.pauses and rng.random() < 0.35:
+                # while its preview may still run, or at any time later
+                early = rng.random() < 0.3
+                delay = rng.uniform(0.1, 1.5) if early else rng.uniform(2, config.duration)
+                self.at(min(created + delay, config.duration), "cancel", n)
         if config.faults:
             t = 0.0
             while t < config.duration:
