@@ -19,7 +19,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import catalog_scan as catalog_scan_bench
-from bench import deletion, downloads, jobs, load
+from bench import chaos, deletion, downloads, jobs, load
 from bench.harness import ROOT, panel, python_json, sandbox
 
 PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/test"
@@ -135,7 +135,7 @@ def guarded(name: str, benchmark: Callable[[], list[dict[str, Any]]]) -> list[di
 
 
 def _needs_postgresql() -> list[dict[str, Any]]:
-    raise RuntimeError("the jobs benchmark runs its workers on PostgreSQL, which did not answer")
+    raise RuntimeError("this benchmark runs its workers on PostgreSQL, which did not answer")
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
@@ -164,7 +164,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 
 
 PANEL_BENCHMARKS = {"downloads": downloads, "deletion": deletion, "load": load}
-ALL = (*PANEL_BENCHMARKS, "log", "catalog", "scan", "jobs")
+ALL = (*PANEL_BENCHMARKS, "log", "catalog", "scan", "jobs", "chaos")
 
 
 def main(selected: list[str]) -> None:
@@ -206,6 +206,11 @@ def main(selected: list[str]) -> None:
             rows += guarded("jobs", _needs_postgresql)
         else:
             rows += guarded("jobs", lambda: jobs.run(PG_ADMIN_URL))
+    if "chaos" in chosen:
+        if pg is None:
+            rows += guarded("chaos", _needs_postgresql)
+        else:
+            rows += guarded("chaos", lambda: chaos.run(PG_ADMIN_URL))
     print_table(rows)
     record = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -14,6 +15,7 @@ LOSE_DELETE_MODES = ("", "drop", "timeout")
 class Faults:
     latency_ms: int = 0
     rate_limit_next: int = 0  # the next N API requests answer 429
+    rate_limit_share: float = 0.0  # then this share of requests answer 429
     rate_limit_per_minute: int = 0  # beyond N requests a minute per organization, 429 (0: off)
     retry_after: str = "1"  # seconds or an HTTP date
     unavailable_next: int = 0  # the next N API requests answer 503
@@ -21,6 +23,10 @@ class Faults:
     lose_delete: str = ""  # "drop" or "timeout": the delete is applied, its answer lost
     lose_delete_next: int = 0  # for the next N deletes (0: every delete while lose_delete is set)
     lose_delete_delay: float = 10.0  # how long "timeout" holds the answer back, in seconds
+    # this share of API requests is held back `stall_ms` before it is handled at all (a slow
+    # Tallyfy: the client may give up first, and a delete is then applied after it did)
+    stall_share: float = 0.0
+    stall_ms: int = 0
     broken_downloads: list[str] = field(default_factory=list)  # asset ids whose bytes fail (500)
     # asset ids whose inline GET /file/{id} answers 404 while /dl serves them (as Tallyfy does
     # for files on tasks of running processes)
@@ -64,8 +70,9 @@ class Faults:
             raise ValueError(f"lose_delete must be one of {LOSE_DELETE_MODES}")
         if self.rate_limit_per_minute < 0:
             raise ValueError("rate_limit_per_minute must be 0 (off) or more")
-        if not 0.0 <= self.unavailable_share <= 1.0:
-            raise ValueError("unavailable_share must be between 0 and 1")
+        for share in ("unavailable_share", "rate_limit_share", "stall_share"):
+            if not 0.0 <= getattr(self, share) <= 1.0:
+                raise ValueError(f"{share} must be between 0 and 1")
         if min(self.html_answer_next, self.empty_page_at, self.total_override) < 0:
             raise ValueError("html_answer_next, empty_page_at and total_override must be 0 or more")
 
@@ -74,11 +81,21 @@ class Faults:
 
 
 class FaultPlan:
-    """Thread-safe decisions, one per request, from the current Faults."""
+    """Thread-safe decisions, one per request, from the current Faults; `injected` counts the
+    faults each kind of decision injected since the last reset."""
 
     def __init__(self, faults: Faults | None = None) -> None:
         self.faults = faults or Faults()
         self._lock = threading.Lock()
+        self.injected: Counter[str] = Counter()
+
+    def injected_counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self.injected)
+
+    def count(self, kind: str) -> None:
+        with self._lock:
+            self.injected[kind] += 1
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
@@ -94,13 +111,16 @@ class FaultPlan:
     def reset(self) -> None:
         with self._lock:
             self.faults = Faults()
+            self.injected.clear()
 
     def take_rate_limit(self) -> str | None:
         with self._lock:
             if self.faults.rate_limit_next > 0:
                 self.faults.rate_limit_next -= 1
-                return self.faults.retry_after
-            return None
+            elif not random.random() < self.faults.rate_limit_share:
+                return None
+            self.injected["rate_limited"] += 1
+            return self.faults.retry_after
 
     def take_html_answer(self) -> bool:
         with self._lock:
@@ -113,8 +133,18 @@ class FaultPlan:
         with self._lock:
             if self.faults.unavailable_next > 0:
                 self.faults.unavailable_next -= 1
-                return True
-            return random.random() < self.faults.unavailable_share
+            elif not random.random() < self.faults.unavailable_share:
+                return False
+            self.injected["unavailable"] += 1
+            return True
+
+    def take_stall(self) -> float:
+        """Seconds to hold this request back before handling it (0: none)."""
+        with self._lock:
+            if not self.faults.stall_ms or not random.random() < self.faults.stall_share:
+                return 0.0
+            self.injected["stalled"] += 1
+            return self.faults.stall_ms / 1000
 
     def take_lost_delete(self) -> tuple[str, float] | None:
         with self._lock:
@@ -125,4 +155,5 @@ class FaultPlan:
                 self.faults.lose_delete_next -= 1
                 if self.faults.lose_delete_next == 0:
                     self.faults.lose_delete = ""
+            self.injected[f"lost_delete_{mode}"] += 1
             return mode, self.faults.lose_delete_delay

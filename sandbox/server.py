@@ -6,6 +6,7 @@ import contextlib
 import json
 import re
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -18,6 +19,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from sandbox import listing
 from sandbox.faults import FaultPlan
+from sandbox.journal import FileJournal, JournalEntry
 from sandbox.ratelimit import SlidingWindowLimiter
 from sandbox.store import Store, StoredAsset
 
@@ -75,6 +77,27 @@ class SandboxServer(ThreadingHTTPServer):
         self.faults = faults
         self.requests_log = RequestLog()
         self.rate_limiter = SlidingWindowLimiter()
+        self.journal = FileJournal()
+        self._api_requests = 0
+        self._counter_lock = threading.Lock()
+
+    def api_request_arrived(self) -> None:
+        with self._counter_lock:
+            self._api_requests += 1
+
+    def counts(self) -> dict[str, Any]:
+        """Faults injected since the last reset, and API requests ever received."""
+        with self._counter_lock:
+            total = self._api_requests
+        return {
+            "injected": self.faults.injected_counts(),
+            "rate_limit_per_minute_429": self.rate_limiter.stats().get("limited", 0),
+            "api_requests": total,
+        }
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that went away
+            super().handle_error(request, client_address)
 
     @property
     def base_url(self) -> str:
@@ -93,6 +116,7 @@ class SandboxHandler(listing.ListingRoutes, BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: SandboxServer
     server_version = "TallyfySandbox/1"
+    journal_entry: JournalEntry | None = None
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read /_sandbox/requests
         pass
@@ -111,9 +135,15 @@ class SandboxHandler(listing.ListingRoutes, BaseHTTPRequestHandler):
 
     # --- plumbing ---
 
+    def send_response(self, code: int, message: str | None = None) -> None:
+        if self.journal_entry is not None:
+            self.journal_entry.status = code
+        super().send_response(code, message)
+
     def _dispatch(self, method: str) -> None:
         self.request_id = uuid.uuid4().hex
         self.active_faults: dict[str, Any] = {}
+        self.journal_entry: JournalEntry | None = None
         split = urlsplit(self.path)
         self.query = parse_qs(split.query)
         raw_path = split.path
@@ -123,8 +153,9 @@ class SandboxHandler(listing.ListingRoutes, BaseHTTPRequestHandler):
                 self._control(method, raw_path.removeprefix("/_sandbox/"))
                 return
             self._record(method, raw_path, split.query)
+            self.server.api_request_arrived()
             self._api(method, unquote(raw_path))
-        except ConnectionDropped:
+        except (ConnectionDropped, ConnectionError):  # ours, or the client gave up first
             self.close_connection = True
             with contextlib.suppress(OSError):  # the client may have gone already
                 self.connection.shutdown(socket.SHUT_RDWR)
@@ -194,10 +225,15 @@ class SandboxHandler(listing.ListingRoutes, BaseHTTPRequestHandler):
                 self._json(400, {"error": True, "message": str(exc)})
         elif method == "GET" and action == "rate-limit":
             self._json(200, {"data": server.rate_limiter.stats()})
+        elif method == "GET" and action == "counts":
+            self._json(200, {"data": server.counts()})
+        elif action == "journal":
+            self._control_journal(method)
         elif method == "POST" and action == "reset":
             server.faults.reset()
             server.requests_log.clear()
             server.rate_limiter.reset()
+            server.journal.clear()
             self._json(200, {"data": server.faults.snapshot()})
         elif method == "POST" and action == "files":
             try:
@@ -206,6 +242,29 @@ class SandboxHandler(listing.ListingRoutes, BaseHTTPRequestHandler):
                 self._json(400, {"error": True, "message": f"bad file spec: {exc!r}"})
         else:
             self._json(404, {"error": True, "message": "Unknown sandbox control endpoint."})
+
+    def _control_journal(self, method: str) -> None:
+        """GET: every file's journal. POST {"org_id", "asset_ids"}: those files' journals, each
+        with `exists`, whether the file is in the store now."""
+        if method == "GET":
+            self._json(200, {"data": self.server.journal.read()})
+            return
+        try:
+            spec = json.loads(self.body or b"{}")
+            org_id, asset_ids = str(spec["org_id"]), [str(a) for a in spec["asset_ids"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            self._json(400, {"error": True, "message": f"bad journal query: {exc!r}"})
+            return
+        read = self.server.journal.read(org_id=org_id, asset_ids=asset_ids)
+        store = self.server.store
+        files = {
+            asset_id: {
+                **read["files"].get(asset_id, {"org_id": org_id, "entries": [], "dropped": 0}),
+                "exists": store.asset(org_id=org_id, asset_id=asset_id) is not None,
+            }
+            for asset_id in asset_ids
+        }
+        self._json(200, {"data": {"files": files, "forgotten": read["forgotten"]}})
 
     def _control_add_file(self) -> None:
         spec = json.loads(self.body or b"{}")
@@ -236,9 +295,17 @@ class SandboxHandler(listing.ListingRoutes, BaseHTTPRequestHandler):
             ),
             None,
         )
+        if route is not None and "asset" in route[1].groupdict():
+            self.journal_entry = self.server.journal.start(
+                org_id=route[1]["org"], asset_id=route[1]["asset"], method=method, route=route[0]
+            )
         self.active_faults = faults.snapshot()
         if self.active_faults["latency_ms"]:
             time.sleep(self.active_faults["latency_ms"] / 1000)
+        if stall := faults.take_stall():
+            if self.journal_entry is not None:
+                self.journal_entry.late = True
+            time.sleep(stall)
         if route is None:
             self._endpoint_not_found()
             return
@@ -378,6 +445,8 @@ class SandboxHandler(listing.ListingRoutes, BaseHTTPRequestHandler):
             self._json(422, {"error": True, "message": "An organization logo cannot be deleted."})
             return
         self.server.store.delete_asset(org_id=org_id, asset_id=asset.asset_id)
+        if self.journal_entry is not None:
+            self.journal_entry.applied = True
         lost = self.server.faults.take_lost_delete()
         if lost is not None:
             mode, delay = lost

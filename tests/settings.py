@@ -21,6 +21,18 @@ os.environ["DJANGO_TASKS_BACKEND"] = "django_tasks_db.DatabaseBackend"
 
 from tallyfy_admin.settings import *  # noqa: F403
 
+# The chaos test's worker with a wrong clock: this process's time.time() and timezone.now()
+# run this many seconds ahead (the database's clock is untouched).
+if _skew := float(os.environ.get("TEST_CLOCK_SKEW_SECONDS") or 0):
+    import time
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    _real_time, _real_now = time.time, timezone.now
+    time.time = lambda: _real_time() + _skew
+    timezone.now = lambda: _real_now() + timedelta(seconds=_skew)
+
 # For a test about what a task does rather than how it is delivered: `.using(backend="immediate")`
 # runs it inside the test that enqueues it, with no worker.
 TASKS = {
