@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from bench.harness import PYTHON, ROOT, Sandbox, manage, panel_env, peak_rss_kib, sandbox
+from devtools.processes import RUN_WORKER
 
 if TYPE_CHECKING:
     from files.models import Organization
@@ -172,15 +173,7 @@ def start_worker(name: str) -> subprocess.Popen[bytes]:
     (ROOT / "var").mkdir(exist_ok=True)
     path = ROOT / "var" / f"bench-jobs-{name}.log"
     worker = subprocess.Popen(
-        [
-            PYTHON,
-            "manage.py",
-            "run_worker",
-            "--no-reload",
-            "--no-startup-delay",
-            "--interval",
-            "0.1",
-        ],
+        [PYTHON, *RUN_WORKER],
         cwd=ROOT,
         env={**os.environ, "DJANGO_LOG_LEVEL": "INFO"},
         stdout=path.open("wb"),

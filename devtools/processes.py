@@ -27,6 +27,10 @@ def wait_for_port(port: int, timeout: float = 30) -> None:
     raise RuntimeError(f"nothing listens on port {port} after {timeout}s")
 
 
+# `manage.py run_worker` as tests and benchmarks start it: at once, polling every 0.1 s.
+RUN_WORKER = ["manage.py", "run_worker", "--no-reload", "--no-startup-delay", "--interval", "0.1"]
+
+
 def manage(
     *args: str, env: dict[str, str], check: bool = False, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:

@@ -62,6 +62,22 @@ def call_margin() -> timedelta:
     return timedelta(seconds=margin)
 
 
+def workers_reap() -> int:
+    """Forget the workers the database has not seen alive within the timeout, and take their
+    claims back (fences raised), so that no file stays claimed by a worker that died. Their
+    claims had lapsed already; this only makes the tables say so."""
+    dead = list(
+        Worker.objects.filter(heartbeat_at__lt=Now() - worker_timeout()).values_list(
+            "pk", flat=True
+        )
+    )
+    if not dead:
+        return 0
+    JobFile.objects.filter(claimed_by__in=dead).update(claimed_by="", fence=F("fence") + 1)
+    Worker.objects.filter(pk__in=dead, heartbeat_at__lt=Now() - worker_timeout()).delete()
+    return len(dead)
+
+
 def worker_beat(*, worker_id: str) -> bool:
     """The worker's heartbeat; False when its row is gone (it was taken for dead)."""
     return bool(Worker.objects.filter(pk=worker_id).update(heartbeat_at=Now()))

@@ -115,6 +115,10 @@ class JobFile(models.Model):
         indexes = [
             models.Index(fields=["job", "state", "id"], name="job_file_state_idx"),
             models.Index(fields=["job", "preview", "id"], name="job_file_preview_idx"),
+            # The files a worker holds (few at any time): released when it stops or dies.
+            models.Index(
+                fields=["claimed_by"], condition=~models.Q(claimed_by=""), name="job_file_held_idx"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -27,7 +27,9 @@ def run_job(job_id: int) -> None:
 def jobs_wake_stalled() -> list[int]:
     """Wake every job that needs a worker and has none: its worker died, its start time came,
     a file's retry came due, or its wake-up was lost. Run every few seconds beside the task
-    worker. Times are the database's."""
+    worker. Times are the database's. Workers that died are forgotten first, their claims
+    taken back."""
+    machine.workers_reap()
     quiet = Now() - machine.worker_timeout()
     held = JobFile.objects.filter(job=OuterRef("pk")).exclude(machine.unheld())
     in_flight = JobFile.objects.filter(machine.in_flight(), job=OuterRef("pk"))

@@ -476,28 +476,26 @@ def _pause_if_failing(job: DeletionJob, last: str) -> None:
 def job_authority_problem(job: DeletionJob) -> str | None:
     """Why the job may not delete now, or None: its creator (and approver) must still be active
     staff with their permissions."""
-    users = get_user_model().objects
-    creator = users.filter(pk=job.created_by_id).first() if job.created_by_id else None
-    if creator is None or not (creator.is_active and creator.is_staff):
-        return (
-            f"Paused: the job's creator, {job.created_by_name}, is no longer an active staff "
-            "user. Another user with the delete permission may start a new job."
+    problem = _user_problem(
+        job.created_by_id, job.created_by_name, "creator", START_PERMISSIONS, "delete files"
+    )
+    if problem is None and job.approved_by_name:
+        problem = _user_problem(
+            job.approved_by_id,
+            job.approved_by_name,
+            "approver",
+            (APPROVE_PERMISSION,),
+            "approve jobs",
         )
-    if not creator.has_perms(START_PERMISSIONS):
-        return (
-            f"Paused: the job's creator, {job.created_by_name}, no longer has the permission "
-            "to delete files."
-        )
-    if job.approved_by_name:
-        approver = users.filter(pk=job.approved_by_id).first() if job.approved_by_id else None
-        if approver is None or not (approver.is_active and approver.is_staff):
-            return (
-                f"Paused: the job's approver, {job.approved_by_name}, is no longer an active "
-                "staff user."
-            )
-        if not approver.has_perm(APPROVE_PERMISSION):
-            return (
-                f"Paused: the job's approver, {job.approved_by_name}, no longer has the "
-                "permission to approve jobs."
-            )
+    return problem
+
+
+def _user_problem(
+    user_id: int | None, name: str, role: str, permissions: tuple[str, ...], power: str
+) -> str | None:
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    if user is None or not (user.is_active and user.is_staff):
+        return f"Paused: the job's {role}, {name}, is no longer an active staff user."
+    if not user.has_perms(permissions):
+        return f"Paused: the job's {role}, {name}, no longer has the permission to {power}."
     return None

@@ -31,20 +31,12 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.management import call_command
 from django.db import connection
 
-from devtools.processes import ROOT
+from devtools.processes import ROOT, RUN_WORKER
 from files.models import Organization
 from tests.chaos import invariants
 from tests.chaos import jobs_adapter as jobs
 
-WORKER_COMMAND = [
-    sys.executable,
-    "manage.py",
-    "run_worker",
-    "--no-reload",
-    "--no-startup-delay",
-    "--interval",
-    "0.1",
-]
+WORKER_COMMAND = [sys.executable, *RUN_WORKER]
 CALM = {
     "unavailable_share": 0.0,
     "rate_limit_share": 0.0,

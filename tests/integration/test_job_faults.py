@@ -451,3 +451,16 @@ def test_a_long_preview_hands_the_worker_back_after_its_slice(
     assert Worker.objects.count() == 0  # the worker is free for the next task
     assert queued.count() == before + 1  # back in the queue, behind the tasks already there
     assert queued.order_by("-enqueued_at").first().args_kwargs["args"] == [big.pk]
+
+
+def test_the_sweep_takes_back_the_claims_of_a_worker_that_died(
+    sandbox: Sandbox, sandbox_org: Organization, alice: User
+) -> None:
+    job = running_job(sandbox, sandbox_org, alice, 2)
+    services.job_pause(job=job)
+    Worker.objects.create(id="died", host="a", pid=1)
+    Worker.objects.filter(pk="died").update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    JobFile.objects.filter(job=job).update(claimed_by="died")
+    tasks.jobs_wake_stalled()
+    assert set(job.files.values_list("claimed_by", flat=True)) == {""}
+    assert not Worker.objects.filter(pk="died").exists()

@@ -12,6 +12,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import connection
 
+from devtools.processes import RUN_WORKER
 from files.models import DeletionState, FileDeletion, Organization
 from jobs import services, work
 from jobs.lines import files_from_text
@@ -27,15 +28,7 @@ def start_worker(sandbox: Sandbox) -> subprocess.Popen[str]:
     host = sandbox.base_url.split("/")[2]
     env = {**on_test_database_env(), "TALLYFY_INSECURE_API_HOSTS": host, "DJANGO_LOG_LEVEL": "INFO"}
     return subprocess.Popen(
-        [
-            sys.executable,
-            "manage.py",
-            "run_worker",
-            "--no-reload",
-            "--no-startup-delay",
-            "--interval",
-            "0.1",
-        ],
+        [sys.executable, *RUN_WORKER],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
