@@ -121,9 +121,10 @@ def to_delete() -> Q:
     return Q(state=FileState.WAITING, preview=PreviewState.FOUND, deletion__isnull=True)
 
 
-def file_claim(*, job_id: int, worker_id: str, files: Q) -> Claim | None:
-    """Take the next due file matching `files` that no live worker holds, or None."""
-    due = Q(retry_at__isnull=True) | Q(retry_at__lte=Now())
+def file_claim(*, job_id: int, worker_id: str, files: Q, due_only: bool = True) -> Claim | None:
+    """Take the next file matching `files` that no live worker holds and whose retry time has
+    come (any retry time with `due_only=False`), or None."""
+    due = Q(retry_at__isnull=True) | Q(retry_at__lte=Now()) if due_only else Q()
     claimable = JobFile.objects.filter(files, due, unheld(), job_id=job_id)
     while True:
         candidate = claimable.order_by("id").values_list("pk", "fence").first()

@@ -192,7 +192,12 @@ def _guard(session: Session, claim: Claim) -> Callable[[], None]:
 
 
 def _claims(
-    job: DeletionJob, session: Session, deadline: float | None, files: Callable[[], Q | None]
+    job: DeletionJob,
+    session: Session,
+    deadline: float | None,
+    files: Callable[[], Q | None],
+    *,
+    due_only: bool = True,
 ) -> Iterator[Claim]:
     """The files this thread works on, one claim at a time, until none is left, the slice
     ends or the worker stops."""
@@ -202,7 +207,9 @@ def _claims(
         wanted = files()
         if wanted is None:
             return
-        claim = machine.file_claim(job_id=job.pk, worker_id=session.worker.pk, files=wanted)
+        claim = machine.file_claim(
+            job_id=job.pk, worker_id=session.worker.pk, files=wanted, due_only=due_only
+        )
         if claim is None:
             return
         yield claim
@@ -285,15 +292,21 @@ def _describe(job: DeletionJob, exc: Exception, asset_id: str) -> str:
 def _delete_files(
     job: DeletionJob, session: Session, deadline: float | None, in_flight_only: bool
 ) -> None:
+    tried: set[int] = set()
+
     def wanted() -> Q | None:
         # Files in flight finish whatever the job's state; new files start only while it runs.
         state = DeletionJob.objects.filter(pk=job.pk).values_list("state", flat=True).first()
-        if state == JobState.RUNNING and not in_flight_only:
+        if in_flight_only:
+            # Asked for now (reconcile_deletions), whatever the backoff: each file once.
+            return machine.in_flight() & ~Q(pk__in=tried)
+        if state == JobState.RUNNING:
             return machine.in_flight() | machine.to_delete()
         return machine.in_flight()
 
     done = 0
-    for claim in _claims(job, session, deadline, wanted):
+    for claim in _claims(job, session, deadline, wanted, due_only=not in_flight_only):
+        tried.add(claim.job_file.pk)
         try:
             with calls_guarded_by(_guard(session, claim)):
                 _work_on(job, claim)

@@ -464,3 +464,29 @@ def test_the_sweep_takes_back_the_claims_of_a_worker_that_died(
     tasks.jobs_wake_stalled()
     assert set(job.files.values_list("claimed_by", flat=True)) == {""}
     assert not Worker.objects.filter(pk="died").exists()
+
+
+def test_reconcile_deletions_asks_now_about_a_file_waiting_after_429s(
+    sandbox: Sandbox, sandbox_org: Organization, alice: User, settings: Any
+) -> None:
+    from django.core.management import call_command
+
+    settings.JOBS_RETRY_BACKOFF_SECONDS = 600
+    job = running_job(sandbox, sandbox_org, alice, 1)
+    send = file_services.deletion_send
+
+    def rate_limited(**kwargs: Any) -> Any:
+        sandbox.faults(rate_limit_next=50, retry_after="0")
+        return send(**kwargs)
+
+    file_services.deletion_send = rate_limited  # type: ignore[assignment]
+    try:
+        work.job_work(job_id=job.pk)
+    finally:
+        file_services.deletion_send = send  # type: ignore[assignment]
+    sandbox.faults(rate_limit_next=0)
+    services.job_pause(job=DeletionJob.objects.get(pk=job.pk))
+    assert job.files.get().retry_at is not None  # waits ten minutes for its next try
+    call_command("reconcile_deletions", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert FileDeletion.objects.get(job_id=job.pk).state == DeletionState.DELETED
+    assert states(job) == {job.files.get().asset_id: FileState.DONE}
