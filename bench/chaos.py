@@ -101,8 +101,16 @@ def measure(port: int) -> list[dict[str, Any]]:
     organization = organization_create(
         name="Sandbox", org_id=box.org_id, api_base_url=box.base_url, token=box.token
     )
+    from django.contrib.auth.models import Permission
+
     creator = User.objects.create_user("chaos-creator", is_staff=True)
     approver = User.objects.create_user("chaos-approver", is_staff=True)
+    # The workers check the job's creator and approver before each file.
+    deleting = Permission.objects.filter(codename__in=["lookup_file", "delete_file"])
+    creator.user_permissions.set(deleting)
+    approver.user_permissions.set(
+        [*deleting, *Permission.objects.filter(codename="approve_deletionjob")]
+    )
     logs = ROOT / "var" / "bench-chaos"
     control = ChaosConfig(
         seed=1800,

@@ -11,6 +11,7 @@ import os
 
 import pytest
 import requests
+from django.contrib.auth.models import Permission, User
 from django.db import connection
 
 from files.models import FileDeletion, Organization
@@ -26,6 +27,13 @@ pytestmark = [pytest.mark.chaos, pytest.mark.django_db(transaction=True)]
 POSTGRES = connection.vendor == "postgresql"
 
 
+def approver() -> User:
+    """The workers check the job's approver before each file: it needs the permission."""
+    user = make_staff("chaos-approver", "lookup_file", "delete_file")
+    user.user_permissions.add(Permission.objects.get(codename="approve_deletionjob"))
+    return user
+
+
 def run_chaos(config: ChaosConfig, sandbox: Sandbox, organization: Organization) -> ChaosReport:
     print(f"chaos seed {config.seed} (replay: CHAOS_SEED={config.seed})", flush=True)
     report = ChaosRun(
@@ -33,7 +41,7 @@ def run_chaos(config: ChaosConfig, sandbox: Sandbox, organization: Organization)
         sandbox=sandbox,
         organization=organization,
         creator=make_staff("chaos-creator", "lookup_file", "delete_file"),
-        approver=make_staff("chaos-approver", "lookup_file", "delete_file"),
+        approver=approver(),
         base_env=on_test_database_env(),
     ).run()
     print(report.summary(), flush=True)
