@@ -14,15 +14,15 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+import tallyfy_api
 from catalog import services, tasks
 from catalog.clients import interactive_scan_client
 from catalog.models import IndexedFile, Scan
-from files import tallyfy
-from files.ids import validate_id
 from files.models import Organization
+from tallyfy_api.ids import validate_id
 
 # Failures that waiting cures: the workers' client waits, the request's does not.
-_HAND_OVER = (tallyfy.RateLimited, tallyfy.ServerError, tallyfy.ConnectionFailed)
+_HAND_OVER = (tallyfy_api.RateLimited, tallyfy_api.ServerError, tallyfy_api.ConnectionFailed)
 
 
 class RunNotFound(Exception):
@@ -48,7 +48,7 @@ def run_scan_now(
     client = interactive_scan_client(organization=organization)
     try:
         run: dict[str, Any] | None = client.get_run(run_id)
-    except tallyfy.NotFound as exc:
+    except tallyfy_api.NotFound as exc:
         raise RunNotFound(
             f"Tallyfy has no process run {run_id} in {organization.name} (HTTP 404): it does "
             "not exist, was deleted, or belongs to another organization."
@@ -62,7 +62,7 @@ def run_scan_now(
         return services.scan_run(scan_id=scan.pk, client=_RunRead(client, run))  # type: ignore[arg-type]
     except services.ScanBusy:
         return scan  # a worker is scanning it already: its page follows it
-    except tallyfy.TallyfyError:
+    except tallyfy_api.TallyfyError:
         return _hand_over(scan)  # the scan's page says what failed, and when it is done
 
 
@@ -74,7 +74,7 @@ def _hand_over(scan: Scan) -> Scan:
 class _RunRead:
     """The client, answering the first `get_run` of the run with the answer already read."""
 
-    def __init__(self, client: tallyfy.TallyfyClient, run: dict[str, Any]) -> None:
+    def __init__(self, client: tallyfy_api.TallyfyClient, run: dict[str, Any]) -> None:
         self._client = client
         self._run: dict[str, Any] | None = run
 

@@ -35,7 +35,6 @@ from django.http import HttpRequest
 from catalog.folding import fold
 from catalog.models import IndexedFile
 from files import text_search
-from files.ids import is_valid_id
 from files.text_search import (
     TRIGRAM,
     checked_part,
@@ -45,6 +44,7 @@ from files.text_search import (
     unindexed,
     without_common_extension,
 )
+from tallyfy_api.ids import is_valid_id
 
 NAMES_TEXT_TABLE = "catalog_indexedfile_search"
 UPLOADERS_TEXT_TABLE = "catalog_indexedfile_uploader_search"

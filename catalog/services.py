@@ -27,6 +27,7 @@ from django.db.models import DateTimeField, Exists, ExpressionWrapper, F, OuterR
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
+import tallyfy_api
 from catalog.clients import scan_client
 from catalog.folding import fold
 from catalog.models import (
@@ -37,17 +38,16 @@ from catalog.models import (
     ScanPhase,
     ScanState,
 )
-from files import tallyfy
-from files.ids import InvalidId
 from files.models import GONE_STATES, FileDeletion, Organization
-from files.tallyfy import finding
 from jobs.lines import ParsedFiles
 from jobs.models import DeletionJob
 from jobs.services import JobRefused, job_create
+from tallyfy_api import finding
+from tallyfy_api.ids import InvalidId
 
 logger = logging.getLogger(__name__)
 
-PER_PAGE = tallyfy.MAX_PER_PAGE
+PER_PAGE = tallyfy_api.MAX_PER_PAGE
 LEASE = timedelta(minutes=5)
 _LONGEST_BACKOFF = 3600  # seconds between two attempts of a failing step, at most
 _PHASES = [
@@ -71,9 +71,9 @@ _PRIORITY = {
 }
 # Errors after which the scan cannot go on until someone changes something.
 _FATAL = (
-    tallyfy.AuthenticationFailed,
-    tallyfy.PermissionDenied,
-    tallyfy.EndpointNotFound,
+    tallyfy_api.AuthenticationFailed,
+    tallyfy_api.PermissionDenied,
+    tallyfy_api.EndpointNotFound,
 )
 
 
@@ -183,7 +183,7 @@ def scan_run(
     scan_id: int,
     max_steps: int | None = None,
     on_step: Callable[[Scan], None] | None = None,
-    client: tallyfy.TallyfyClient | None = None,
+    client: tallyfy_api.TallyfyClient | None = None,
 ) -> Scan:
     """Step the scan until it ends (or `max_steps` are done). Returns the scan as it stands.
 
@@ -207,7 +207,7 @@ def scan_run(
                 scan.last_error = str(exc)
                 _save(scan, step)
                 return _end(scan, ScanState.FAILED)
-            except tallyfy.TallyfyError as exc:
+            except tallyfy_api.TallyfyError as exc:
                 failed = _failed(scan, step, exc)
                 if failed.state == ScanState.FAILED:
                     return failed
@@ -269,7 +269,7 @@ class _Step:
     no further call; every write is made in one transaction with the lease renewed, so its
     writes do nothing once another worker holds the scan."""
 
-    def __init__(self, scan: Scan, client: tallyfy.TallyfyClient) -> None:
+    def __init__(self, scan: Scan, client: tallyfy_api.TallyfyClient) -> None:
         self.scan = scan
         self.api = _Fenced(scan, client)
 
@@ -287,7 +287,7 @@ class _Fenced:
     """The client, renewing the lease before each call and counting the calls (retries
     inside one call count once)."""
 
-    def __init__(self, scan: Scan, client: tallyfy.TallyfyClient) -> None:
+    def __init__(self, scan: Scan, client: tallyfy_api.TallyfyClient) -> None:
         self._scan, self._client = scan, client
         self.calls = 0
 
@@ -342,7 +342,7 @@ _SAVED_FIELDS = [
 ]
 
 
-def _failed(scan: Scan, step: _Step, exc: tallyfy.TallyfyError) -> Scan:
+def _failed(scan: Scan, step: _Step, exc: tallyfy_api.TallyfyError) -> Scan:
     """A step failed: nothing of its position is kept. The scan is tried again after a
     backoff (on the database's clock), or, at CATALOG_SCAN_MAX_FAILURES in a row, fails."""
     failures = scan.failures + 1
@@ -365,7 +365,7 @@ def _failed(scan: Scan, step: _Step, exc: tallyfy.TallyfyError) -> Scan:
         )
     else:
         wait = settings.CATALOG_SCAN_RETRY_SECONDS * 2 ** (failures - 1)
-        if isinstance(exc, tallyfy.RateLimited) and exc.retry_after:
+        if isinstance(exc, tallyfy_api.RateLimited) and exc.retry_after:
             wait = max(wait, exc.retry_after)
         values.update(
             next_attempt_at=ExpressionWrapper(
@@ -399,11 +399,11 @@ def _next_phase(scan: Scan) -> None:
     scan.page_fingerprint = ""
 
 
-def _accept(scan: Scan, page: tallyfy.Page) -> bool:
-    """Check `page` as the phase's next page, as `tallyfy.pages` checks every page (raises
+def _accept(scan: Scan, page: tallyfy_api.Page) -> bool:
+    """Check `page` as the phase's next page, as `tallyfy_api.pages` checks every page (raises
     ListingBroken when it cannot be), and move the position on; whether the phase's list is
     read whole. Nothing is written until the step succeeds."""
-    cursor = tallyfy.ListCursor(
+    cursor = tallyfy_api.ListCursor(
         number=scan.page,
         read=scan.phase_read,
         page_size=scan.page_size,
@@ -433,7 +433,7 @@ class _Found:
     scan: Scan
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def add(self, found: tallyfy.FoundFile, *, attached_to: AttachedTo, **place: str) -> None:
+    def add(self, found: tallyfy_api.FoundFile, *, attached_to: AttachedTo, **place: str) -> None:
         row = {
             "asset_id": found.asset_id,
             "file_name": found.filename,
@@ -464,7 +464,7 @@ def _run_place(run: dict[str, Any], *, archived: bool) -> dict[str, str]:
     }
 
 
-def _read_runs(scan: Scan, step: _Step, page: tallyfy.Page, *, by_status: bool) -> None:
+def _read_runs(scan: Scan, step: _Step, page: tallyfy_api.Page, *, by_status: bool) -> None:
     found = _Found(scan)
     for run in page.items:
         run_id = str(run.get("id") or "")
@@ -476,7 +476,7 @@ def _read_runs(scan: Scan, step: _Step, page: tallyfy.Page, *, by_status: bool) 
         if "prerun" not in run:  # the list left kick-off values out: ask the run itself
             try:
                 run = {**run, **step.api.get_run(run_id)}
-            except tallyfy.NotFound:
+            except tallyfy_api.NotFound:
                 continue
         _read_run(found, step, run, archived=archived)
     step.write(lambda: _write(found))
@@ -486,7 +486,7 @@ def _read_run(
     found: _Found, step: _Step, run: dict[str, Any], *, archived: bool, each_page: bool = False
 ) -> None:
     """The files of one run (its own and its kick-off form's) and of its tasks, whose pages
-    are read through `tallyfy.pages` (so under its guards, and at most CATALOG_RUN_TASK_PAGES
+    are read through `tallyfy_api.pages` (so under its guards, and at most CATALOG_RUN_TASK_PAGES
     of them). With `each_page`, what each page found is written before the next is asked for,
     so no more than one page is held."""
     run_id = str(run.get("id") or "")
@@ -494,7 +494,7 @@ def _read_run(
     for item in finding.files_of_run(run):
         found.add(item, attached_to=AttachedTo.RUN, **place)
     try:
-        for tasks in tallyfy.pages(
+        for tasks in tallyfy_api.pages(
             lambda n: step.api.list_run_tasks(run_id, page=n, per_page=PER_PAGE),
             hard_cap=settings.CATALOG_RUN_TASK_PAGES,
         ):
@@ -509,7 +509,7 @@ def _read_run(
             if each_page:
                 step.write(lambda: _write(found))
                 found.rows = {}
-    except tallyfy.NotFound:
+    except tallyfy_api.NotFound:
         pass  # the run was deleted since the list was read
     found.scan.runs_read += 1
 
@@ -539,7 +539,7 @@ def _step_run(scan: Scan, step: _Step) -> None:
     """A scan of one run: the run as `GET /runs/{id}` gives it, read as a list's run is."""
     try:
         run = step.api.get_run(scan.run_id)
-    except tallyfy.NotFound as exc:
+    except tallyfy_api.NotFound as exc:
         raise _RunMissing(f"Tallyfy has no process run {scan.run_id} (HTTP 404).") from exc
     found = _Found(scan)
     scan.runs_total = 1
@@ -611,7 +611,7 @@ def _step_uploads(scan: Scan, step: _Step) -> None:
         _next_phase(scan)
 
 
-def _apply_uploads(scan: Scan, uploads: list[tuple[tallyfy.Upload, dict[str, Any]]]) -> None:
+def _apply_uploads(scan: Scan, uploads: list[tuple[tallyfy_api.Upload, dict[str, Any]]]) -> None:
     """A page of the feed's uploads, newest first, in one read and one update per uploader,
     ending as writing them one entry at a time would: an entry naming a file gives it its
     uploader (for a file uploaded twice the earlier upload, read later, wins); an entry naming
@@ -656,7 +656,7 @@ def _grouped[K](uploader_of: dict[K, tuple[str, str]]) -> dict[tuple[str, str], 
     return keys_of
 
 
-def _entry_text(upload: tallyfy.Upload, entry: dict[str, Any]) -> str:
+def _entry_text(upload: tallyfy_api.Upload, entry: dict[str, Any]) -> str:
     return " ".join(
         str(value[0] if isinstance(value, list) and value else value)
         for value in (entry.get("description"), entry.get("text"), upload.filename)
@@ -664,7 +664,7 @@ def _entry_text(upload: tallyfy.Upload, entry: dict[str, Any]) -> str:
     )
 
 
-def _uploader(upload: tallyfy.Upload) -> tuple[str, str]:
+def _uploader(upload: tallyfy_api.Upload) -> tuple[str, str]:
     return upload.actor_email[:254], upload.actor_type[:20]
 
 
@@ -685,11 +685,11 @@ def _step_finishing(scan: Scan, step: _Step) -> None:
     for pk, asset_id in batch:
         try:
             step.api.get_asset(asset_id)
-        except tallyfy.NotFound:
+        except tallyfy_api.NotFound:
             gone.append(pk)
         except _FATAL:
             raise
-        except (tallyfy.TallyfyError, InvalidId) as exc:
+        except (tallyfy_api.TallyfyError, InvalidId) as exc:
             scan.files_unchecked += 1
             problem = str(exc)
         else:

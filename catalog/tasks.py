@@ -9,9 +9,9 @@ from django.db.models import DateTimeField, ExpressionWrapper, F, Q
 from django.db.models.functions import Now
 from django.tasks import task
 
+import tallyfy_api
 from catalog import services
 from catalog.models import Scan
-from files import tallyfy
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ def scan_organization(scan_id: int) -> None:
         services.scan_run(scan_id=int(scan_id))
     except services.ScanBusy as exc:
         logger.info("scan %s not stepped: %s", scan_id, exc)
-    except tallyfy.TallyfyError as exc:
+    except tallyfy_api.TallyfyError as exc:
         logger.warning("scan %s: a step failed, to be tried again: %s", scan_id, exc)
 
 

@@ -6,7 +6,7 @@ from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
-from files.base_urls import parse_host_entry
+from tallyfy_api.base_urls import parse_host_entry
 
 
 @register()

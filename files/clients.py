@@ -9,7 +9,7 @@ from contextvars import ContextVar
 
 from django.conf import settings
 
-from files import tallyfy
+import tallyfy_api
 from files.models import Organization
 from throttling.services import throttle_for
 
@@ -33,7 +33,7 @@ def calls_guarded_by(guard: Callable[[], None]) -> Iterator[None]:
 class _GuardedThrottle:
     """The organization's throttle, with the guard of the calling context around each slot."""
 
-    def __init__(self, inner: tallyfy.Throttle) -> None:
+    def __init__(self, inner: tallyfy_api.Throttle) -> None:
         self.inner = inner
 
     def acquire(self, *, max_wait: float | None) -> float | None:
@@ -52,9 +52,28 @@ def _check_guard() -> None:
         guard()
 
 
+def client_config(*, background: bool = False) -> tallyfy_api.ClientConfig:
+    """The bounds of every call to Tallyfy, from the settings: the one place they are read.
+    A background call waits as long as the rate limit needs; a page's call waits at most
+    `TALLYFY_INTERACTIVE_WAIT_LIMIT` seconds in all."""
+    return tallyfy_api.ClientConfig(
+        allowed_hosts=tuple(settings.TALLYFY_ALLOWED_API_HOSTS),
+        insecure_hosts=tuple(settings.TALLYFY_INSECURE_API_HOSTS),
+        connect_timeout=settings.TALLYFY_CONNECT_TIMEOUT,
+        read_timeout=settings.TALLYFY_READ_TIMEOUT,
+        call_deadline=settings.TALLYFY_CALL_DEADLINE,
+        download_min_rate=settings.TALLYFY_DOWNLOAD_MIN_RATE,
+        max_body_bytes=settings.TALLYFY_MAX_BODY_BYTES,
+        max_list_body_bytes=settings.TALLYFY_MAX_LIST_BODY_BYTES,
+        retry_after_cap=settings.TALLYFY_RETRY_AFTER_CAP,
+        backoff=settings.TALLYFY_RETRY_BACKOFF,
+        wait_budget=None if background else settings.TALLYFY_INTERACTIVE_WAIT_LIMIT,
+    )
+
+
 def tallyfy_client(
     *, organization: Organization, background: bool = False
-) -> tallyfy.TallyfyClient:
+) -> tallyfy_api.TallyfyClient:
     """This thread's client for the organization, kept so its connection (and TLS session)
     is reused across requests. Any change to the organization or the settings makes a new one.
     Every call takes a slot of the organization's rate limit, shared with every other process.
@@ -62,42 +81,30 @@ def tallyfy_client(
     Retry-After, and is served before background calls; a background call (`background=True`)
     waits as long as the limit needs.
     """
-    from_settings = {
-        "allowed_hosts": tuple(settings.TALLYFY_ALLOWED_API_HOSTS),
-        "insecure_hosts": tuple(settings.TALLYFY_INSECURE_API_HOSTS),
-        "connect_timeout": settings.TALLYFY_CONNECT_TIMEOUT,
-        "read_timeout": settings.TALLYFY_READ_TIMEOUT,
-        "call_deadline": settings.TALLYFY_CALL_DEADLINE,
-        "download_min_rate": settings.TALLYFY_DOWNLOAD_MIN_RATE,
-        "max_body_bytes": settings.TALLYFY_MAX_BODY_BYTES,
-        "max_list_body_bytes": settings.TALLYFY_MAX_LIST_BODY_BYTES,
-        "wait_budget": None if background else settings.TALLYFY_INTERACTIVE_WAIT_LIMIT,
-        "retry_after_cap": settings.TALLYFY_RETRY_AFTER_CAP,
-        "backoff": settings.TALLYFY_RETRY_BACKOFF,
-    }
-    config = (
+    config = client_config(background=background)
+    key = (
+        config,
         background,
         organization.pk,
         organization.api_base_url,
         organization.org_id,
         organization.token_ciphertext,
-        *from_settings.values(),
     )
-    cache: dict[tuple[object, ...], tallyfy.TallyfyClient] = _clients.__dict__.setdefault(
+    cache: dict[tuple[object, ...], tallyfy_api.TallyfyClient] = _clients.__dict__.setdefault(
         "by_config", {}
     )
-    client = cache.get(config)
+    client = cache.get(key)
     if client is None:
-        client = tallyfy.TallyfyClient(
+        client = tallyfy_api.TallyfyClient(
             base_url=organization.api_base_url,
             org_id=organization.org_id,
             token=organization.access_token(),
+            config=config,
             throttle=_GuardedThrottle(throttle_for(organization, background=background)),
-            **from_settings,
         )
         if len(cache) >= _CLIENTS_PER_THREAD:
             for stale in cache.values():
                 stale.close()
             cache.clear()
-        cache[config] = client
+        cache[key] = client
     return client

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from files.ids import ID_PATTERN
+from tallyfy_api.ids import ID_PATTERN
 
 
 class TallyfyIdConverter:

@@ -4,9 +4,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from files import organizations
-from files.ids import FileReference, InvalidId, parse_file_reference
 from files.lookup_hints import LookupHint, RunOrTaskReference, hint_for, parse_run_or_task
 from files.models import Organization
+from tallyfy_api.ids import FileReference, InvalidId, parse_file_reference
 
 
 class OrganizationForm(forms.ModelForm):

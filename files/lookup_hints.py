@@ -15,8 +15,8 @@ from urllib.parse import unquote, urlencode, urlsplit
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.urls import reverse
 
-from files.ids import ID_PATTERN
 from files.models import Organization
+from tallyfy_api.ids import ID_PATTERN
 
 # The file index's permissions, named here rather than imported.
 SCAN_PERMISSIONS = ("catalog.add_scan", "catalog.view_indexedfile")

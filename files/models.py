@@ -6,10 +6,10 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
-from files.base_urls import DisallowedBaseURL, check_api_base_url
 from files.display import display_name
-from files.ids import ID_PATTERN
 from files.tokens import decrypt_token
+from tallyfy_api.base_urls import DisallowedBaseURL, check_api_base_url
+from tallyfy_api.ids import ID_PATTERN
 
 validate_tallyfy_id = RegexValidator(
     rf"\A{ID_PATTERN}\Z", "Use 1 to 255 letters, digits, '-' or '_' (a Tallyfy id)."

@@ -20,8 +20,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from files import tallyfy
-from files.base_urls import DisallowedBaseURL
+import tallyfy_api
 from files.clients import tallyfy_client
 from files.display import display_name
 from files.models import (
@@ -33,6 +32,7 @@ from files.models import (
     Organization,
 )
 from files.tokens import TokenDecryptionError
+from tallyfy_api.base_urls import DisallowedBaseURL
 
 logger = logging.getLogger(__name__)
 
@@ -65,11 +65,11 @@ class DeletionConflict(DeletionRefused):
         self.deletion = deletion
 
 
-def file_lookup(*, organization: Organization, asset_id: str) -> tallyfy.Asset:
+def file_lookup(*, organization: Organization, asset_id: str) -> tallyfy_api.Asset:
     return tallyfy_client(organization=organization).get_asset(asset_id)
 
 
-def file_open(*, organization: Organization, asset_id: str, inline: bool) -> tallyfy.Download:
+def file_open(*, organization: Organization, asset_id: str, inline: bool) -> tallyfy_api.Download:
     """An open download; the caller closes it."""
     return tallyfy_client(organization=organization).open_download(asset_id, inline=inline)
 
@@ -102,14 +102,14 @@ def organization_check_connection(*, organization: Organization) -> str:
     client = tallyfy_client(organization=organization)
     try:
         client.list_runs(per_page=1)
-    except tallyfy.NotFound as exc:
+    except tallyfy_api.NotFound as exc:
         # The runs list exists for every organization. A 404 that is a web page, or any 404
         # from a base URL without `/api` (which only api.tallyfy.com does without), means the
         # base URL does not reach Tallyfy's API.
         base = urlsplit(organization.api_base_url)
         has_api = base.path.rstrip("/").endswith("/api") or base.hostname == "api.tallyfy.com"
         if not exc.json_body or not has_api:
-            raise tallyfy.EndpointNotFound(
+            raise tallyfy_api.EndpointNotFound(
                 exc.message, status=exc.status, request_id=exc.request_id, code=exc.code
             ) from exc
         raise
@@ -128,7 +128,7 @@ def _confirmation_matches(*, ticket: DeletionTicket, confirmation: str) -> bool:
     }
 
 
-def file_deletion_refusal(*, asset: tallyfy.Asset, asset_id: str) -> str | None:
+def file_deletion_refusal(*, asset: tallyfy_api.Asset, asset_id: str) -> str | None:
     """Why this file must not be deleted, or None. The confirm page shows it; `file_delete`
     checks it again before anything is recorded or sent."""
     if asset.id != asset_id:
@@ -145,7 +145,7 @@ def file_deletion_refusal(*, asset: tallyfy.Asset, asset_id: str) -> str | None:
 
 
 def deletion_ticket_issue(
-    *, user: AbstractBaseUser, organization: Organization, asset: tallyfy.Asset
+    *, user: AbstractBaseUser, organization: Organization, asset: tallyfy_api.Asset
 ) -> str:
     """A one-time key for the confirm page about to show `asset`; old tickets are dropped."""
     DeletionTicket.objects.filter(issued_at__lt=timezone.now() - _TICKET_KEPT).delete()
@@ -244,7 +244,7 @@ class DeletionOutcome:
 
     state: DeletionState
     outcome: str
-    error: tallyfy.TallyfyError | None = None
+    error: tallyfy_api.TallyfyError | None = None
     status: int | None = None
     request_id: str = ""
 
@@ -303,7 +303,7 @@ def deletion_of_job(*, job_id: int, org_id: str, asset_id: str) -> FileDeletion 
 def deletion_record_pending(
     *,
     organization: Organization,
-    asset: tallyfy.Asset,
+    asset: tallyfy_api.Asset,
     user: AbstractBaseUser | None,
     username: str,
     reason: str,
@@ -338,7 +338,7 @@ def deletion_record_unsent(
     user: AbstractBaseUser | None,
     username: str,
     reason: str,
-    error: tallyfy.TallyfyError,
+    error: tallyfy_api.TallyfyError,
     job_id: int,
 ) -> FileDeletion:
     """A job's file whose metadata read was answered with certainty (404: already gone; 400:
@@ -357,9 +357,9 @@ def deletion_record_unsent(
 
 def deletion_send(
     *,
-    client: tallyfy.TallyfyClient,
+    client: tallyfy_api.TallyfyClient,
     deletion: FileDeletion,
-    uncertain: tallyfy.TallyfyError | None = None,
+    uncertain: tallyfy_api.TallyfyError | None = None,
 ) -> tuple[int, DeletionOutcome]:
     """Send the `pending` row's DELETE (retries included) and say how it ended; the row is not
     written: the caller settles it with `deletion_settle`."""
@@ -370,7 +370,7 @@ STOPPED = "the worker that was deleting it stopped"
 
 
 def deletion_check_in_flight(
-    *, client: tallyfy.TallyfyClient, deletion: FileDeletion
+    *, client: tallyfy_api.TallyfyClient, deletion: FileDeletion
 ) -> DeletionOutcome | None:
     """For a `pending` row whose DELETE may have been sent by a worker that stopped: a 404
     settles it `deleted`, a check that fails otherwise `unknown`; None means Tallyfy still has
@@ -379,15 +379,15 @@ def deletion_check_in_flight(
     (RateLimited): nothing was learnt, and the row stays `pending` for a later check."""
     try:
         client.get_asset(deletion.asset_id)
-    except tallyfy.RateLimited:
+    except tallyfy_api.RateLimited:
         raise
-    except tallyfy.TallyfyError as exc:
+    except tallyfy_api.TallyfyError as exc:
         return _check_verdict(error=stopped_error(), check_error=exc)
     return None
 
 
-def stopped_error() -> tallyfy.ConnectionFailed:
-    return tallyfy.ConnectionFailed(STOPPED)
+def stopped_error() -> tallyfy_api.ConnectionFailed:
+    return tallyfy_api.ConnectionFailed(STOPPED)
 
 
 def deletion_settle(
@@ -400,12 +400,14 @@ def deletion_settle(
 def outcome_is_rate_limited(result: DeletionOutcome) -> bool:
     """A refusal by 429 only: Tallyfy certainly did nothing, and the DELETE may be sent again
     later."""
-    return result.state == DeletionState.FAILED and isinstance(result.error, tallyfy.RateLimited)
+    return result.state == DeletionState.FAILED and isinstance(
+        result.error, tallyfy_api.RateLimited
+    )
 
 
 def _delete_checked(
     *,
-    client: tallyfy.TallyfyClient,
+    client: tallyfy_api.TallyfyClient,
     organization: Organization,
     asset_id: str,
     user: AbstractBaseUser,
@@ -416,7 +418,7 @@ def _delete_checked(
     """Snapshot and check the metadata, commit a `pending` row, send the DELETE, settle it."""
     try:
         asset = client.get_asset(asset_id)
-    except tallyfy.TallyfyError as exc:
+    except tallyfy_api.TallyfyError as exc:
         deletion = _record_unsent(
             organization=organization,
             asset_id=asset_id,
@@ -463,9 +465,9 @@ def _ticket_link(ticket: DeletionTicket, deletion: FileDeletion) -> None:
 
 def _send_delete(
     *,
-    client: tallyfy.TallyfyClient,
+    client: tallyfy_api.TallyfyClient,
     deletion: FileDeletion,
-    uncertain: tallyfy.TallyfyError | None = None,
+    uncertain: tallyfy_api.TallyfyError | None = None,
 ) -> tuple[int, DeletionOutcome]:
     """Send the DELETE, retrying uncertain attempts after a check. Once any attempt was
     uncertain (`uncertain` says one was before this call) it may have been applied, so every
@@ -474,7 +476,7 @@ def _send_delete(
     for attempt in range(1, max_attempts + 1):
         try:
             deleted = client.delete_file(deletion.asset_id)
-        except tallyfy.NotFound as exc:
+        except tallyfy_api.NotFound as exc:
             if uncertain:
                 return attempt, _outcome(
                     DeletionState.DELETED,
@@ -486,7 +488,7 @@ def _send_delete(
                 "Tallyfy answered 404: the file was already gone before this deletion.",
                 exc,
             )
-        except (tallyfy.ServerError, tallyfy.ConnectionFailed) as exc:
+        except (tallyfy_api.ServerError, tallyfy_api.ConnectionFailed) as exc:
             uncertain = exc
             verdict = _verify_after_uncertain(client=client, deletion=deletion, error=exc)
             if verdict is not None:
@@ -494,7 +496,7 @@ def _send_delete(
             if attempt < max_attempts:
                 time.sleep(settings.TALLYFY_RETRY_BACKOFF * 2 ** (attempt - 1))
             continue
-        except tallyfy.TallyfyError as exc:
+        except tallyfy_api.TallyfyError as exc:
             if uncertain:
                 return attempt, _outcome(
                     DeletionState.UNKNOWN,
@@ -521,9 +523,9 @@ def _send_delete(
     )
 
 
-def _refused(exc: tallyfy.TallyfyError) -> DeletionOutcome:
+def _refused(exc: tallyfy_api.TallyfyError) -> DeletionOutcome:
     """A first, certain refusal: nothing was deleted."""
-    if isinstance(exc, tallyfy.RateLimited):
+    if isinstance(exc, tallyfy_api.RateLimited):
         wait = f" Try again in {exc.retry_after:.0f} seconds." if exc.retry_after else ""
         return _outcome(
             DeletionState.FAILED,
@@ -534,25 +536,27 @@ def _refused(exc: tallyfy.TallyfyError) -> DeletionOutcome:
     return _outcome(DeletionState.FAILED, "Tallyfy refused the deletion.", exc)
 
 
-def _outcome(state: DeletionState, outcome: str, error: tallyfy.TallyfyError) -> DeletionOutcome:
+def _outcome(
+    state: DeletionState, outcome: str, error: tallyfy_api.TallyfyError
+) -> DeletionOutcome:
     return DeletionOutcome(state, outcome, error, error.status, error.request_id)
 
 
 def _verify_after_uncertain(
-    *, client: tallyfy.TallyfyClient, deletion: FileDeletion, error: tallyfy.TallyfyError
+    *, client: tallyfy_api.TallyfyClient, deletion: FileDeletion, error: tallyfy_api.TallyfyError
 ) -> DeletionOutcome | None:
     """After a DELETE with no clear answer: 404 settles it, 200 means try again."""
     try:
         client.get_asset(deletion.asset_id)
-    except tallyfy.TallyfyError as exc:
+    except tallyfy_api.TallyfyError as exc:
         return _check_verdict(error=error, check_error=exc)
     return None
 
 
 def _check_verdict(
-    *, error: tallyfy.TallyfyError, check_error: tallyfy.TallyfyError
+    *, error: tallyfy_api.TallyfyError, check_error: tallyfy_api.TallyfyError
 ) -> DeletionOutcome:
-    if isinstance(check_error, tallyfy.NotFound):
+    if isinstance(check_error, tallyfy_api.NotFound):
         return DeletionOutcome(
             DeletionState.DELETED,
             f"Gone: the DELETE got no clear answer ({error.message}); a check then answered 404.",
@@ -573,7 +577,7 @@ def _check_verdict(
 def _snapshot(
     *,
     organization: Organization,
-    asset: tallyfy.Asset,
+    asset: tallyfy_api.Asset,
     user: AbstractBaseUser | None,
     username: str,
     reason: str,
@@ -601,12 +605,12 @@ def _record_unsent(
     user: AbstractBaseUser | None,
     username: str,
     reason: str,
-    error: tallyfy.TallyfyError,
+    error: tallyfy_api.TallyfyError,
     job_id: int | None,
 ) -> FileDeletion:
     """The metadata could not be read, so no DELETE was sent; the attempt is still recorded,
     naming the file as the user was shown it (when they were)."""
-    gone = isinstance(error, tallyfy.NotFound)
+    gone = isinstance(error, tallyfy_api.NotFound)
     return FileDeletion.objects.create(
         organization=organization,
         org_id=organization.org_id,
@@ -666,13 +670,13 @@ def deletion_reconcile(*, deletion: FileDeletion) -> FileDeletion:
         return deletion
     try:
         file_lookup(organization=deletion.organization, asset_id=deletion.asset_id)
-    except tallyfy.NotFound as exc:
+    except tallyfy_api.NotFound as exc:
         state, outcome, status = (
             DeletionState.DELETED,
             "Gone: reconcile_deletions found the file answering 404.",
             exc.status,
         )
-    except (tallyfy.TallyfyError, TokenDecryptionError, DisallowedBaseURL) as exc:
+    except (tallyfy_api.TallyfyError, TokenDecryptionError, DisallowedBaseURL) as exc:
         logger.warning("deletion %s still unsettled: %r", deletion.pk, str(exc))
         return deletion
     else:
@@ -695,10 +699,10 @@ def deletion_time_limit() -> timedelta:
     """The longest a deletion can still be running after its `pending` row was written.
 
     Each attempt is a DELETE and a check, each a call of the pages' client, bounded by
-    `tallyfy.call_time_limit`; attempts are separated by backoff. Past this, the request that
+    `tallyfy_api.call_time_limit`; attempts are separated by backoff. Past this, the request that
     wrote the row is certainly gone, so settling its row cannot race with it.
     """
-    per_call = tallyfy.call_time_limit(
+    per_call = tallyfy_api.call_time_limit(
         call_deadline=settings.TALLYFY_CALL_DEADLINE,
         wait_budget=settings.TALLYFY_INTERACTIVE_WAIT_LIMIT,
     )
@@ -743,7 +747,7 @@ def deletion_check_now(*, deletion: FileDeletion) -> FileDeletion:
         return deletion
     try:
         file_lookup(organization=deletion.organization, asset_id=deletion.asset_id)
-    except tallyfy.NotFound as exc:
+    except tallyfy_api.NotFound as exc:
         return _settle_once(
             deletion=deletion,
             unsettled=(DeletionState.UNKNOWN,),

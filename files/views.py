@@ -17,7 +17,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from files import services, tallyfy
+import tallyfy_api
+from files import services
 from files.display import display_name, escaped_in_json
 from files.errors import (
     USER_FACING_ERRORS,
@@ -63,7 +64,7 @@ def file_lookup_view(request: HttpRequest) -> HttpResponse:
             request.session[LAST_ORGANIZATION_KEY] = organization.pk
         try:
             services.file_lookup(organization=organization, asset_id=asset_id)
-        except tallyfy.NotFound as exc:
+        except tallyfy_api.NotFound as exc:
             form.add_error(
                 "file", describe_failure(exc, organization=organization, asset_id=asset_id)
             )

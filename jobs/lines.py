@@ -6,7 +6,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 
-from files.ids import InvalidId, parse_file_reference
+from tallyfy_api.ids import InvalidId, parse_file_reference
 
 ID_COLUMNS = ("id", "file id", "file_id", "asset id", "asset_id", "url", "file url", "file_url")
 

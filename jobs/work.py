@@ -36,9 +36,8 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils.html import strip_tags
 
+import tallyfy_api
 from files import services as file_services
-from files import tallyfy
-from files.base_urls import DisallowedBaseURL
 from files.clients import calls_guarded_by, tallyfy_client
 from files.errors import describe_failure
 from files.models import DeletionState, FileDeletion
@@ -46,6 +45,7 @@ from files.tokens import TokenDecryptionError
 from jobs import machine
 from jobs.machine import Claim, ClaimLost
 from jobs.models import DeletionJob, FileState, JobFile, JobState, PreviewState, Worker
+from tallyfy_api.base_urls import DisallowedBaseURL
 
 logger = logging.getLogger(__name__)
 
@@ -53,14 +53,14 @@ START_PERMISSIONS = ("files.lookup_file", "files.delete_file")
 APPROVE_PERMISSION = "jobs.approve_deletionjob"
 # Answers that say the organization's token or URL cannot work: the job pauses.
 _ORGANIZATION_BROKEN = (
-    tallyfy.AuthenticationFailed,
-    tallyfy.PermissionDenied,
-    tallyfy.EndpointNotFound,
+    tallyfy_api.AuthenticationFailed,
+    tallyfy_api.PermissionDenied,
+    tallyfy_api.EndpointNotFound,
     TokenDecryptionError,
     DisallowedBaseURL,
 )
 # Answers after which nothing was learnt about the file: it waits for a later pass.
-_TRANSIENT = (tallyfy.ServerError, tallyfy.ConnectionFailed, tallyfy.UnexpectedResponse)
+_TRANSIENT = (tallyfy_api.ServerError, tallyfy_api.ConnectionFailed, tallyfy_api.UnexpectedResponse)
 
 
 class WorkerStopped(Exception):
@@ -235,7 +235,7 @@ def _preview_one(job: DeletionJob, claim: Claim) -> None:
     try:
         client = tallyfy_client(organization=job.organization, background=True)
         asset = client.get_asset(asset_id)
-    except tallyfy.NotFound:
+    except tallyfy_api.NotFound:
         machine.file_previewed(
             claim,
             preview=PreviewState.NOT_FOUND,
@@ -243,7 +243,7 @@ def _preview_one(job: DeletionJob, claim: Claim) -> None:
             note="Tallyfy has no such file: it does not exist or was deleted.",
         )
         return
-    except tallyfy.RateLimited as exc:
+    except tallyfy_api.RateLimited as exc:
         machine.file_retry_later(claim, note=_describe(job, exc, asset_id), counts=False)
         return
     except _TRANSIENT as exc:
@@ -255,7 +255,7 @@ def _preview_one(job: DeletionJob, claim: Claim) -> None:
             claim, preview=PreviewState.UNREADABLE, state=FileState.LEFT_OUT, note=note
         )
         return
-    except (tallyfy.TallyfyError, TokenDecryptionError, DisallowedBaseURL) as exc:
+    except (tallyfy_api.TallyfyError, TokenDecryptionError, DisallowedBaseURL) as exc:
         machine.file_previewed(
             claim,
             preview=PreviewState.UNREADABLE,
@@ -338,13 +338,13 @@ def _delete_new(job: DeletionJob, claim: Claim) -> None:
     except _ORGANIZATION_BROKEN as exc:
         _pause_for(job, claim, exc)
         return
-    except tallyfy.RateLimited as exc:
+    except tallyfy_api.RateLimited as exc:
         machine.file_retry_later(claim, note=_describe(job, exc, asset_id), counts=False)
         return
     except _TRANSIENT as exc:
         _failed_transiently(job, claim, exc)
         return
-    except tallyfy.TallyfyError as exc:  # 404: already gone; 400: refused. Certain: no DELETE.
+    except tallyfy_api.TallyfyError as exc:  # 404: already gone; 400: refused. Certain: no DELETE.
         _record_unsent(job, claim, exc)
         return
     refusal = file_services.file_deletion_refusal(asset=asset, asset_id=asset_id)
@@ -374,7 +374,7 @@ def _delete_new(job: DeletionJob, claim: Claim) -> None:
     _conclude(job, claim, deletion, attempts, result)
 
 
-def _record_unsent(job: DeletionJob, claim: Claim, error: tallyfy.TallyfyError) -> None:
+def _record_unsent(job: DeletionJob, claim: Claim, error: tallyfy_api.TallyfyError) -> None:
     machine.file_settle(
         claim,
         settle=lambda: file_services.deletion_record_unsent(
@@ -400,7 +400,7 @@ def _finish_in_flight(job: DeletionJob, claim: Claim) -> None:
     client = tallyfy_client(organization=job.organization, background=True)
     try:
         verdict = file_services.deletion_check_in_flight(client=client, deletion=deletion)
-    except tallyfy.RateLimited as exc:
+    except tallyfy_api.RateLimited as exc:
         machine.file_retry_later(claim, note=_describe(job, exc, deletion.asset_id), counts=False)
         return
     if verdict is not None:

@@ -6,7 +6,8 @@ from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.urls import reverse
 
-from files import services, tallyfy
+import tallyfy_api
+from files import services
 from files.models import Organization
 from files.organizations import organization_create
 
@@ -67,7 +68,7 @@ def make_staff(username: str, *codenames: str) -> User:
 
 def confirm_page(*, user: User, organization: Organization, asset: dict | None = None) -> str:
     """The one-time ticket that a confirm page showing `asset` carries."""
-    shown = tallyfy.Asset.from_payload({"data": asset or ASSET})
+    shown = tallyfy_api.Asset.from_payload({"data": asset or ASSET})
     return services.deletion_ticket_issue(user=user, organization=organization, asset=shown)
 
 

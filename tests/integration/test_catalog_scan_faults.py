@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+import tallyfy_api
 from catalog import run_scans, services
 from catalog.models import IndexedFile, Scan, ScanState
-from files import tallyfy
 from files.models import Organization
 from sandbox.places import generate_organization
 from tests.catalog_fixtures import queued_tasks  # noqa: F401
@@ -35,7 +35,7 @@ def scan_until_it_ends(organization: Organization, *, attempts: int = 10) -> Sca
     for _ in range(attempts):
         try:
             return services.scan_run(scan_id=started.pk)
-        except tallyfy.TallyfyError:
+        except tallyfy_api.TallyfyError:
             continue
     raise AssertionError("the scan did not end")
 

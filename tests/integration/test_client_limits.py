@@ -11,7 +11,8 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from files import services, tallyfy
+import tallyfy_api
+from files import services
 from files.models import Organization
 from tests.conftest import make_organization, make_staff
 from tests.sandbox_fixtures import Sandbox
@@ -19,7 +20,7 @@ from tests.sandbox_fixtures import Sandbox
 pytestmark = pytest.mark.django_db
 
 
-def read_all(download: tallyfy.Download) -> bytes:
+def read_all(download: tallyfy_api.Download) -> bytes:
     try:
         return b"".join(download)
     finally:
@@ -36,7 +37,7 @@ def test_a_trickling_metadata_answer_ends_at_the_deadline(
     asset = sandbox.add_file()
     sandbox.faults(trickle_ms=100)  # about 300 bytes: half a minute at this pace
     started = time.monotonic()
-    with pytest.raises(tallyfy.DeadlineExceeded):
+    with pytest.raises(tallyfy_api.DeadlineExceeded):
         services.file_lookup(organization=sandbox_org, asset_id=asset.asset_id)
     assert time.monotonic() - started < 15
 
@@ -47,7 +48,7 @@ def test_a_call_past_its_deadline_is_not_retried(
     settings.TALLYFY_CALL_DEADLINE = 1.0  # type: ignore[attr-defined]
     asset = sandbox.add_file()
     sandbox.faults(trickle_ms=200)
-    with pytest.raises(tallyfy.DeadlineExceeded):
+    with pytest.raises(tallyfy_api.DeadlineExceeded):
         services.file_lookup(organization=sandbox_org, asset_id=asset.asset_id)
     assert len(sandbox.requests()) == 1
 
@@ -60,7 +61,7 @@ def test_a_stalled_download_ends(
     sandbox.faults(trickle_ms=200)  # 5 bytes a second: well under the minimum rate
     download = services.file_open(organization=sandbox_org, asset_id=asset.asset_id, inline=False)
     started = time.monotonic()
-    with pytest.raises(tallyfy.DownloadInterrupted, match="stalled"):
+    with pytest.raises(tallyfy_api.DownloadInterrupted, match="stalled"):
         read_all(download)
     assert time.monotonic() - started < 15
 
@@ -87,7 +88,7 @@ def test_a_download_cut_off_half_way_raises_download_interrupted(
     asset = sandbox.add_file(size=600_000)
     sandbox.faults(truncated_downloads=[asset.asset_id])
     download = services.file_open(organization=sandbox_org, asset_id=asset.asset_id, inline=False)
-    with pytest.raises(tallyfy.DownloadInterrupted) as caught:
+    with pytest.raises(tallyfy_api.DownloadInterrupted) as caught:
         read_all(download)
     assert caught.value.__cause__ is not None
 
@@ -103,7 +104,7 @@ def test_a_download_cut_off_half_way_never_ends_cleanly_for_the_browser(
         reverse("files:download", kwargs={"org_pk": sandbox_org.pk, "asset_id": asset.asset_id})
     )
     assert response["Content-Length"] == "600000"
-    with pytest.raises(tallyfy.DownloadInterrupted):
+    with pytest.raises(tallyfy_api.DownloadInterrupted):
         b"".join(response.streaming_content)
 
 
@@ -169,7 +170,7 @@ def test_connection_check_tells_a_rejected_token(sandbox: Sandbox) -> None:
     organization = make_organization(
         base_url=sandbox.base_url, org_id=sandbox.org_id, token="wrong", name="Bad token"
     )
-    with pytest.raises(tallyfy.AuthenticationFailed):
+    with pytest.raises(tallyfy_api.AuthenticationFailed):
         services.organization_check_connection(organization=organization)
 
 
@@ -179,7 +180,7 @@ def test_connection_check_tells_no_access_to_the_organization(sandbox: Sandbox) 
     organization = make_organization(
         base_url=sandbox.base_url, org_id=sandbox.org_id, token=OTHER_TOKEN, name="Other"
     )
-    with pytest.raises(tallyfy.PermissionDenied):
+    with pytest.raises(tallyfy_api.PermissionDenied):
         services.organization_check_connection(organization=organization)
 
 
@@ -187,7 +188,7 @@ def test_connection_check_tells_a_base_url_without_api(sandbox: Sandbox) -> None
     organization = make_organization(
         base_url=sandbox.root, org_id=sandbox.org_id, token=sandbox.token, name="No api"
     )
-    with pytest.raises(tallyfy.EndpointNotFound):
+    with pytest.raises(tallyfy_api.EndpointNotFound):
         services.organization_check_connection(organization=organization)
 
 
@@ -195,7 +196,7 @@ def test_connection_check_tells_tallyfy_unavailable(
     sandbox: Sandbox, sandbox_org: Organization
 ) -> None:
     sandbox.faults(unavailable_share=1.0)
-    with pytest.raises(tallyfy.ServerError):
+    with pytest.raises(tallyfy_api.ServerError):
         services.organization_check_connection(organization=sandbox_org)
 
 

@@ -12,7 +12,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from files import services, tallyfy
+import tallyfy_api
+from files import services
 from files.models import DeletionState, FileDeletion, Organization
 from tests.conftest import confirm_page, make_staff
 from tests.sandbox_fixtures import Sandbox
@@ -224,7 +225,7 @@ def test_client_timeout_is_applied(
     asset = sandbox.add_file()
     sandbox.faults(latency_ms=20_000)
     started = time.monotonic()
-    with pytest.raises(tallyfy.ConnectionFailed):
+    with pytest.raises(tallyfy_api.ConnectionFailed):
         services.file_lookup(organization=sandbox_org, asset_id=asset.asset_id)
     # Four tries of 0.3 s; far from the 20 s a request would take without the timeout.
     assert time.monotonic() - started < 10

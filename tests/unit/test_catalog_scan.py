@@ -14,7 +14,7 @@ from responses import matchers
 from catalog import services
 from catalog.models import IndexedFile, Scan, ScanPhase, ScanState
 from files.models import Organization
-from files.tallyfy import Upload
+from tallyfy_api import Upload
 from tests.catalog_fixtures import index_file
 from tests.conftest import BASE_URL, ORG_ID
 

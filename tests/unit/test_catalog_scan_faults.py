@@ -15,10 +15,10 @@ from django.contrib.auth.models import User
 from django.db.models.functions import Now
 from django.utils import timezone
 
+import tallyfy_api
 from catalog import run_scans, services
 from catalog.models import AttachedTo, IndexedFile, Scan, ScanPhase, ScanState
 from catalog.tasks import scans_wake_stalled
-from files import tallyfy
 from files.models import Organization
 from jobs.services import JobRefused
 from tests.catalog_fixtures import index_file, queued_tasks  # noqa: F401
@@ -56,8 +56,8 @@ def step(scan: Scan) -> Scan:
     return services.scan_run(scan_id=scan.pk, max_steps=1)
 
 
-def failed_step(scan: Scan) -> tallyfy.TallyfyError:
-    with pytest.raises(tallyfy.TallyfyError) as failure:
+def failed_step(scan: Scan) -> tallyfy_api.TallyfyError:
+    with pytest.raises(tallyfy_api.TallyfyError) as failure:
         step(scan)
     scan.refresh_from_db()
     return failure.value
@@ -71,7 +71,7 @@ def test_an_empty_page_before_the_total_fails_the_step(
 ) -> None:
     http.get(f"{ROOT}/tasks", json=listing([], total=150))
     scan = at_phase(organization, ScanPhase.ONEOFF_TASKS, page=2, phase_read=100, page_size=100)
-    assert isinstance(failed_step(scan), tallyfy.ListingBroken)
+    assert isinstance(failed_step(scan), tallyfy_api.ListingBroken)
     assert (scan.phase, scan.page, scan.failures) == (ScanPhase.ONEOFF_TASKS, 2, 1)
 
 
@@ -80,7 +80,7 @@ def test_a_short_page_before_the_total_fails_the_step(
 ) -> None:
     http.get(f"{ROOT}/tasks", json=listing(tasks("t101", "t102"), total=150))
     scan = at_phase(organization, ScanPhase.ONEOFF_TASKS, page=2, phase_read=100, page_size=100)
-    assert isinstance(failed_step(scan), tallyfy.ListingBroken)
+    assert isinstance(failed_step(scan), tallyfy_api.ListingBroken)
     assert (scan.phase, scan.page) == (ScanPhase.ONEOFF_TASKS, 2)
 
 

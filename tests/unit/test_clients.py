@@ -7,7 +7,8 @@ import pytest
 import responses
 from django.utils import timezone
 
-from files import clients, tallyfy
+import tallyfy_api
+from files import clients
 from files.models import Organization
 from files.organizations import organization_update
 from tests.conftest import ASSET, ASSET_ID, ASSET_URL, BASE_URL, ORG_ID, make_organization
@@ -24,7 +25,7 @@ def test_clients_are_reused_per_thread_and_renewed_on_change(
     settings.TALLYFY_READ_TIMEOUT = 1.5  # type: ignore[attr-defined]
     renewed = clients.tallyfy_client(organization=organization)
     assert renewed is not first
-    assert renewed.transport.read_timeout == 1.5
+    assert renewed.config.read_timeout == 1.5
     organization_update(
         organization=organization,
         name=organization.name,
@@ -53,19 +54,19 @@ def test_pages_get_the_interactive_wait_budget(
     organization: Organization, settings: object
 ) -> None:
     settings.TALLYFY_INTERACTIVE_WAIT_LIMIT = 7.5  # type: ignore[attr-defined]
-    assert clients.tallyfy_client(organization=organization).transport.wait_budget == 7.5
+    assert clients.tallyfy_client(organization=organization).config.wait_budget == 7.5
 
 
 def test_the_call_deadline_comes_from_the_settings(
     organization: Organization, settings: object
 ) -> None:
     settings.TALLYFY_CALL_DEADLINE = 4.0  # type: ignore[attr-defined]
-    assert clients.tallyfy_client(organization=organization).transport.call_deadline == 4.0
+    assert clients.tallyfy_client(organization=organization).config.call_deadline == 4.0
 
 
 def test_background_calls_wait_as_long_as_the_rate_limit_needs(organization: Organization) -> None:
     client = clients.tallyfy_client(organization=organization, background=True)
-    assert client.transport.wait_budget is None
+    assert client.config.wait_budget is None
 
 
 def test_background_clients_take_the_jobs_lane_of_the_rate_limit(
@@ -102,7 +103,7 @@ def test_a_page_does_not_wait_past_its_budget_for_a_slot_and_sends_nothing(
     RateLimit.objects.create(
         organization=organization, next_slot_at=timezone.now() + timedelta(seconds=60)
     )
-    with pytest.raises(tallyfy.RateLimited) as limited:
+    with pytest.raises(tallyfy_api.RateLimited) as limited:
         clients.tallyfy_client(organization=organization).get_asset(ASSET_ID)
     assert 55 < (limited.value.retry_after or 0) <= 60
     assert len(http.calls) == 0

@@ -6,24 +6,23 @@ import contextlib
 
 import pytest
 
-from files import tallyfy
+import tallyfy_api
 from tests.conftest import ASSET_ID, BASE_URL, ORG_ID
 from tests.unit.conftest import strict_http
 
 
-def client() -> tallyfy.TallyfyClient:
-    return tallyfy.TallyfyClient(
+def client() -> tallyfy_api.TallyfyClient:
+    return tallyfy_api.TallyfyClient(
         base_url=BASE_URL,
         org_id=ORG_ID,
         token="tok",
-        allowed_hosts=["go.tallyfy.com"],
-        backoff=0,
+        config=tallyfy_api.ClientConfig(allowed_hosts=("go.tallyfy.com",), backoff=0),
     )
 
 
 def look_up_quietly() -> None:
     """What code that shows "Tallyfy is unavailable" does with the failure."""
-    with contextlib.suppress(tallyfy.ConnectionFailed):
+    with contextlib.suppress(tallyfy_api.ConnectionFailed):
         client().get_asset(ASSET_ID)
 
 

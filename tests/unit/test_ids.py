@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from files.ids import FileReference, InvalidId, parse_file_reference
+from tallyfy_api.ids import FileReference, InvalidId, parse_file_reference
 
 ORG = "5a6d1b0f3c2e4d8a9b7c6e5f4a3b2c1d"
 ASSET = "c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0"

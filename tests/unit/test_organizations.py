@@ -12,7 +12,8 @@ from django.test import Client
 from django.urls import reverse
 from responses import matchers
 
-from files import services, tallyfy
+import tallyfy_api
+from files import services
 from files.checks import token_keys_check
 from files.models import Organization
 from files.organizations import organization_create, organization_update
@@ -411,7 +412,7 @@ def test_a_failed_connection_check_records_nothing(
     http: responses.RequestsMock, organization: Organization
 ) -> None:
     http.get(PROBE_URL, status=401, json={"message": "Unauthenticated."})
-    with pytest.raises(tallyfy.AuthenticationFailed):
+    with pytest.raises(tallyfy_api.AuthenticationFailed):
         services.organization_check_connection(organization=organization)
     assert Organization.objects.get().last_connected_at is None
 

@@ -464,9 +464,9 @@ def test_tallyfy_is_quoted_without_doubled_punctuation(said: str, shown: str) ->
 
 
 def test_a_request_id_is_on_a_details_line(organization: Organization) -> None:
-    from files import tallyfy
+    import tallyfy_api
 
-    error = tallyfy.AuthenticationFailed("Unauthenticated.", status=401, request_id="req-9")
+    error = tallyfy_api.AuthenticationFailed("Unauthenticated.", status=401, request_id="req-9")
     text = describe_failure(error, organization=organization)
     assert text.endswith('<span class="message-details">Request id: req-9</span>')
     assert text.count("Request id") == 1

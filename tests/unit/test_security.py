@@ -21,13 +21,13 @@ from django.test import Client
 from django.urls import reverse
 
 from files import services
-from files.base_urls import DisallowedBaseURL, check_api_base_url
 from files.checks import api_hosts_check
 from files.display import display_name
 from files.forms import OrganizationForm
 from files.log_format import EscapingFormatter
 from files.models import FileDeletion, Organization
 from files.tokens import TokenDecryptionError
+from tallyfy_api.base_urls import DisallowedBaseURL, check_api_base_url
 from tests.conftest import (
     ASSET_ID,
     BASE_URL,

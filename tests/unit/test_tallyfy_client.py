@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import requests
@@ -8,9 +9,9 @@ import responses
 import urllib3
 from responses import matchers
 
-from files import tallyfy
-from files.base_urls import DisallowedBaseURL
-from files.ids import InvalidId
+import tallyfy_api
+from tallyfy_api.base_urls import DisallowedBaseURL
+from tallyfy_api.ids import InvalidId
 from tests.conftest import ASSET_ID, BASE_URL, ORG_ID
 
 ASSET_URL = f"{BASE_URL}/organizations/{ORG_ID}/assets/{ASSET_ID}"
@@ -27,16 +28,19 @@ ASSET = {
 }
 
 
-def client(**overrides: object) -> tallyfy.TallyfyClient:
-    options: dict[str, object] = {
-        "base_url": BASE_URL,
-        "org_id": ORG_ID,
-        "token": "tok",
-        "allowed_hosts": ["go.tallyfy.com", "api.tallyfy.com"],
-        "backoff": 0,
-    }
-    options.update(overrides)
-    return tallyfy.TallyfyClient(**options)  # type: ignore[arg-type]
+def client(
+    *,
+    base_url: str = BASE_URL,
+    org_id: str = ORG_ID,
+    throttle: tallyfy_api.Throttle | None = None,
+    **bounds: Any,
+) -> tallyfy_api.TallyfyClient:
+    config = tallyfy_api.ClientConfig(
+        **{"allowed_hosts": ("go.tallyfy.com", "api.tallyfy.com"), "backoff": 0, **bounds}
+    )
+    return tallyfy_api.TallyfyClient(
+        base_url=base_url, org_id=org_id, token="tok", config=config, throttle=throttle
+    )
 
 
 def test_every_call_sends_the_contract_headers(http: responses.RequestsMock) -> None:
@@ -75,7 +79,7 @@ def test_data_as_a_one_element_list_is_accepted(http: responses.RequestsMock) ->
 
 def test_a_body_without_metadata_is_unexpected(http: responses.RequestsMock) -> None:
     http.get(ASSET_URL, json={"data": []})
-    with pytest.raises(tallyfy.UnexpectedResponse):
+    with pytest.raises(tallyfy_api.UnexpectedResponse):
         client().get_asset(ASSET_ID)
 
 
@@ -93,39 +97,44 @@ def test_org_id_is_validated_too() -> None:
 @pytest.mark.parametrize(
     ("status", "body", "error", "message"),
     [
-        (401, {"message": "Unauthenticated."}, tallyfy.AuthenticationFailed, "Unauthenticated."),
+        (
+            401,
+            {"message": "Unauthenticated."},
+            tallyfy_api.AuthenticationFailed,
+            "Unauthenticated.",
+        ),
         (
             403,
             {"message": "You don't have application's permissions for this organization!"},
-            tallyfy.PermissionDenied,
+            tallyfy_api.PermissionDenied,
             "You don't have application's permissions for this organization!",
         ),
         (
             404,
             {"error": True, "message": "Resource not found", "code": "RESOURCE_NOT_FOUND"},
-            tallyfy.NotFound,
+            tallyfy_api.NotFound,
             "Resource not found",
         ),
         (
             404,
             {"message": "No query results for model [Asset]."},
-            tallyfy.NotFound,
+            tallyfy_api.NotFound,
             "No query results for model [Asset].",
         ),
         (
             422,
             {"error": True, "errors": {"name": ["The name field is required."]}},
-            tallyfy.RequestRejected,
+            tallyfy_api.RequestRejected,
             "name: The name field is required.",
         ),
         (
             422,
             {"message": "The given data was invalid.", "errors": {"a": ["b"]}},
-            tallyfy.RequestRejected,
+            tallyfy_api.RequestRejected,
             "The given data was invalid. a: b",
         ),
-        (400, "plain text problem", tallyfy.RequestRejected, "plain text problem"),
-        (302, "", tallyfy.UnexpectedResponse, "Tallyfy answered with a redirect (302)."),
+        (400, "plain text problem", tallyfy_api.RequestRejected, "plain text problem"),
+        (302, "", tallyfy_api.UnexpectedResponse, "Tallyfy answered with a redirect (302)."),
     ],
 )
 def test_each_status_maps_to_its_exception(
@@ -142,7 +151,7 @@ def test_each_status_maps_to_its_exception(
 
 def test_html_error_pages_do_not_become_the_message(http: responses.RequestsMock) -> None:
     http.delete(FILE_URL, status=502, body="<html><body>Bad gateway</body></html>")
-    with pytest.raises(tallyfy.ServerError) as caught:
+    with pytest.raises(tallyfy_api.ServerError) as caught:
         client().delete_file(ASSET_ID)
     assert caught.value.message == "Tallyfy failed with HTTP 502."
 
@@ -171,7 +180,7 @@ def test_get_is_retried_on_503_but_delete_is_not(http: responses.RequestsMock) -
     http.delete(FILE_URL, status=503, body="")
     c = client()
     assert c.get_asset(ASSET_ID).id == ASSET_ID
-    with pytest.raises(tallyfy.ServerError):
+    with pytest.raises(tallyfy_api.ServerError):
         c.delete_file(ASSET_ID)
     assert [call.request.method for call in http.calls] == ["GET", "GET", "DELETE"]
 
@@ -196,14 +205,14 @@ def test_timeouts_and_the_deadline_are_applied_to_every_call(
 
 def test_a_timeout_becomes_connection_failed(http: responses.RequestsMock) -> None:
     http.delete(FILE_URL, body=requests.ReadTimeout("read timed out"))
-    with pytest.raises(tallyfy.ConnectionFailed) as caught:
+    with pytest.raises(tallyfy_api.ConnectionFailed) as caught:
         client().delete_file(ASSET_ID)
     assert isinstance(caught.value.__cause__, requests.ReadTimeout)
 
 
 def test_redirects_are_not_followed(http: responses.RequestsMock) -> None:
     http.get(f"{FILE_URL}/dl", status=302, headers={"Location": "https://evil.example/steal"})
-    with pytest.raises(tallyfy.UnexpectedResponse):
+    with pytest.raises(tallyfy_api.UnexpectedResponse):
         client().open_download(ASSET_ID)
     assert len(http.calls) == 1
 
@@ -293,20 +302,20 @@ class BreakingRaw:
         pass
 
 
-def broken_download(*chunks: bytes | Exception, length: str = "") -> tallyfy.Download:
+def broken_download(*chunks: bytes | Exception, length: str = "") -> tallyfy_api.Download:
     response = requests.Response()
     response.status_code = 200
     response.raw = BreakingRaw(*chunks)
     if length:
         response.headers["Content-Length"] = length
-    return tallyfy.Download(response, read_timeout=5, stall_window=5, min_window_bytes=1)
+    return tallyfy_api.Download(response, read_timeout=5, stall_window=5, min_window_bytes=1)
 
 
 def test_a_download_that_breaks_midway_raises_our_own_error() -> None:
     cause = urllib3.exceptions.ProtocolError("Connection broken: IncompleteRead")
     download = broken_download(b"%PDF-", cause)
     received: list[bytes] = []
-    with pytest.raises(tallyfy.DownloadInterrupted) as caught:
+    with pytest.raises(tallyfy_api.DownloadInterrupted) as caught:
         received.extend(download)
     assert received == [b"%PDF-"]
     assert caught.value.__cause__ is cause
@@ -314,13 +323,13 @@ def test_a_download_that_breaks_midway_raises_our_own_error() -> None:
 
 def test_a_download_that_ends_short_of_its_length_is_not_complete() -> None:
     download = broken_download(b"%PDF-", length="100")
-    with pytest.raises(tallyfy.DownloadInterrupted, match="5 of 100 bytes"):
+    with pytest.raises(tallyfy_api.DownloadInterrupted, match="5 of 100 bytes"):
         b"".join(download)
 
 
 def test_a_download_whose_read_times_out_raises_our_own_error() -> None:
     download = broken_download(b"x", urllib3.exceptions.ReadTimeoutError(None, "/", "timed out"))
-    with pytest.raises(tallyfy.DownloadInterrupted):
+    with pytest.raises(tallyfy_api.DownloadInterrupted):
         b"".join(download)
 
 
@@ -339,7 +348,7 @@ def test_inline_404_for_a_file_without_metadata_stays_not_found(
 ) -> None:
     http.get(FILE_URL, status=404, json={"message": "Resource not found"})
     http.get(ASSET_URL, status=404, json={"message": "Resource not found"})
-    with pytest.raises(tallyfy.NotFound):
+    with pytest.raises(tallyfy_api.NotFound):
         client().open_download(ASSET_ID, inline=True)
 
 
@@ -358,9 +367,9 @@ def test_endpoint_not_found_is_not_a_missing_file(http: responses.RequestsMock) 
         status=404,
         json={"error": True, "message": "Endpoint not found", "code": "ENDPOINT_NOT_FOUND"},
     )
-    with pytest.raises(tallyfy.EndpointNotFound) as caught:
+    with pytest.raises(tallyfy_api.EndpointNotFound) as caught:
         client().get_asset(ASSET_ID)
-    assert not isinstance(caught.value, tallyfy.NotFound)
+    assert not isinstance(caught.value, tallyfy_api.NotFound)
 
 
 def test_not_found_keeps_tallyfys_code(http: responses.RequestsMock) -> None:
@@ -369,7 +378,7 @@ def test_not_found_keeps_tallyfys_code(http: responses.RequestsMock) -> None:
         status=404,
         json={"error": True, "message": "Resource not found", "code": "RESOURCE_NOT_FOUND"},
     )
-    with pytest.raises(tallyfy.NotFound) as caught:
+    with pytest.raises(tallyfy_api.NotFound) as caught:
         client().get_asset(ASSET_ID)
     assert (caught.value.code, caught.value.json_body) == ("RESOURCE_NOT_FOUND", True)
 
@@ -404,9 +413,9 @@ def test_runs_are_listed_one_page_at_a_time(http: responses.RequestsMock) -> Non
 @pytest.mark.parametrize("links", [[], {}, None, {"previous": "https://x/?page=1"}])
 def test_a_last_page_has_no_next(links: object) -> None:
     payload = {"data": [], "meta": {"pagination": {"total": 0, "links": links}}}
-    assert tallyfy.Page.from_payload(payload).has_next is False
+    assert tallyfy_api.Page.from_payload(payload).has_next is False
 
 
 def test_a_list_without_data_is_unexpected() -> None:
-    with pytest.raises(tallyfy.UnexpectedResponse):
-        tallyfy.Page.from_payload({"data": {"id": "x"}})
+    with pytest.raises(tallyfy_api.UnexpectedResponse):
+        tallyfy_api.Page.from_payload({"data": {"id": "x"}})

@@ -9,9 +9,9 @@ import pytest
 import responses
 from responses import matchers
 
-from files import tallyfy
-from files.tallyfy import finding
-from files.tallyfy import listing as listing_module
+import tallyfy_api
+from tallyfy_api import finding
+from tallyfy_api import listing as listing_module
 from tests.conftest import BASE_URL, ORG_ID
 from tests.unit.test_tallyfy_client import client
 
@@ -42,7 +42,7 @@ def read_runs(**overrides: object) -> list[str]:
     api = client(**overrides)
     return [
         run["id"]
-        for page in tallyfy.pages(lambda n: api.list_runs(page=n, per_page=2))
+        for page in tallyfy_api.pages(lambda n: api.list_runs(page=n, per_page=2))
         for run in page.items
     ]
 
@@ -85,21 +85,21 @@ def test_a_page_repeating_the_one_before_breaks_the_listing(http: responses.Requ
     same = listing([{"id": "r1"}, {"id": "r2"}], total=None)
     http.get(f"{ROOT}/runs", match=on_page(1), json=same)
     http.get(f"{ROOT}/runs", match=on_page(2), json=same)
-    with pytest.raises(tallyfy.ListingBroken, match="same items as the page before"):
+    with pytest.raises(tallyfy_api.ListingBroken, match="same items as the page before"):
         read_runs()
 
 
 def test_an_empty_page_before_the_total_breaks_the_listing(http: responses.RequestsMock) -> None:
     http.get(f"{ROOT}/runs", match=on_page(1), json=listing([{"id": "r1"}, {"id": "r2"}], total=5))
     http.get(f"{ROOT}/runs", match=on_page(2), json=listing([], total=5))
-    with pytest.raises(tallyfy.ListingBroken, match="page 2 empty after 2 of 5"):
+    with pytest.raises(tallyfy_api.ListingBroken, match="page 2 empty after 2 of 5"):
         read_runs()
 
 
 def test_a_short_page_before_the_total_breaks_the_listing(http: responses.RequestsMock) -> None:
     http.get(f"{ROOT}/runs", match=on_page(1), json=listing([{"id": "r1"}, {"id": "r2"}], total=5))
     http.get(f"{ROOT}/runs", match=on_page(2), json=listing([{"id": "r3"}], total=5))
-    with pytest.raises(tallyfy.ListingBroken, match="page 2 with 1 items, not 2"):
+    with pytest.raises(tallyfy_api.ListingBroken, match="page 2 with 1 items, not 2"):
         read_runs()
 
 
@@ -122,8 +122,8 @@ def test_a_list_that_never_ends_is_read_no_further_than_the_hard_cap(
 ) -> None:
     asked = endless(http, total=None)
     api = client()
-    with pytest.raises(tallyfy.ListingBroken, match="past 3 pages"):
-        for _page in tallyfy.pages(lambda n: api.list_runs(page=n, per_page=2), hard_cap=3):
+    with pytest.raises(tallyfy_api.ListingBroken, match="past 3 pages"):
+        for _page in tallyfy_api.pages(lambda n: api.list_runs(page=n, per_page=2), hard_cap=3):
             pass
     assert asked == [1, 2, 3, 4]
 
@@ -131,8 +131,8 @@ def test_a_list_that_never_ends_is_read_no_further_than_the_hard_cap(
 def test_a_list_is_read_no_further_than_its_total_allows(http: responses.RequestsMock) -> None:
     asked = endless(http, total=10**9)
     api = client()
-    with pytest.raises(tallyfy.ListingBroken, match="past 3 pages"):
-        for _page in tallyfy.pages(lambda n: api.list_runs(page=n, per_page=2), max_pages=3):
+    with pytest.raises(tallyfy_api.ListingBroken, match="past 3 pages"):
+        for _page in tallyfy_api.pages(lambda n: api.list_runs(page=n, per_page=2), max_pages=3):
             pass
     assert asked == [1, 2, 3, 4]
 
@@ -227,7 +227,7 @@ ASSET = {
 VALUE = {"id": FILE_B, "filename": "scan.png", "url": f"organizations/{ORG_ID}/file/{FILE_B}/dl"}
 
 
-def keys(found: list[tallyfy.FoundFile]) -> list[str]:
+def keys(found: list[tallyfy_api.FoundFile]) -> list[str]:
     return sorted(item.key for item in found)
 
 

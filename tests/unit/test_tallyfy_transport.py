@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 import time
+from typing import Any
 
 import pytest
 import responses
 
-from files import tallyfy
+import tallyfy_api
 from tests.conftest import ASSET, ASSET_ID, ASSET_URL, BASE_URL, FILE_URL, ORG_ID
 
 RUNS_URL = f"{BASE_URL}/organizations/{ORG_ID}/runs"
@@ -55,16 +56,19 @@ class Source(io.BytesIO):
         super().close()
 
 
-def client(**overrides: object) -> tallyfy.TallyfyClient:
-    options: dict[str, object] = {
-        "base_url": BASE_URL,
-        "org_id": ORG_ID,
-        "token": "tok",
-        "allowed_hosts": ["go.tallyfy.com"],
-        "backoff": 0,
-    }
-    options.update(overrides)
-    return tallyfy.TallyfyClient(**options)  # type: ignore[arg-type]
+def client(
+    *,
+    base_url: str = BASE_URL,
+    org_id: str = ORG_ID,
+    throttle: tallyfy_api.Throttle | None = None,
+    **bounds: Any,
+) -> tallyfy_api.TallyfyClient:
+    config = tallyfy_api.ClientConfig(
+        **{"allowed_hosts": ("go.tallyfy.com",), "backoff": 0, **bounds}
+    )
+    return tallyfy_api.TallyfyClient(
+        base_url=base_url, org_id=org_id, token="tok", config=config, throttle=throttle
+    )
 
 
 def rate_limited(http: responses.RequestsMock, method: str, url: str, wait: str | None) -> None:
@@ -142,7 +146,7 @@ def test_no_wait_budget_lets_the_throttle_wait_as_long_as_needed(
 
 
 def test_a_slot_past_the_budget_raises_rate_limited_and_sends_nothing() -> None:
-    with pytest.raises(tallyfy.RateLimited) as caught:
+    with pytest.raises(tallyfy_api.RateLimited) as caught:
         client(throttle=RecordingThrottle(slot_in=25.0), wait_budget=10).get_asset(ASSET_ID)
     assert caught.value.retry_after == 25.0
 
@@ -152,11 +156,11 @@ def test_persistent_429_raises_rate_limited_after_the_retries(
 ) -> None:
     rate_limited(http, "GET", ASSET_URL, "12")
     throttle = RecordingThrottle()
-    with pytest.raises(tallyfy.RateLimited) as caught:
+    with pytest.raises(tallyfy_api.RateLimited) as caught:
         client(throttle=throttle).get_asset(ASSET_ID)
     assert caught.value.retry_after == 12
-    assert len(http.calls) == 1 + tallyfy.MAX_RETRIES
-    assert throttle.pushed == [12.0] * (1 + tallyfy.MAX_RETRIES)
+    assert len(http.calls) == 1 + tallyfy_api.MAX_RETRIES
+    assert throttle.pushed == [12.0] * (1 + tallyfy_api.MAX_RETRIES)
 
 
 # --- the default, in-process throttle, and the interactive wait budget ---
@@ -167,7 +171,7 @@ def test_a_wait_past_the_budget_raises_rate_limited_at_once(
 ) -> None:
     rate_limited(http, "GET", ASSET_URL, "20")
     started = time.monotonic()
-    with pytest.raises(tallyfy.RateLimited) as caught:
+    with pytest.raises(tallyfy_api.RateLimited) as caught:
         client(wait_budget=10).get_asset(ASSET_ID)
     assert time.monotonic() - started < 10
     assert caught.value.retry_after is not None
@@ -191,9 +195,9 @@ def test_the_default_throttle_holds_back_the_next_call_after_a_429(
 ) -> None:
     rate_limited(http, "GET", ASSET_URL, "20")
     c = client(wait_budget=0)
-    with pytest.raises(tallyfy.RateLimited):
+    with pytest.raises(tallyfy_api.RateLimited):
         c.get_asset(ASSET_ID)
-    with pytest.raises(tallyfy.RateLimited) as caught:
+    with pytest.raises(tallyfy_api.RateLimited) as caught:
         c.delete_file(ASSET_ID)
     assert caught.value.retry_after is not None
     assert caught.value.retry_after > 15
@@ -202,7 +206,7 @@ def test_the_default_throttle_holds_back_the_next_call_after_a_429(
 
 def test_local_throttle_waits_for_a_slot_within_max_wait() -> None:
     clock = FakeClock()
-    throttle = tallyfy.LocalThrottle(clock=clock, sleep=clock.sleep)
+    throttle = tallyfy_api.LocalThrottle(clock=clock, sleep=clock.sleep)
     throttle.pushed_back(retry_after=5)
     assert throttle.acquire(max_wait=10) is None
     assert clock.slept == [5.0]
@@ -210,7 +214,7 @@ def test_local_throttle_waits_for_a_slot_within_max_wait() -> None:
 
 def test_local_throttle_waits_nothing_for_a_slot_past_max_wait() -> None:
     clock = FakeClock()
-    throttle = tallyfy.LocalThrottle(clock=clock, sleep=clock.sleep)
+    throttle = tallyfy_api.LocalThrottle(clock=clock, sleep=clock.sleep)
     throttle.pushed_back(retry_after=5)
     assert throttle.acquire(max_wait=4) == 5.0
     assert clock.slept == []
@@ -218,7 +222,7 @@ def test_local_throttle_waits_nothing_for_a_slot_past_max_wait() -> None:
 
 def test_local_throttle_without_max_wait_waits_as_long_as_needed() -> None:
     clock = FakeClock()
-    throttle = tallyfy.LocalThrottle(clock=clock, sleep=clock.sleep)
+    throttle = tallyfy_api.LocalThrottle(clock=clock, sleep=clock.sleep)
     throttle.pushed_back(retry_after=500)
     assert throttle.acquire(max_wait=None) is None
     assert clock.slept == [500.0]
@@ -226,14 +230,14 @@ def test_local_throttle_without_max_wait_waits_as_long_as_needed() -> None:
 
 def test_backoff_past_the_budget_gives_up_with_the_error(http: responses.RequestsMock) -> None:
     http.get(ASSET_URL, status=503, body="")
-    with pytest.raises(tallyfy.ServerError):
+    with pytest.raises(tallyfy_api.ServerError):
         client(backoff=5, wait_budget=1).get_asset(ASSET_ID)
     assert len(http.calls) == 1
 
 
 def test_call_time_limit_covers_every_attempt_and_the_waits() -> None:
-    limit = tallyfy.call_time_limit(call_deadline=30, wait_budget=10)
-    assert limit == (1 + tallyfy.MAX_RETRIES) * 30 + 10
+    limit = tallyfy_api.call_time_limit(call_deadline=30, wait_budget=10)
+    assert limit == (1 + tallyfy_api.MAX_RETRIES) * 30 + 10
 
 
 # --- body caps ---
@@ -241,7 +245,7 @@ def test_call_time_limit_covers_every_attempt_and_the_waits() -> None:
 
 def test_metadata_over_the_cap_is_refused(http: responses.RequestsMock) -> None:
     http.get(ASSET_URL, body=b'{"data": {"id": "' + b"x" * 2000 + b'"}}')
-    with pytest.raises(tallyfy.ResponseTooLarge):
+    with pytest.raises(tallyfy_api.ResponseTooLarge):
         client(max_body_bytes=1000).get_asset(ASSET_ID)
 
 
@@ -250,7 +254,7 @@ def test_metadata_over_the_cap_is_refused_by_its_declared_length(
 ) -> None:
     source = Source(b"{" + b" " * 5000 + b"}")
     http.get(ASSET_URL, body=io.BufferedReader(source), headers={"Content-Length": "5002"})
-    with pytest.raises(tallyfy.ResponseTooLarge):
+    with pytest.raises(tallyfy_api.ResponseTooLarge):
         client(max_body_bytes=1000).get_asset(ASSET_ID)
     assert source.read_up_to == 0
 
@@ -258,7 +262,7 @@ def test_metadata_over_the_cap_is_refused_by_its_declared_length(
 def test_a_large_body_is_not_read_past_the_cap(http: responses.RequestsMock) -> None:
     source = Source(b"{" + b" " * (8 * 1024 * 1024) + b"}")
     http.get(ASSET_URL, body=io.BufferedReader(source))
-    with pytest.raises(tallyfy.ResponseTooLarge):
+    with pytest.raises(tallyfy_api.ResponseTooLarge):
         client(max_body_bytes=1024 * 1024).get_asset(ASSET_ID)
     assert 0 < source.read_up_to < 2 * 1024 * 1024
 
@@ -268,7 +272,7 @@ def test_list_pages_have_a_cap_of_their_own(http: responses.RequestsMock) -> Non
     http.get(RUNS_URL, json=page)
     http.get(RUNS_URL, json=page)
     assert len(client(max_body_bytes=1000).list_runs(per_page=1).items) == 1
-    with pytest.raises(tallyfy.ResponseTooLarge):
+    with pytest.raises(tallyfy_api.ResponseTooLarge):
         client(max_list_body_bytes=1000).list_runs(per_page=1)
 
 
@@ -276,7 +280,7 @@ def test_an_error_body_over_the_cap_keeps_its_status_meaning(
     http: responses.RequestsMock,
 ) -> None:
     http.delete(FILE_URL, status=404, json={"message": "Resource not found", "pad": "x" * 5000})
-    with pytest.raises(tallyfy.NotFound) as caught:
+    with pytest.raises(tallyfy_api.NotFound) as caught:
         client(max_body_bytes=1000).delete_file(ASSET_ID)
     assert caught.value.message == "Resource not found."
 

@@ -6,11 +6,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.db.models import Q
 
+import tallyfy_api
 from catalog import services, tasks
 from catalog.models import Scan, ScanState
-from files import tallyfy
-from files.ids import is_valid_id
 from files.models import Organization
+from tallyfy_api.ids import is_valid_id
 
 
 class Command(BaseCommand):
@@ -59,7 +59,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         except services.ScanBusy as exc:
             raise CommandError(f"{exc} Its lease ends within {services.LEASE}.") from exc
-        except tallyfy.TallyfyError as exc:
+        except tallyfy_api.TallyfyError as exc:
             scan.refresh_from_db()
             when = f"{scan.next_attempt_at:%Y-%m-%d %H:%M:%S %Z}" if scan.next_attempt_at else "now"
             raise CommandError(

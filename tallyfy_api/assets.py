@@ -12,8 +12,8 @@ from urllib.parse import unquote
 
 import requests
 
-from files.tallyfy.errors import DownloadInterrupted, UnexpectedResponse
-from files.tallyfy.transport import BODY_READ_ERRORS, ascii_int, set_read_timeout
+from tallyfy_api.errors import DownloadInterrupted, UnexpectedResponse
+from tallyfy_api.transport import BODY_READ_ERRORS, ascii_int, set_read_timeout
 
 DOWNLOAD_CHUNK_BYTES = 1024 * 1024
 _EXTENDED_FILENAME = re.compile(

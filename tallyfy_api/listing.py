@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from files.tallyfy.errors import UnexpectedResponse
+from tallyfy_api.errors import UnexpectedResponse
 
 MAX_PER_PAGE = 100  # Tallyfy's documented cap
 

@@ -22,7 +22,8 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util import Timeout
 
-from files.tallyfy.errors import (
+from tallyfy_api.config import ClientConfig
+from tallyfy_api.errors import (
     ConnectionFailed,
     DeadlineExceeded,
     RateLimited,
@@ -31,7 +32,7 @@ from files.tallyfy.errors import (
     TallyfyError,
     error_for,
 )
-from files.tallyfy.throttle import LocalThrottle, Throttle
+from tallyfy_api.throttle import LocalThrottle, Throttle
 
 logger = logging.getLogger(__name__)
 
@@ -100,24 +101,12 @@ class Transport:
         base_url: str,
         org_id: str,
         token: str,
-        connect_timeout: float,
-        read_timeout: float,
-        call_deadline: float,
-        max_body_bytes: int,
-        retry_after_cap: float,
-        backoff: float,
-        wait_budget: float | None,
+        config: ClientConfig,
         throttle: Throttle | None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.root = f"{base_url}/organizations/{quote(org_id, safe='')}"
-        self.connect_timeout = connect_timeout
-        self.read_timeout = read_timeout
-        self.call_deadline = call_deadline
-        self.max_body_bytes = max_body_bytes
-        self.retry_after_cap = retry_after_cap
-        self.backoff = backoff
-        self.wait_budget = wait_budget
+        self.config = config
         self.throttle: Throttle = throttle if throttle is not None else LocalThrottle()
         self._sleep = sleep
         self.session = requests.Session()
@@ -146,7 +135,7 @@ class Transport:
     ) -> Answer:
         """A whole answer. A 2xx body over `body_limit` raises ResponseTooLarge, unless the
         body is not needed (then it is dropped unread)."""
-        limit = self.max_body_bytes if body_limit is None else body_limit
+        limit = self.config.max_body_bytes if body_limit is None else body_limit
         return self._with_retries(
             method,
             self._url(segments),
@@ -175,7 +164,7 @@ class Transport:
         stream: bool,
         params: Mapping[str, str | int] | None = None,
     ) -> T:
-        budget = _Budget(self.wait_budget)
+        budget = _Budget(self.config.wait_budget)
         rate_limited: RateLimited | None = None
         attempt = 0
         while True:
@@ -189,7 +178,7 @@ class Transport:
                     retry_after=(
                         self._backoff_delay(attempt)
                         if exc.retry_after is None
-                        else min(exc.retry_after, self.retry_after_cap)
+                        else min(exc.retry_after, self.config.retry_after_cap)
                     )
                 )
                 if attempt >= MAX_RETRIES:
@@ -226,7 +215,8 @@ class Transport:
         ) from rate_limited
 
     def _backoff_delay(self, attempt: int) -> float:
-        return self.backoff * 2**attempt + random.uniform(0, self.backoff / 2)  # noqa: S311 (jitter)
+        backoff = self.config.backoff
+        return backoff * 2**attempt + random.uniform(0, backoff / 2)  # noqa: S311 (jitter)
 
     def _send(
         self,
@@ -241,7 +231,9 @@ class Transport:
         # A streamed body is passed on byte for byte with its Content-Length: no compression.
         headers = {"Accept-Encoding": "identity"} if stream else None
         timeout = Timeout(
-            total=self.call_deadline, connect=self.connect_timeout, read=self.read_timeout
+            total=self.config.call_deadline,
+            connect=self.config.connect_timeout,
+            read=self.config.read_timeout,
         )
         try:
             response = self.session.request(
@@ -254,9 +246,9 @@ class Transport:
                 stream=True,
             )
         except requests.Timeout as exc:
-            if time.monotonic() - started >= self.call_deadline:
+            if time.monotonic() - started >= self.config.call_deadline:
                 raise DeadlineExceeded(
-                    f"Tallyfy did not answer within {self.call_deadline:g} s ({method})."
+                    f"Tallyfy did not answer within {self.config.call_deadline:g} s ({method})."
                 ) from exc
             raise ConnectionFailed(f"Tallyfy did not answer in time ({method}).") from exc
         except requests.RequestException as exc:
@@ -267,7 +259,7 @@ class Transport:
             "tallyfy %s %s -> %s", method, url.removeprefix(self.root), response.status_code
         )
         if not 200 <= response.status_code < 300:
-            body = self._read(response, started, limit=self.max_body_bytes)
+            body = self._read(response, started, limit=self.config.max_body_bytes)
             raise error_for(response.status_code, response.headers, body or b"")
         return response, started
 
@@ -293,18 +285,18 @@ class Transport:
                 return None
             raw, chunks, size = response.raw, [], 0
             while True:
-                left = started + self.call_deadline - time.monotonic()
+                left = started + self.config.call_deadline - time.monotonic()
                 if left <= 0:
                     raise DeadlineExceeded(
-                        f"Tallyfy's answer took longer than {self.call_deadline:g} s."
+                        f"Tallyfy's answer took longer than {self.config.call_deadline:g} s."
                     )
-                set_read_timeout(raw, min(self.read_timeout, left))
+                set_read_timeout(raw, min(self.config.read_timeout, left))
                 try:
                     chunk = raw.read1(_READ_BYTES, decode_content=True)
                 except BODY_READ_ERRORS as exc:
-                    if time.monotonic() - started >= self.call_deadline:
+                    if time.monotonic() - started >= self.config.call_deadline:
                         raise DeadlineExceeded(
-                            f"Tallyfy's answer took longer than {self.call_deadline:g} s."
+                            f"Tallyfy's answer took longer than {self.config.call_deadline:g} s."
                         ) from exc
                     raise ConnectionFailed(
                         f"Tallyfy's answer broke off ({type(exc).__name__})."

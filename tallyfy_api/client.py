@@ -4,26 +4,23 @@ from __future__ import annotations
 
 import json
 import mimetypes
-from collections.abc import Iterable
 from typing import Any
 
-from files.base_urls import check_api_base_url
-from files.ids import validate_id
-from files.tallyfy.assets import Asset, Deleted, Download
-from files.tallyfy.errors import NotFound, UnexpectedResponse
-from files.tallyfy.listing import MAX_PER_PAGE, Page
-from files.tallyfy.throttle import Throttle
-from files.tallyfy.transport import Answer, Transport, call_time_limit
-
-MIB = 1024 * 1024
+from tallyfy_api.assets import Asset, Deleted, Download
+from tallyfy_api.base_urls import check_api_base_url
+from tallyfy_api.config import ClientConfig
+from tallyfy_api.errors import NotFound, UnexpectedResponse
+from tallyfy_api.ids import validate_id
+from tallyfy_api.listing import MAX_PER_PAGE, Page
+from tallyfy_api.throttle import Throttle
+from tallyfy_api.transport import Answer, Transport, call_time_limit
 
 
 class TallyfyClient:
     """One organization's view of Tallyfy's API, over one pooled session.
 
-    `wait_budget` caps the seconds one call spends waiting (Retry-After, the throttle's
-    slots, backoff between retries); None waits as long as needed. `throttle` paces the calls
-    (see `Throttle`); by default an in-process one that only holds back after a 429.
+    `config` bounds every call (see `ClientConfig`). `throttle` paces the calls (see
+    `Throttle`); by default an in-process one that only holds back after a 429.
     """
 
     def __init__(
@@ -32,46 +29,29 @@ class TallyfyClient:
         base_url: str,
         org_id: str,
         token: str,
-        allowed_hosts: Iterable[str],
-        insecure_hosts: Iterable[str] = (),
-        connect_timeout: float = 5.0,
-        read_timeout: float = 30.0,
-        call_deadline: float = 30.0,
-        download_min_rate: int = 8 * 1024,
-        max_body_bytes: int = MIB,
-        max_list_body_bytes: int = 16 * MIB,
-        retry_after_cap: float = 30.0,
-        backoff: float = 0.5,
-        wait_budget: float | None = None,
+        config: ClientConfig,
         throttle: Throttle | None = None,
     ) -> None:
+        self.config = config
         self.base_url = check_api_base_url(
-            base_url, allowed_hosts=allowed_hosts, insecure_hosts=insecure_hosts
+            base_url, allowed_hosts=config.allowed_hosts, insecure_hosts=config.insecure_hosts
         )
         self.org_id = validate_id(org_id, what="organization id")
-        self.max_list_body_bytes = max_list_body_bytes
-        self.download_min_rate = download_min_rate
         self.transport = Transport(
             base_url=self.base_url,
             org_id=self.org_id,
             token=token,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            call_deadline=call_deadline,
-            max_body_bytes=max_body_bytes,
-            retry_after_cap=retry_after_cap,
-            backoff=backoff,
-            wait_budget=wait_budget,
+            config=config,
             throttle=throttle,
         )
 
     @property
     def call_time_limit(self) -> float | None:
         """The longest one call of this client can take, or None with no wait budget."""
-        if self.transport.wait_budget is None:
+        if self.config.wait_budget is None:
             return None
         return call_time_limit(
-            call_deadline=self.transport.call_deadline, wait_budget=self.transport.wait_budget
+            call_deadline=self.config.call_deadline, wait_budget=self.config.wait_budget
         )
 
     def close(self) -> None:
@@ -165,7 +145,7 @@ class TallyfyClient:
                 "with": "assets,form_fields,tasks,tasks.form_fields",
                 "form_fields_values": "true",
             },
-            body_limit=self.max_list_body_bytes,
+            body_limit=self.config.max_list_body_bytes,
         )
         payload = _json(answer)
         data = payload.get("data") if isinstance(payload, dict) else None
@@ -220,16 +200,16 @@ class TallyfyClient:
             "GET",
             *segments,
             params={"page": page, "per_page": per_page, **params},
-            body_limit=self.max_list_body_bytes,
+            body_limit=self.config.max_list_body_bytes,
         )
         return Page.from_payload(_json(answer))
 
     def _download(self, response: Any, *, content_type: str | None = None) -> Download:
         return Download(
             response,
-            read_timeout=self.transport.read_timeout,
-            stall_window=self.transport.call_deadline,
-            min_window_bytes=max(1, int(self.download_min_rate * self.transport.call_deadline)),
+            read_timeout=self.config.read_timeout,
+            stall_window=self.config.call_deadline,
+            min_window_bytes=max(1, int(self.config.download_min_rate * self.config.call_deadline)),
             content_type=content_type,
         )
 

@@ -7,9 +7,10 @@ budget and a throttle, and one mapping from status codes to exceptions.
 
 from __future__ import annotations
 
-from files.tallyfy.assets import DOWNLOAD_CHUNK_BYTES, Asset, Deleted, Download
-from files.tallyfy.client import TallyfyClient
-from files.tallyfy.errors import (
+from tallyfy_api.assets import DOWNLOAD_CHUNK_BYTES, Asset, Deleted, Download
+from tallyfy_api.client import TallyfyClient
+from tallyfy_api.config import ClientConfig
+from tallyfy_api.errors import (
     AuthenticationFailed,
     ConnectionFailed,
     DeadlineExceeded,
@@ -24,16 +25,16 @@ from files.tallyfy.errors import (
     TallyfyError,
     UnexpectedResponse,
 )
-from files.tallyfy.finding import FoundFile, Upload
-from files.tallyfy.listing import (
+from tallyfy_api.finding import FoundFile, Upload
+from tallyfy_api.listing import (
     MAX_PER_PAGE,
     ListCursor,
     ListingBroken,
     Page,
     pages,
 )
-from files.tallyfy.throttle import LocalThrottle, Throttle
-from files.tallyfy.transport import MAX_RETRIES, call_time_limit
+from tallyfy_api.throttle import LocalThrottle, Throttle
+from tallyfy_api.transport import MAX_RETRIES, call_time_limit
 
 __all__ = [
     "DOWNLOAD_CHUNK_BYTES",
@@ -41,6 +42,7 @@ __all__ = [
     "MAX_RETRIES",
     "Asset",
     "AuthenticationFailed",
+    "ClientConfig",
     "ConnectionFailed",
     "DeadlineExceeded",
     "Deleted",

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from files.ids import ID_PATTERN, is_valid_id
+from tallyfy_api.ids import ID_PATTERN, is_valid_id
 
 _FILE_URL = re.compile(rf"\borganizations/{ID_PATTERN}/(?:file|assets)/(?P<id>{ID_PATTERN})")
 
