@@ -22,8 +22,8 @@ _PEOPLE = ["jane", "john", "zoe", "ana", "bjorn", "chen", "olu", "maria", "li", 
 def fill_to(total: int) -> None:
     from catalog.folding import fold
     from catalog.models import AttachedTo, IndexedFile
-    from files.models import Organization
-    from files.organizations import organization_create
+    from organizations.models import Organization
+    from organizations.services import organization_create
 
     have = IndexedFile.objects.count()
     if have > total:

@@ -73,7 +73,7 @@ def scan(served: dict[str, Any], *, latency_ms: int, rate: int) -> dict[str, Any
 
     from catalog import services
     from catalog.models import IndexedFile
-    from files.organizations import organization_create
+    from organizations.services import organization_create
     from throttling.models import RateLimit
 
     root = f"http://127.0.0.1:{served['port']}"

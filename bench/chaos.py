@@ -93,7 +93,7 @@ def measure(port: int) -> list[dict[str, Any]]:
     from django.contrib.auth.models import User
 
     from bench.harness import Sandbox
-    from files.organizations import organization_create
+    from organizations.services import organization_create
     from tests.chaos.driver import ChaosConfig, ChaosRun
     from tests.chaos.invariants import failures
 

@@ -26,8 +26,8 @@ from bench.harness import PYTHON, ROOT, Sandbox, manage, panel_env, peak_rss_kib
 from devtools.processes import RUN_WORKER
 
 if TYPE_CHECKING:
-    from files.models import Organization
     from jobs.models import DeletionJob
+    from organizations.models import Organization
 
 RATE = 600  # requests a minute: the sandbox's limit and the organization's rate in the panel
 LATENCY_MS = 50
@@ -201,8 +201,8 @@ class Bench:
     def __init__(self, box: Sandbox) -> None:
         from django.contrib.auth import get_user_model
 
-        from files.models import Organization
-        from files.organizations import organization_create
+        from organizations.models import Organization
+        from organizations.services import organization_create
 
         self.box = box
         self.user = get_user_model().objects.create_superuser("bench-jobs", "", None)

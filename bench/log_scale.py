@@ -48,8 +48,9 @@ def fill_to(total: int) -> None:
     """Add made-up deletions until the log holds `total` rows (kept between runs)."""
     from django.contrib.auth.models import User
 
-    from files.models import DeletionState, FileDeletion, Organization
-    from files.organizations import organization_create
+    from files.models import DeletionState, FileDeletion
+    from organizations.models import Organization
+    from organizations.services import organization_create
 
     have = FileDeletion.objects.count()
     if have > total:

@@ -14,13 +14,13 @@ from django.urls import URLPattern, path, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
+from admin_pages.pagination import CappedCountPaginator
 from catalog import run_views, search, services, tasks
 from catalog.models import IndexedFile, Scan
 from catalog.run_views import files_url
-from files.display import display_name
-from files.models import Organization
-from files.pagination import CappedCountPaginator
 from jobs.services import JobRefused
+from organizations.models import Organization
+from tallyfy_api.names import display_name
 
 
 class IndexPaginator(CappedCountPaginator):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import tallyfy_api
-from files.clients import tallyfy_client
-from files.models import Organization
+from organizations.clients import tallyfy_client
+from organizations.models import Organization
 
 
 def scan_client(*, organization: Organization) -> tallyfy_api.TallyfyClient:

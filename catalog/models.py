@@ -4,8 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from files.display import display_name
-from files.models import Organization
+from organizations.models import Organization
+from tallyfy_api.names import display_name
 
 
 class AttachedTo(models.TextChoices):

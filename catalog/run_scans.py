@@ -18,7 +18,7 @@ import tallyfy_api
 from catalog import services, tasks
 from catalog.clients import interactive_scan_client
 from catalog.models import IndexedFile, Scan
-from files.models import Organization
+from organizations.models import Organization
 from tallyfy_api.ids import validate_id
 
 # Failures that waiting cures: the workers' client waits, the request's does not.

@@ -15,8 +15,8 @@ from django.utils.http import urlencode
 
 from catalog import run_scans
 from catalog.models import Scan, ScanState
-from files.errors import USER_FACING_ERRORS, describe_failure
-from files.models import Organization
+from organizations.errors import USER_FACING_ERRORS, describe_failure
+from organizations.models import Organization
 from tallyfy_api.ids import is_valid_id
 
 SCAN_PERMISSION = "catalog.add_scan"

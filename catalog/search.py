@@ -32,10 +32,8 @@ from django.db.models import F, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.http import HttpRequest
 
-from catalog.folding import fold
-from catalog.models import IndexedFile
-from files import text_search
-from files.text_search import (
+from admin_pages import text_search
+from admin_pages.text_search import (
     TRIGRAM,
     checked_part,
     fts_phrase,
@@ -44,6 +42,8 @@ from files.text_search import (
     unindexed,
     without_common_extension,
 )
+from catalog.folding import fold
+from catalog.models import IndexedFile
 from tallyfy_api.ids import is_valid_id
 
 NAMES_TEXT_TABLE = "catalog_indexedfile_search"

@@ -38,10 +38,11 @@ from catalog.models import (
     ScanPhase,
     ScanState,
 )
-from files.models import GONE_STATES, FileDeletion, Organization
+from files.models import GONE_STATES, FileDeletion
 from jobs.lines import ParsedFiles
 from jobs.models import DeletionJob
 from jobs.services import JobRefused, job_create
+from organizations.models import Organization
 from tallyfy_api import finding
 from tallyfy_api.ids import InvalidId
 

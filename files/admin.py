@@ -3,125 +3,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
-from django.urls import URLPattern, path, reverse
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils import timezone
-from django.utils.decorators import method_decorator
 from django.utils.html import format_html
-from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_POST
 
-from files import log_search, services
-from files.display import display_name
-from files.errors import USER_FACING_ERRORS, describe_deletion_failure, describe_failure
-from files.forms import OrganizationForm
-from files.models import DeletionState, FileDeletion, Organization
-from files.pagination import CappedCountPaginator
-from throttling.admin import RateLimitInline
-
-
-def token_status(organization: Organization) -> str:
-    return f"set, ending {organization.token_hint}" if organization.token_last4 else "not set"
-
-
-@admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
-    form = OrganizationForm
-    list_display = ["name", "org_id", "api_base_url", "token_hint", "last_connected_at"]
-    search_fields = ["name", "org_id"]
-    readonly_fields = ["token_hint", "last_connected_at", "created_at", "updated_at"]
-    fields = [
-        "name",
-        "org_id",
-        "api_base_url",
-        "token",
-        "token_hint",
-        "last_connected_at",
-        "created_at",
-        "updated_at",
-    ]
-    actions = ["test_connection"]
-    inlines = [RateLimitInline]
-
-    @admin.display(description="Token")
-    def token_hint(self, organization: Organization) -> str:
-        return token_status(organization)
-
-    def get_urls(self) -> list[URLPattern]:
-        check = require_POST(self.admin_site.admin_view(self.test_connection_view))
-        return [
-            path("<int:pk>/test-connection/", check, name="files_organization_test_connection"),
-            *super().get_urls(),
-        ]
-
-    def test_connection_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        organization = get_object_or_404(Organization, pk=pk)
-        if not self.has_view_permission(request, organization):
-            raise PermissionDenied
-        self._check_connection(request, organization)
-        return HttpResponseRedirect(
-            reverse("admin:files_organization_change", args=[organization.pk])
-        )
-
-    @method_decorator(sensitive_post_parameters("token"))
-    def add_view(
-        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        return super().add_view(request, form_url, extra_context)
-
-    @method_decorator(sensitive_post_parameters("token"))
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        extra_context = {
-            **(extra_context or {}),
-            "connection_check_url": reverse(
-                "admin:files_organization_test_connection", args=[object_id]
-            )
-            if str(object_id).isdigit()
-            else None,
-        }
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
-        # Filtering on the ciphertext would read it out a prefix at a time (…__regex=^g).
-        return not lookup.startswith("token_") and super().lookup_allowed(lookup, value, request)
-
-    def save_form(self, request: HttpRequest, form: OrganizationForm, change: bool) -> Organization:
-        return form.save()  # files.organizations validates, encrypts the token and saves
-
-    def save_model(
-        self, request: HttpRequest, obj: Organization, form: OrganizationForm, change: bool
-    ) -> None:
-        pass  # saved by save_form
-
-    @admin.action(description="Test connection to Tallyfy", permissions=["view"])
-    def test_connection(self, request: HttpRequest, queryset: QuerySet[Organization]) -> None:
-        for organization in queryset:
-            self._check_connection(request, organization)
-
-    def _check_connection(self, request: HttpRequest, organization: Organization) -> None:
-        try:
-            verdict = services.organization_check_connection(organization=organization)
-        except USER_FACING_ERRORS as exc:
-            self.message_user(
-                request,
-                format_html(
-                    "{}: {}", organization.name, describe_failure(exc, organization=organization)
-                ),
-                messages.ERROR,
-            )
-        else:
-            self.message_user(request, f"{organization.name}: {verdict}", messages.SUCCESS)
+from admin_pages.pagination import CappedCountPaginator
+from files import log_search
+from files.deletion_errors import describe_deletion_failure
+from files.models import DeletionState, FileDeletion
+from tallyfy_api.names import display_name
 
 
 class JobFilter(admin.SimpleListFilter):

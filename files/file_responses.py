@@ -7,8 +7,8 @@ import re
 from django.http import StreamingHttpResponse
 from django.utils.http import content_disposition_header
 
-from files.display import display_name
 from tallyfy_api import Download
+from tallyfy_api.names import display_name
 
 # Shown inline; everything else is an attachment. SVG and HTML can carry script, so never.
 INLINE_SAFE_TYPES = frozenset(

@@ -19,8 +19,7 @@ import re
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 
-from files.models import FileDeletion
-from files.text_search import (
+from admin_pages.text_search import (
     TRIGRAM,
     checked_part,
     fts_phrase,
@@ -30,6 +29,7 @@ from files.text_search import (
     unindexed,
     without_common_extension,
 )
+from files.models import FileDeletion
 
 SQLITE_TEXT_TABLE = "files_filedeletion_search"
 _IN_TEXT_TABLE = (

@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlencode, urlsplit
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.urls import reverse
 
-from files.models import Organization
+from organizations.models import Organization
 from tallyfy_api.ids import ID_PATTERN
 
 # The file index's permissions, named here rather than imported.

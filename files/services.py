@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -21,18 +20,12 @@ from django.db.models import Q
 from django.utils import timezone
 
 import tallyfy_api
-from files.clients import tallyfy_client
-from files.display import display_name
-from files.models import (
-    GONE_STATES,
-    UNSETTLED_STATES,
-    DeletionState,
-    DeletionTicket,
-    FileDeletion,
-    Organization,
-)
-from files.tokens import TokenDecryptionError
+from files.models import GONE_STATES, UNSETTLED_STATES, DeletionState, DeletionTicket, FileDeletion
+from organizations.clients import tallyfy_client
+from organizations.models import Organization
+from organizations.tokens import TokenDecryptionError
 from tallyfy_api.base_urls import DisallowedBaseURL
+from tallyfy_api.names import display_name
 
 logger = logging.getLogger(__name__)
 
@@ -89,34 +82,6 @@ def file_probe(*, organization: Organization, asset_id: str) -> FileProbe:
         return FileProbe(download.content_type, download.content_length)
     finally:
         download.close()
-
-
-def organization_check_connection(*, organization: Organization) -> str:
-    """Whether the token works for this organization: asks for one process run, and records
-    the time of a successful answer in `last_connected_at`.
-
-    Raises AuthenticationFailed (401: token rejected), PermissionDenied (403: no access to this
-    organization), EndpointNotFound (wrong base URL), NotFound (another 404), ServerError or
-    ConnectionFailed (Tallyfy unavailable), and the rest of the family.
-    """
-    client = tallyfy_client(organization=organization)
-    try:
-        client.list_runs(per_page=1)
-    except tallyfy_api.NotFound as exc:
-        # The runs list exists for every organization. A 404 that is a web page, or any 404
-        # from a base URL without `/api` (which only api.tallyfy.com does without), means the
-        # base URL does not reach Tallyfy's API.
-        base = urlsplit(organization.api_base_url)
-        has_api = base.path.rstrip("/").endswith("/api") or base.hostname == "api.tallyfy.com"
-        if not exc.json_body or not has_api:
-            raise tallyfy_api.EndpointNotFound(
-                exc.message, status=exc.status, request_id=exc.request_id, code=exc.code
-            ) from exc
-        raise
-    now = timezone.now()
-    Organization.objects.filter(pk=organization.pk).update(last_connected_at=now)
-    organization.last_connected_at = now
-    return "The token works: Tallyfy accepted it for this organization."
 
 
 def _confirmation_matches(*, ticket: DeletionTicket, confirmation: str) -> bool:

@@ -18,19 +18,16 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 import tallyfy_api
+from admin_pages.pages import View, admin_page, render_page
 from files import services
-from files.display import display_name, escaped_in_json
-from files.errors import (
-    USER_FACING_ERRORS,
-    describe_deletion_failure,
-    describe_failure,
-    with_details,
-)
+from files.deletion_errors import describe_deletion_failure
 from files.file_responses import INLINE_SAFE_TYPES, file_response, media_type, safe_filename
 from files.forms import DeleteFileForm, FileLookupForm
 from files.lookup_hints import files_of_run_or_task_url
-from files.models import DeletionState, FileDeletion, Organization
-from files.pages import View, admin_page, render_page
+from files.models import DeletionState, FileDeletion
+from organizations.errors import USER_FACING_ERRORS, describe_failure, with_details
+from organizations.models import Organization
+from tallyfy_api.names import display_name, escaped_in_json
 
 LOOKUP_PERMISSION = "files.lookup_file"
 DELETE_PERMISSION = "files.delete_file"

@@ -4,8 +4,8 @@ from django import forms
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
-from files.models import Organization
 from jobs.lines import ParsedFiles, files_from_csv, files_from_text
+from organizations.models import Organization
 
 # 10,000 URLs of ~150 characters, with room to spare; a bigger upload is not a list of files.
 CSV_MAX_BYTES = 5 * 1024 * 1024

@@ -23,7 +23,7 @@ class JobState(models.TextChoices):
 
 class DeletionJob(models.Model):
     organization = models.ForeignKey(
-        "files.Organization", on_delete=models.PROTECT, related_name="+"
+        "organizations.Organization", on_delete=models.PROTECT, related_name="+"
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"

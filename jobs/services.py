@@ -15,11 +15,12 @@ from django.db.models import Count, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from files.models import DeletionState, FileDeletion, Organization
+from files.models import DeletionState, FileDeletion
 from jobs import machine
 from jobs.lines import BadLine, ParsedFiles
 from jobs.models import DeletionJob, FileState, JobFile, JobState, PreviewState
 from jobs.tasks import job_wake
+from organizations.models import Organization
 
 ENDED_STATES = machine.ENDED_STATES
 

@@ -16,11 +16,12 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from files.models import DeletionState, Organization
-from files.pages import User, admin_page, render_page
+from admin_pages.pages import User, admin_page, render_page
+from files.models import DeletionState
 from jobs import services
 from jobs.forms import JobConfirmForm, JobCreateForm
 from jobs.models import DeletionJob, FileState, JobState, PreviewState
+from organizations.models import Organization
 
 LOOKUP_PERMISSION = "files.lookup_file"
 DELETE_PERMISSION = "files.delete_file"

@@ -38,13 +38,13 @@ from django.utils.html import strip_tags
 
 import tallyfy_api
 from files import services as file_services
-from files.clients import calls_guarded_by, tallyfy_client
-from files.errors import describe_failure
 from files.models import DeletionState, FileDeletion
-from files.tokens import TokenDecryptionError
 from jobs import machine
 from jobs.machine import Claim, ClaimLost
 from jobs.models import DeletionJob, FileState, JobFile, JobState, PreviewState, Worker
+from organizations.clients import calls_guarded_by, tallyfy_client
+from organizations.errors import describe_failure
+from organizations.tokens import TokenDecryptionError
 from tallyfy_api.base_urls import DisallowedBaseURL
 
 logger = logging.getLogger(__name__)

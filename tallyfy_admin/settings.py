@@ -45,8 +45,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "axes",
     "django_tasks_db",
-    "files",
+    "accounts",
+    "organizations",
     "throttling",
+    "files",
     "jobs",
     "catalog",
 ]
@@ -59,7 +61,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "files.middleware.SessionLifetimeMiddleware",
+    "accounts.middleware.SessionLifetimeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "jobs.middleware.JobEndedMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -134,7 +136,7 @@ LOGIN_REDIRECT_URL = "admin:index"
 
 # --- Sessions: 30 minutes idle ends a session, 12 hours ends it regardless. ---
 SESSION_COOKIE_AGE = env.int("DJANGO_SESSION_IDLE_SECONDS", default=30 * 60)
-SESSION_TOUCH_INTERVAL = 60  # seconds: how stale the idle clock may be (files.middleware)
+SESSION_TOUCH_INTERVAL = 60  # seconds: how stale the idle clock may be (accounts.middleware)
 SESSION_ABSOLUTE_LIFETIME = timedelta(
     seconds=env.int("DJANGO_SESSION_ABSOLUTE_SECONDS", default=12 * 60 * 60)
 )
@@ -173,18 +175,18 @@ SECURE_CSP = {
 }
 
 # Values marked sensitive (tokens, passwords) are left out of error pages, DEBUG's included.
-DEFAULT_EXCEPTION_REPORTER_FILTER = "files.error_reports.AlwaysSafeExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "tallyfy_admin.error_reports.AlwaysSafeExceptionReporterFilter"
 
 # --- Brute force: django-axes. ---
 AXES_FAILURE_LIMIT = env.int("DJANGO_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("DJANGO_LOGIN_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "files.lockout.lockout_response"
-# X-Forwarded-For is believed only as far as trusted proxies wrote it (files.client_ip);
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+# X-Forwarded-For is believed only as far as trusted proxies wrote it (accounts.client_ip);
 # otherwise anyone could name a fresh address per attempt and never be locked out.
 TRUSTED_PROXY_COUNT = env.int("DJANGO_PROXY_COUNT", default=0)
-AXES_CLIENT_IP_CALLABLE = "files.client_ip.client_ip"
+AXES_CLIENT_IP_CALLABLE = "accounts.client_ip.client_ip"
 
 # --- Tallyfy. ---
 TALLYFY_DEFAULT_API_BASE_URL = "https://go.tallyfy.com/api"
@@ -281,7 +283,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {
         "escaped": {
-            "()": "files.log_format.EscapingFormatter",
+            "()": "tallyfy_admin.log_format.EscapingFormatter",
             "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
         }
     },

@@ -5,7 +5,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from files.password_change import password_change_view
+from accounts.password_change import password_change_view
 
 admin.site.site_header = "Tallyfy admin"
 admin.site.site_title = "Tallyfy admin"

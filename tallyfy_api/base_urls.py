@@ -29,7 +29,7 @@ def _origin_listed(host: str, port: int, entries: Iterable[str], *, scheme: str)
         try:
             listed_host, listed_port = parse_host_entry(entry)
         except ValueError:
-            continue  # files.checks reports it; an entry that cannot be read allows nothing
+            continue  # organizations.checks reports it; an entry that cannot be read allows nothing
         if listed_host == host and (listed_port or DEFAULT_PORTS[scheme]) == port:
             return True
     return False

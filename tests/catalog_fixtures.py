@@ -11,7 +11,7 @@ from django.tasks import task_backends
 
 from catalog.folding import fold
 from catalog.models import AttachedTo, IndexedFile
-from files.models import Organization
+from organizations.models import Organization
 
 IMMEDIATE_TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
 

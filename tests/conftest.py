@@ -8,8 +8,8 @@ from django.urls import reverse
 
 import tallyfy_api
 from files import services
-from files.models import Organization
-from files.organizations import organization_create
+from organizations.models import Organization
+from organizations.services import organization_create
 
 ORG_ID = "5a6d1b0f3c2e4d8a9b7c6e5f4a3b2c1d"
 ASSET_ID = "c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0"
@@ -61,7 +61,9 @@ def file_page_url(name: str, org: Organization, asset_id: str = ASSET_ID) -> str
 def make_staff(username: str, *codenames: str) -> User:
     user = User.objects.create_user(username=username, password="pw-for-tests-only", is_staff=True)
     user.user_permissions.set(
-        Permission.objects.filter(content_type__app_label="files", codename__in=codenames)
+        Permission.objects.filter(
+            content_type__app_label__in=["files", "organizations"], codename__in=codenames
+        )
     )
     return user
 

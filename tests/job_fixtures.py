@@ -8,10 +8,10 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.utils import timezone
 
-from files.models import Organization
 from jobs import services, work
 from jobs.lines import files_from_text
 from jobs.models import DeletionJob, JobState, PreviewState, Worker
+from organizations.models import Organization
 from tests.conftest import make_staff
 from tests.sandbox_fixtures import Sandbox
 

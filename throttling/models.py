@@ -18,7 +18,7 @@ class RateLimit(models.Model):
     """
 
     organization = models.OneToOneField(
-        "files.Organization",
+        "organizations.Organization",
         on_delete=models.CASCADE,
         primary_key=True,
         related_name="rate_limit",

@@ -9,8 +9,8 @@ from typing import Any
 from django import template
 from django.contrib.admin.views.main import ChangeList
 
+from admin_pages.date_hierarchy import date_hierarchy
 from catalog import search
-from files.date_hierarchy import date_hierarchy
 
 register = template.Library()
 

@@ -3,7 +3,7 @@
 import django.core.validators
 import django.db.models.deletion
 import django.utils.timezone
-import files.models
+import organizations.models
 from django.conf import settings
 from django.db import migrations, models
 
@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(max_length=200, unique=True)),
                 ('org_id', models.CharField(max_length=255, validators=[django.core.validators.RegexValidator('\\A[A-Za-z0-9_-]{1,255}\\Z', "Use 1 to 255 letters, digits, '-' or '_' (a Tallyfy id).")], verbose_name='Tallyfy organization id')),
-                ('api_base_url', models.CharField(default=files.models.default_api_base_url, help_text='https://go.tallyfy.com/api (documented) or https://api.tallyfy.com.', max_length=500, validators=[files.models.validate_api_base_url], verbose_name='API base URL')),
+                ('api_base_url', models.CharField(default=organizations.models.default_api_base_url, help_text='https://go.tallyfy.com/api (documented) or https://api.tallyfy.com.', max_length=500, validators=[organizations.models.validate_api_base_url], verbose_name='API base URL')),
                 ('token_ciphertext', models.TextField(editable=False)),
                 ('token_last4', models.CharField(editable=False, max_length=4)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),

@@ -7,7 +7,7 @@ from typing import Any
 from django import template
 from django.contrib.admin.views.main import ChangeList
 
-from files.date_hierarchy import date_hierarchy
+from admin_pages.date_hierarchy import date_hierarchy
 
 register = template.Library()
 

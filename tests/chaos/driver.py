@@ -32,7 +32,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from devtools.processes import ROOT, RUN_WORKER
-from files.models import Organization
+from organizations.models import Organization
 from tests.chaos import invariants
 from tests.chaos import jobs_adapter as jobs
 

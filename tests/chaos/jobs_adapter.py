@@ -12,7 +12,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
-from files.models import Organization
+from organizations.models import Organization
 
 # Job states, by what they mean to the checks.
 ENDED = frozenset({"finished", "finished_with_failures", "cancelled"})

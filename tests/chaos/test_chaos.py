@@ -14,8 +14,9 @@ import requests
 from django.contrib.auth.models import Permission, User
 from django.db import connection
 
-from files.models import FileDeletion, Organization
+from files.models import FileDeletion
 from jobs.models import JobFile
+from organizations.models import Organization
 from tests.chaos.driver import ChaosConfig, ChaosReport, ChaosRun, chaos_seed, take_snapshot
 from tests.chaos.invariants import check_all, failures
 from tests.conftest import make_staff

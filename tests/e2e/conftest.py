@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import Page
 
-from files.models import Organization
+from organizations.models import Organization
 from tests.conftest import make_organization, make_staff
 from tests.sandbox_fixtures import Sandbox, sandbox, sandbox_server  # noqa: F401
 

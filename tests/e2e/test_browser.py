@@ -7,7 +7,8 @@ import re
 from django.contrib.auth.models import User
 from playwright.sync_api import Browser, Page, expect
 
-from files.models import DeletionState, FileDeletion, Organization
+from files.models import DeletionState, FileDeletion
+from organizations.models import Organization
 from sandbox.seed import png_bytes
 from tests.conftest import make_organization
 from tests.e2e.conftest import sign_in
@@ -199,9 +200,9 @@ def test_admin_pages_raise_no_browser_errors(
     sign_in(page, panel, deleter)
     for path in (
         "/admin/",
-        "/admin/files/organization/",
-        f"/admin/files/organization/{sandbox_org.pk}/change/",
-        "/admin/files/organization/add/",
+        "/admin/organizations/organization/",
+        f"/admin/organizations/organization/{sandbox_org.pk}/change/",
+        "/admin/organizations/organization/add/",
         "/admin/files/filedeletion/",
         "/admin/tallyfy-files/lookup/",
         "/admin/auth/user/",
@@ -210,7 +211,7 @@ def test_admin_pages_raise_no_browser_errors(
         response = page.goto(f"{panel}{path}")
         assert response is not None
         assert response.status == 200, path
-    page.goto(f"{panel}/admin/files/organization/")
+    page.goto(f"{panel}/admin/organizations/organization/")
     page.check("input.action-select")
     page.select_option("select[name=action]", "test_connection")
     page.click("button[name=index]")
@@ -341,7 +342,7 @@ def test_test_connection_from_the_organization_page(
     deleter.is_superuser = True
     deleter.save()
     sign_in(page, panel, deleter)
-    page.goto(f"{panel}/admin/files/organization/{sandbox_org.pk}/change/")
+    page.goto(f"{panel}/admin/organizations/organization/{sandbox_org.pk}/change/")
     expect(page.locator(".field-last_connected_at .readonly")).to_have_text("-")
     page.click("#test-connection")
     expect(page.locator(".messagelist")).to_contain_text("Sandbox: The token works")

@@ -9,8 +9,9 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from playwright.sync_api import Page, expect
 
-from files.models import DeletionState, FileDeletion, Organization
+from files.models import DeletionState, FileDeletion
 from jobs.models import DeletionJob, JobState
+from organizations.models import Organization
 from sandbox import places
 from tests.catalog_fixtures import immediate_tasks  # noqa: F401
 from tests.e2e.conftest import PASSWORD, sign_in

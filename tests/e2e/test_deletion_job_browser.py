@@ -8,9 +8,10 @@ import csv
 from django.contrib.auth.models import User
 from playwright.sync_api import Page, expect
 
-from files.models import DeletionState, FileDeletion, Organization
+from files.models import DeletionState, FileDeletion
 from jobs import work
 from jobs.models import DeletionJob, JobState
+from organizations.models import Organization
 from tests.e2e.conftest import sign_in
 from tests.sandbox_fixtures import Sandbox
 

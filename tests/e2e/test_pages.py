@@ -19,8 +19,9 @@ from django.test import RequestFactory
 from django.utils import timezone
 from playwright.sync_api import Browser, BrowserContext, Page
 
-from files.models import DeletionState, FileDeletion, Organization
+from files.models import DeletionState, FileDeletion
 from files.views import server_error_view
+from organizations.models import Organization
 from sandbox.seed import png_bytes
 from tests.conftest import make_staff
 from tests.e2e.conftest import PASSWORD
@@ -93,8 +94,8 @@ def tour(panel: str, sandbox: Sandbox, sandbox_org: Organization, transactional_
     common = [
         ("index", "/admin/"),
         ("app-index", "/admin/files/"),
-        ("organization-list", "/admin/files/organization/"),
-        ("organization-change", f"/admin/files/organization/{org}/change/"),
+        ("organization-list", "/admin/organizations/organization/"),
+        ("organization-change", f"/admin/organizations/organization/{org}/change/"),
         ("lookup", f"{files}/lookup/"),
         ("lookup-errors", f"{files}/lookup/?organization={org}&file=a+b"),
         ("lookup-run-url", f"{files}/lookup/?file={run_url}"),
@@ -111,7 +112,7 @@ def tour(panel: str, sandbox: Sandbox, sandbox_org: Organization, transactional_
         pages={
             "superuser": [
                 *common,
-                ("organization-add", "/admin/files/organization/add/"),
+                ("organization-add", "/admin/organizations/organization/add/"),
                 ("confirm", f"{files}/{org}/{report.asset_id}/delete/"),
             ],
             "viewer": [*common, ("forbidden", f"{files}/{org}/{report.asset_id}/delete/")],

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from files.models import Organization
+from organizations.models import Organization
 from tests.conftest import make_organization
 from tests.job_fixtures import alice, bob  # noqa: F401
 from tests.sandbox_fixtures import Sandbox, sandbox, sandbox_server  # noqa: F401

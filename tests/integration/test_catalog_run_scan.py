@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 
 from catalog import run_scans, services
 from catalog.models import IndexedFile, Scan, ScanState
-from files.models import Organization
+from organizations.models import Organization
 from sandbox import places
 from tests.catalog_fixtures import immediate_tasks  # noqa: F401
 from tests.sandbox_fixtures import Sandbox

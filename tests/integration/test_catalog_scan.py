@@ -12,7 +12,7 @@ from django.utils import timezone
 from catalog import services, tasks
 from catalog.clients import scan_client
 from catalog.models import AttachedTo, IndexedFile, Scan, ScanPhase, ScanState
-from files.models import Organization
+from organizations.models import Organization
 from sandbox import places
 from sandbox.places import generate_organization
 from tests.catalog_fixtures import immediate_tasks  # noqa: F401

@@ -10,7 +10,7 @@ import pytest
 import tallyfy_api
 from catalog import run_scans, services
 from catalog.models import IndexedFile, Scan, ScanState
-from files.models import Organization
+from organizations.models import Organization
 from sandbox.places import generate_organization
 from tests.catalog_fixtures import queued_tasks  # noqa: F401
 from tests.conftest import make_organization

@@ -13,7 +13,8 @@ from django.urls import reverse
 
 import tallyfy_api
 from files import services
-from files.models import Organization
+from organizations.models import Organization
+from organizations.services import organization_check_connection
 from tests.conftest import make_organization, make_staff
 from tests.sandbox_fixtures import Sandbox
 
@@ -160,7 +161,7 @@ def test_inline_page_of_such_an_html_file_is_an_attachment(
 def test_connection_check_works_with_a_good_token(
     sandbox: Sandbox, sandbox_org: Organization
 ) -> None:
-    assert "The token works" in services.organization_check_connection(organization=sandbox_org)
+    assert "The token works" in organization_check_connection(organization=sandbox_org)
     (entry,) = sandbox.requests()
     assert entry["path"].endswith("/runs")
     assert "per_page=1" in entry["query"]
@@ -171,7 +172,7 @@ def test_connection_check_tells_a_rejected_token(sandbox: Sandbox) -> None:
         base_url=sandbox.base_url, org_id=sandbox.org_id, token="wrong", name="Bad token"
     )
     with pytest.raises(tallyfy_api.AuthenticationFailed):
-        services.organization_check_connection(organization=organization)
+        organization_check_connection(organization=organization)
 
 
 def test_connection_check_tells_no_access_to_the_organization(sandbox: Sandbox) -> None:
@@ -181,7 +182,7 @@ def test_connection_check_tells_no_access_to_the_organization(sandbox: Sandbox) 
         base_url=sandbox.base_url, org_id=sandbox.org_id, token=OTHER_TOKEN, name="Other"
     )
     with pytest.raises(tallyfy_api.PermissionDenied):
-        services.organization_check_connection(organization=organization)
+        organization_check_connection(organization=organization)
 
 
 def test_connection_check_tells_a_base_url_without_api(sandbox: Sandbox) -> None:
@@ -189,7 +190,7 @@ def test_connection_check_tells_a_base_url_without_api(sandbox: Sandbox) -> None
         base_url=sandbox.root, org_id=sandbox.org_id, token=sandbox.token, name="No api"
     )
     with pytest.raises(tallyfy_api.EndpointNotFound):
-        services.organization_check_connection(organization=organization)
+        organization_check_connection(organization=organization)
 
 
 def test_connection_check_tells_tallyfy_unavailable(
@@ -197,7 +198,7 @@ def test_connection_check_tells_tallyfy_unavailable(
 ) -> None:
     sandbox.faults(unavailable_share=1.0)
     with pytest.raises(tallyfy_api.ServerError):
-        services.organization_check_connection(organization=sandbox_org)
+        organization_check_connection(organization=sandbox_org)
 
 
 def test_a_user_sees_a_wrong_base_url_in_the_admin(sandbox: Sandbox, admin_user: User) -> None:
@@ -207,7 +208,7 @@ def test_a_user_sees_a_wrong_base_url_in_the_admin(sandbox: Sandbox, admin_user:
     browser = Client()
     browser.force_login(admin_user)
     response = browser.post(
-        reverse("admin:files_organization_changelist"),
+        reverse("admin:organizations_organization_changelist"),
         {"action": "test_connection", "_selected_action": [organization.pk]},
         follow=True,
     )

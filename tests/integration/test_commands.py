@@ -15,7 +15,7 @@ import requests
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
-from files.models import Organization
+from organizations.models import Organization
 from sandbox.seed import DEMO_ORG_ID, DEMO_TOKEN
 from tests.processes import ROOT, free_port
 

@@ -10,7 +10,8 @@ from django.contrib.auth.models import User
 from django.db import connection
 
 from files import services
-from files.models import FileDeletion, Organization
+from files.models import FileDeletion
+from organizations.models import Organization
 from tests.conftest import confirm_page, make_staff
 from tests.sandbox_fixtures import Sandbox
 

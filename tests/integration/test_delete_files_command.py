@@ -12,9 +12,10 @@ from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from files.models import DeletionState, FileDeletion, Organization
+from files.models import DeletionState, FileDeletion
 from jobs import work
 from jobs.models import DeletionJob, FileState, JobState
+from organizations.models import Organization
 from tests.conftest import make_organization, make_staff
 from tests.sandbox_fixtures import Sandbox
 

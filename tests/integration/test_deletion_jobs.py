@@ -9,10 +9,11 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from files.models import DeletionState, FileDeletion, Organization
+from files.models import DeletionState, FileDeletion
 from jobs import services, work
 from jobs.models import DeletionJob, FileState, JobFile, JobState, PreviewState, Worker
 from jobs.tasks import jobs_wake_stalled
+from organizations.models import Organization
 from tests.job_fixtures import confirmed, dead_worker, deletes_sent, new_job, previewed
 from tests.sandbox_fixtures import Sandbox
 

@@ -14,7 +14,8 @@ from django.utils import timezone
 
 import tallyfy_api
 from files import services
-from files.models import DeletionState, FileDeletion, Organization
+from files.models import DeletionState, FileDeletion
+from organizations.models import Organization
 from tests.conftest import confirm_page, make_staff
 from tests.sandbox_fixtures import Sandbox
 

@@ -14,10 +14,11 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from files import services as file_services
-from files.clients import calls_guarded_by, tallyfy_client
-from files.models import DeletionState, FileDeletion, Organization
+from files.models import DeletionState, FileDeletion
 from jobs import machine, services, tasks, work
 from jobs.models import DeletionJob, FileState, JobFile, JobState, PreviewState, Worker
+from organizations.clients import calls_guarded_by, tallyfy_client
+from organizations.models import Organization
 from tests.job_fixtures import confirmed, deletes_sent, new_job, previewed
 from tests.sandbox_fixtures import Sandbox
 

@@ -13,10 +13,11 @@ from django.contrib.auth.models import User
 from django.db import connection
 
 from devtools.processes import RUN_WORKER
-from files.models import DeletionState, FileDeletion, Organization
+from files.models import DeletionState, FileDeletion
 from jobs import services, work
 from jobs.lines import files_from_text
 from jobs.models import DeletionJob, JobState, PreviewState
+from organizations.models import Organization
 from tests.conftest import make_staff
 from tests.processes import ROOT, on_test_database_env
 from tests.sandbox_fixtures import Sandbox

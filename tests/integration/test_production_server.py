@@ -19,7 +19,7 @@ from tests.processes import ROOT, free_port, manage
 PASSWORD = "a-password-for-this-test-only"
 SETUP = """
 from django.contrib.auth.models import User
-from files.organizations import organization_create
+from organizations.services import organization_create
 User.objects.create_superuser("staff", "", "{password}")
 organization = organization_create(
     name="Broken", org_id="{org_id}", api_base_url="{base_url}", token="a-token"

@@ -4,13 +4,13 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from files.models import Organization
+from organizations.models import Organization
 from throttling.models import RateLimit
 
 
 def post_rate(client: Client, organization: Organization, per_minute: str) -> object:
     return client.post(
-        reverse("admin:files_organization_change", args=[organization.pk]),
+        reverse("admin:organizations_organization_change", args=[organization.pk]),
         {
             "name": organization.name,
             "org_id": organization.org_id,
@@ -31,7 +31,9 @@ def test_the_organization_page_shows_its_rate(
 ) -> None:
     RateLimit.objects.get_or_create(organization=organization)
     RateLimit.objects.filter(organization=organization).update(per_minute=120)
-    page = admin_client.get(reverse("admin:files_organization_change", args=[organization.pk]))
+    page = admin_client.get(
+        reverse("admin:organizations_organization_change", args=[organization.pk])
+    )
     assert b"Requests per minute" in page.content
     assert b'value="120"' in page.content
 

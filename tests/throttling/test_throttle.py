@@ -17,7 +17,7 @@ import pytest
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
-from files.models import Organization
+from organizations.models import Organization
 from tests.conftest import make_organization
 from tests.processes import ROOT, on_test_database_env
 from throttling import services

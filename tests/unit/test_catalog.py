@@ -16,7 +16,8 @@ from catalog.admin import tallyfy_run_url
 from catalog.folding import fold
 from catalog.models import AttachedTo, IndexedFile, Scan, ScanState
 from catalog.tasks import scans_wake_stalled
-from files.models import DeletionState, FileDeletion, Organization
+from files.models import DeletionState, FileDeletion
+from organizations.models import Organization
 from tests.catalog_fixtures import index_file, queued_tasks  # noqa: F401
 
 CHANGELIST = "admin:catalog_indexedfile_changelist"
@@ -393,7 +394,9 @@ def test_delete_selected_files_is_offered_only_to_deleters(
 def test_the_organization_page_offers_a_scan_of_it(
     organization: Organization, admin_client: Client
 ) -> None:
-    page = admin_client.get(reverse("admin:files_organization_change", args=[organization.pk]))
+    page = admin_client.get(
+        reverse("admin:organizations_organization_change", args=[organization.pk])
+    )
     scan_url = f"{reverse('admin:catalog_scan_add')}?organization={organization.pk}"
     assert f'href="{scan_url}"' in page.content.decode()
     form = admin_client.get(scan_url).context["adminform"].form

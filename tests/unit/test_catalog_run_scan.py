@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from catalog import run_scans, services
 from catalog.models import AttachedTo, IndexedFile, Scan, ScanPhase, ScanState
-from files.models import Organization
+from organizations.models import Organization
 from tests.catalog_fixtures import index_file, queued_tasks  # noqa: F401
 from tests.conftest import BASE_URL, ORG_ID
 

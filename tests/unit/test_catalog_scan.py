@@ -13,7 +13,7 @@ from responses import matchers
 
 from catalog import services
 from catalog.models import IndexedFile, Scan, ScanPhase, ScanState
-from files.models import Organization
+from organizations.models import Organization
 from tallyfy_api import Upload
 from tests.catalog_fixtures import index_file
 from tests.conftest import BASE_URL, ORG_ID

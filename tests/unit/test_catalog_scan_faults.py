@@ -19,8 +19,8 @@ import tallyfy_api
 from catalog import run_scans, services
 from catalog.models import AttachedTo, IndexedFile, Scan, ScanPhase, ScanState
 from catalog.tasks import scans_wake_stalled
-from files.models import Organization
 from jobs.services import JobRefused
+from organizations.models import Organization
 from tests.catalog_fixtures import index_file, queued_tasks  # noqa: F401
 from tests.conftest import BASE_URL, ORG_ID, make_organization
 

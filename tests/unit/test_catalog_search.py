@@ -11,10 +11,10 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
+from admin_pages import text_search
 from catalog import search, services
 from catalog.models import IndexedFile
-from files import text_search
-from files.models import Organization
+from organizations.models import Organization
 from tests.catalog_fixtures import index_file
 
 CHANGELIST = "admin:catalog_indexedfile_changelist"

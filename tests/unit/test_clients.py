@@ -8,9 +8,9 @@ import responses
 from django.utils import timezone
 
 import tallyfy_api
-from files import clients
-from files.models import Organization
-from files.organizations import organization_update
+from organizations import clients
+from organizations.models import Organization
+from organizations.services import organization_update
 from tests.conftest import ASSET, ASSET_ID, ASSET_URL, BASE_URL, ORG_ID, make_organization
 from throttling.models import RateLimit
 

@@ -9,8 +9,10 @@ from django.db import connection
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
-from files import log_search, services, text_search
-from files.models import DeletionState, FileDeletion, Organization
+from admin_pages import text_search
+from files import log_search, services
+from files.models import DeletionState, FileDeletion
+from organizations.models import Organization
 
 
 def make_row(org: Organization, user: User, **fields: object) -> FileDeletion:
@@ -112,7 +114,7 @@ def test_an_organization_with_deletions_cannot_be_deleted(
 ) -> None:
     make_row(organization, admin_user)
     admin_client.post(
-        reverse("admin:files_organization_delete", args=[organization.pk]), {"post": "yes"}
+        reverse("admin:organizations_organization_delete", args=[organization.pk]), {"post": "yes"}
     )
     assert Organization.objects.filter(pk=organization.pk).exists()
 
@@ -123,7 +125,7 @@ def test_listing_never_counts_past_the_cap(
     organization: Organization,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from files.pagination import CappedCountPaginator
+    from admin_pages.pagination import CappedCountPaginator
 
     monkeypatch.setattr(CappedCountPaginator, "COUNT_CAP", 3)
     for n in range(5):

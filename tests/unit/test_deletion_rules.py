@@ -14,7 +14,8 @@ from django.db import IntegrityError
 from django.utils import timezone
 
 from files import services
-from files.models import DeletionState, DeletionTicket, FileDeletion, Organization
+from files.models import DeletionState, DeletionTicket, FileDeletion
+from organizations.models import Organization
 from tests.conftest import (
     ASSET,
     ASSET_ID,

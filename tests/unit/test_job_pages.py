@@ -15,11 +15,12 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from files.models import DeletionState, FileDeletion, Organization
+from files.models import DeletionState, FileDeletion
 from jobs import services
 from jobs.lines import files_from_text
 from jobs.models import DeletionJob, FileState, JobFile, JobState, PreviewState
 from jobs.views import csv_safe
+from organizations.models import Organization
 from tests.conftest import make_staff, signed_in
 
 IDS = [f"{n:032x}" for n in range(1, 4)]

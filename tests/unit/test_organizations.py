@@ -13,10 +13,13 @@ from django.urls import reverse
 from responses import matchers
 
 import tallyfy_api
-from files import services
-from files.checks import token_keys_check
-from files.models import Organization
-from files.organizations import organization_create, organization_update
+from organizations.checks import token_keys_check
+from organizations.models import Organization
+from organizations.services import (
+    organization_check_connection,
+    organization_create,
+    organization_update,
+)
 from tests.conftest import BASE_URL, ORG_ID, TOKEN, make_organization, make_staff
 
 TOKEN_VALUE_PREFIX = "tok-"
@@ -39,7 +42,7 @@ RUNS_PAGE = {
 
 def run_test_connection(client: Client, organization: Organization) -> list[str]:
     response = client.post(
-        reverse("admin:files_organization_changelist"),
+        reverse("admin:organizations_organization_changelist"),
         {"action": "test_connection", "_selected_action": [organization.pk]},
         follow=True,
     )
@@ -142,7 +145,7 @@ def test_test_connection_reports_tallyfy_unavailable(
 
 @pytest.mark.parametrize(
     ("keys", "error_id"),
-    [([], "files.E001"), (["not-a-fernet-key"], "files.E002")],
+    [([], "organizations.E001"), (["not-a-fernet-key"], "organizations.E002")],
 )
 def test_token_keys_are_checked_at_start(settings: object, keys: list[str], error_id: str) -> None:
     settings.TALLYFY_TOKEN_KEYS = keys  # type: ignore[attr-defined]
@@ -263,7 +266,9 @@ def change_organization(client: Client, organization: Organization, **data: str)
         **RATE_INLINE,
         **data,
     }
-    return client.post(reverse("admin:files_organization_change", args=[organization.pk]), fields)
+    return client.post(
+        reverse("admin:organizations_organization_change", args=[organization.pk]), fields
+    )
 
 
 def test_admin_change_of_the_base_url_without_the_token_is_a_form_error(
@@ -292,7 +297,7 @@ def test_admin_change_with_the_token_saves_and_logs_the_change(
 
 def test_admin_add_creates_through_the_service(admin_client: Client, db: None) -> None:
     response = admin_client.post(
-        reverse("admin:files_organization_add"),
+        reverse("admin:organizations_organization_add"),
         {
             "name": "Beta",
             "org_id": ORG_ID,
@@ -310,7 +315,7 @@ def test_admin_add_creates_through_the_service(admin_client: Client, db: None) -
 )
 def test_an_unreadable_base_url_is_a_form_error(admin_client: Client, db: None, url: str) -> None:
     response = admin_client.post(
-        reverse("admin:files_organization_add"),
+        reverse("admin:organizations_organization_add"),
         {"name": "Beta", "org_id": ORG_ID, "api_base_url": url, "token": "t", **RATE_INLINE},
     )
     assert response.status_code == 200
@@ -330,7 +335,7 @@ def test_the_token_is_left_out_of_error_reports(
     client = Client(raise_request_exception=False)
     client.force_login(admin_user)
     response = client.post(
-        reverse("admin:files_organization_add"),
+        reverse("admin:organizations_organization_add"),
         {"name": "Beta", "org_id": ORG_ID, "api_base_url": BASE_URL, "token": "leak-me-7777"},
     )
     assert response.status_code == 500
@@ -344,14 +349,16 @@ def test_the_token_is_left_out_of_error_reports(
 def test_the_organization_list_refuses_lookups_on_the_token(
     admin_client: Client, organization: Organization, lookup: str
 ) -> None:
-    response = admin_client.get(f"{reverse('admin:files_organization_changelist')}?{lookup}")
+    response = admin_client.get(
+        f"{reverse('admin:organizations_organization_changelist')}?{lookup}"
+    )
     assert response.status_code == 400
 
 
 def test_the_organization_list_still_filters_on_other_fields(
     admin_client: Client, organization: Organization
 ) -> None:
-    url = f"{reverse('admin:files_organization_changelist')}?org_id__startswith=5a6d"
+    url = f"{reverse('admin:organizations_organization_changelist')}?org_id__startswith=5a6d"
     assert admin_client.get(url).status_code == 200
 
 
@@ -389,13 +396,13 @@ def test_an_organization_keeps_its_own_tallyfy_id_when_updated(organization: Org
 def test_the_token_shows_as_set_with_its_last_characters(
     admin_client: Client, organization: Organization
 ) -> None:
-    body = admin_client.get(reverse("admin:files_organization_changelist")).content.decode()
+    body = admin_client.get(reverse("admin:organizations_organization_changelist")).content.decode()
     assert "set, ending …abcd" in body
 
 
 def test_a_missing_token_shows_as_not_set(admin_client: Client, organization: Organization) -> None:
     Organization.objects.update(token_last4="")
-    body = admin_client.get(reverse("admin:files_organization_changelist")).content.decode()
+    body = admin_client.get(reverse("admin:organizations_organization_changelist")).content.decode()
     assert "not set" in body
     assert "None" not in body.split("result_list")[1]
 
@@ -404,7 +411,7 @@ def test_a_successful_connection_check_records_when(
     http: responses.RequestsMock, organization: Organization
 ) -> None:
     http.get(PROBE_URL, json=RUNS_PAGE)
-    services.organization_check_connection(organization=organization)
+    organization_check_connection(organization=organization)
     assert Organization.objects.get().last_connected_at is not None
 
 
@@ -413,7 +420,7 @@ def test_a_failed_connection_check_records_nothing(
 ) -> None:
     http.get(PROBE_URL, status=401, json={"message": "Unauthenticated."})
     with pytest.raises(tallyfy_api.AuthenticationFailed):
-        services.organization_check_connection(organization=organization)
+        organization_check_connection(organization=organization)
     assert Organization.objects.get().last_connected_at is None
 
 
@@ -421,9 +428,9 @@ def test_the_change_page_has_a_test_connection_button(
     admin_client: Client, organization: Organization
 ) -> None:
     body = admin_client.get(
-        reverse("admin:files_organization_change", args=[organization.pk])
+        reverse("admin:organizations_organization_change", args=[organization.pk])
     ).content.decode()
-    action = reverse("admin:files_organization_test_connection", args=[organization.pk])
+    action = reverse("admin:organizations_organization_test_connection", args=[organization.pk])
     assert f'<form method="post" action="{action}">' in body
 
 
@@ -432,7 +439,8 @@ def test_the_test_connection_button_checks_and_says_so(
 ) -> None:
     http.get(PROBE_URL, json=RUNS_PAGE)
     response = admin_client.post(
-        reverse("admin:files_organization_test_connection", args=[organization.pk]), follow=True
+        reverse("admin:organizations_organization_test_connection", args=[organization.pk]),
+        follow=True,
     )
     assert "Acme: The token works" in " ".join(str(m) for m in response.context["messages"])
 
@@ -440,7 +448,7 @@ def test_the_test_connection_button_checks_and_says_so(
 def test_the_test_connection_button_is_a_post(
     admin_client: Client, organization: Organization
 ) -> None:
-    url = reverse("admin:files_organization_test_connection", args=[organization.pk])
+    url = reverse("admin:organizations_organization_test_connection", args=[organization.pk])
     assert admin_client.get(url).status_code == 405
 
 
@@ -449,7 +457,7 @@ def test_the_test_connection_button_needs_permission_to_view_the_organization(
 ) -> None:
     client = Client()
     client.force_login(make_staff("nobody"))
-    url = reverse("admin:files_organization_test_connection", args=[organization.pk])
+    url = reverse("admin:organizations_organization_test_connection", args=[organization.pk])
     assert client.post(url).status_code == 403
 
 
@@ -457,7 +465,7 @@ def test_the_form_cannot_set_the_last_connection(
     admin_client: Client, organization: Organization
 ) -> None:
     admin_client.post(
-        reverse("admin:files_organization_change", args=[organization.pk]),
+        reverse("admin:organizations_organization_change", args=[organization.pk]),
         {
             "name": "Acme",
             "org_id": ORG_ID,

@@ -15,8 +15,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from files import services
-from files.errors import describe_failure, tallyfy_said
-from files.models import DeletionState, FileDeletion, Organization
+from files.models import DeletionState, FileDeletion
+from organizations.errors import describe_failure, tallyfy_said
+from organizations.models import Organization
 from tests.conftest import (
     ASSET,
     ASSET_ID,

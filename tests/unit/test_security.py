@@ -21,13 +21,14 @@ from django.test import Client
 from django.urls import reverse
 
 from files import services
-from files.checks import api_hosts_check
-from files.display import display_name
-from files.forms import OrganizationForm
-from files.log_format import EscapingFormatter
-from files.models import FileDeletion, Organization
-from files.tokens import TokenDecryptionError
+from files.models import FileDeletion
+from organizations.checks import api_hosts_check
+from organizations.forms import OrganizationForm
+from organizations.models import Organization
+from organizations.tokens import TokenDecryptionError
+from tallyfy_admin.log_format import EscapingFormatter
 from tallyfy_api.base_urls import DisallowedBaseURL, check_api_base_url
+from tallyfy_api.names import display_name
 from tests.conftest import (
     ASSET_ID,
     BASE_URL,
@@ -194,7 +195,7 @@ def test_session_ends_after_the_absolute_lifetime(viewer: User, settings: object
         "admin:index",
         "files:lookup",
         "admin:files_filedeletion_changelist",
-        "admin:files_organization_changelist",
+        "admin:organizations_organization_changelist",
     ],
 )
 def test_logout_is_on_every_page(
@@ -213,7 +214,7 @@ def test_logout_is_on_every_page(
         "admin:index",
         "files:lookup",
         "admin:files_filedeletion_changelist",
-        "admin:files_organization_add",
+        "admin:organizations_organization_add",
         "admin:login",
     ],
 )
@@ -334,8 +335,8 @@ def test_token_is_encrypted_at_rest_and_decrypts(organization: Organization) -> 
 
 def test_token_is_never_shown_back(admin_client: Client, organization: Organization) -> None:
     for name, args in (
-        ("admin:files_organization_change", [organization.pk]),
-        ("admin:files_organization_changelist", []),
+        ("admin:organizations_organization_change", [organization.pk]),
+        ("admin:organizations_organization_changelist", []),
     ):
         body = admin_client.get(reverse(name, args=args)).content.decode()
         assert TOKEN not in body
@@ -598,7 +599,7 @@ def test_the_lockout_line_names_the_address_the_lock_applies_to(
 ) -> None:
     settings.TRUSTED_PROXY_COUNT = 1  # type: ignore[attr-defined]
     client = Client()
-    with caplog.at_level(logging.WARNING, logger="files.lockout"):
+    with caplog.at_level(logging.WARNING, logger="accounts.lockout"):
         for _ in range(5):
             client.post(
                 reverse("admin:login"),
@@ -606,7 +607,7 @@ def test_the_lockout_line_names_the_address_the_lock_applies_to(
                 REMOTE_ADDR="10.0.0.2",
                 HTTP_X_FORWARDED_FOR="81.2.69.160",
             )
-    (line,) = [r.getMessage() for r in caplog.records if r.name == "files.lockout"]
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "accounts.lockout"]
     assert "81.2.69.160" in line
     assert "10.0.0.2" not in line
 
@@ -637,7 +638,7 @@ def test_tracebacks_keep_their_lines_indented_and_escaped() -> None:
 def test_every_logger_writes_through_the_escaping_formatter() -> None:
     script = (
         "import logging\n"
-        "for name in ('django.server', 'django.request', 'files.lockout', 'gunicorn'):\n"
+        "for name in ('django.server', 'django.request', 'accounts.lockout', 'gunicorn'):\n"
         "    logging.getLogger(name).warning('ua=%s', '\\x1b[31mred')\n"
     )
     result = manage("shell", "-c", script, env=production_env(DJANGO_DEBUG="true"))
@@ -653,17 +654,17 @@ def test_deploy_check_warns_about_insecure_api_hosts_in_production() -> None:
     env = production_env(TALLYFY_INSECURE_API_HOSTS="127.0.0.1:8001")
     result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode != 0
-    assert "files.W001" in result.stderr + result.stdout
+    assert "organizations.W001" in result.stderr + result.stdout
 
 
 def test_an_insecure_host_without_a_port_is_a_check_warning(settings: object) -> None:
     settings.TALLYFY_INSECURE_API_HOSTS = ["127.0.0.1", "localhost:8001"]  # type: ignore[attr-defined]
-    assert [message.id for message in api_hosts_check()] == ["files.W002"]
+    assert [message.id for message in api_hosts_check()] == ["organizations.W002"]
 
 
 def test_unreadable_api_host_entries_are_a_check_error(settings: object) -> None:
     settings.TALLYFY_INSECURE_API_HOSTS = ["127.0.0.1:port", "127.0.0.1:8001"]  # type: ignore[attr-defined]
-    assert [error.id for error in api_hosts_check()] == ["files.E003"]
+    assert [error.id for error in api_hosts_check()] == ["organizations.E003"]
 
 
 # --- secrets on disk ---

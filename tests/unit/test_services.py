@@ -11,7 +11,8 @@ from django.db import connections
 from django.utils import timezone
 
 from files import services
-from files.models import DeletionState, FileDeletion, Organization
+from files.models import DeletionState, FileDeletion
+from organizations.models import Organization
 from tests.conftest import (
     ASSET,
     ASSET_ID,

@@ -8,7 +8,8 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from files.models import DeletionState, DeletionTicket, FileDeletion, Organization
+from files.models import DeletionState, DeletionTicket, FileDeletion
+from organizations.models import Organization
 from tests.conftest import (
     ASSET,
     ASSET_ID,

@@ -9,7 +9,7 @@ from django.db.models import Q
 import tallyfy_api
 from catalog import services, tasks
 from catalog.models import Scan, ScanState
-from files.models import Organization
+from organizations.models import Organization
 from tallyfy_api.ids import is_valid_id
 
 

@@ -17,11 +17,12 @@ from django.db import connection
 from django.db.models import Q
 from django.urls import reverse
 
-from files.models import DeletionState, FileDeletion, Organization
+from files.models import DeletionState, FileDeletion
 from jobs import services, work
 from jobs.lines import ParsedFiles, files_from_csv, files_from_text
 from jobs.machine import FINISHED_STATES
 from jobs.models import DeletionJob, FileState, JobFile, JobState, PreviewState
+from organizations.models import Organization
 
 # Exit statuses, as documented in --help and the README.
 EXIT_DONE = 0

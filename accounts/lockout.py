@@ -7,7 +7,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from files.client_ip import client_ip
+from accounts.client_ip import client_ip
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from django.contrib.auth.views import PasswordChangeView
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse_lazy
 
-from files.lockout import lockout_response
+from accounts.lockout import lockout_response
 
 
 class ThrottledPasswordChangeView(PasswordChangeView):

@@ -10,7 +10,7 @@ from contextvars import ContextVar
 from django.conf import settings
 
 import tallyfy_api
-from files.models import Organization
+from organizations.models import Organization
 from throttling.services import throttle_for
 
 _clients = threading.local()

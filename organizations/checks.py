@@ -15,7 +15,9 @@ def token_keys_check(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     if not keys:
         return [
             Error(
-                "TALLYFY_TOKEN_KEYS is empty.", hint="Set at least one Fernet key.", id="files.E001"
+                "TALLYFY_TOKEN_KEYS is empty.",
+                hint="Set at least one Fernet key.",
+                id="organizations.E001",
             )
         ]
     errors = []
@@ -24,7 +26,10 @@ def token_keys_check(app_configs: Any = None, **kwargs: Any) -> list[Error]:
             Fernet(key)
         except ValueError:
             errors.append(
-                Error(f"Key {position} of TALLYFY_TOKEN_KEYS is not a Fernet key.", id="files.E002")
+                Error(
+                    f"Key {position} of TALLYFY_TOKEN_KEYS is not a Fernet key.",
+                    id="organizations.E002",
+                )
             )
     return errors
 
@@ -41,7 +46,7 @@ def api_hosts_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
                     Error(
                         f"{setting} holds {entry!r}, which is not a host or host:port.",
                         hint="Such an entry allows nothing.",
-                        id="files.E003",
+                        id="organizations.E003",
                     )
                 )
                 continue
@@ -52,7 +57,7 @@ def api_hosts_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
                         f"TALLYFY_INSECURE_API_HOSTS holds {entry!r} without a port: it allows "
                         "that host on port 80 only.",
                         hint="Name the sandbox's port, e.g. 127.0.0.1:8001.",
-                        id="files.W002",
+                        id="organizations.W002",
                     )
                 )
     return messages
@@ -67,7 +72,7 @@ def insecure_api_hosts_check(app_configs: Any = None, **kwargs: Any) -> list[War
                 "sent over plain http to "
                 f"{', '.join(settings.TALLYFY_INSECURE_API_HOSTS)}.",
                 hint="It is for the local sandbox only; leave it empty in production.",
-                id="files.W001",
+                id="organizations.W001",
             )
         ]
     return []

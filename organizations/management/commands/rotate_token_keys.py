@@ -6,8 +6,8 @@ from cryptography.fernet import InvalidToken
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from files.models import Organization
-from files.tokens import reencrypt_token
+from organizations.models import Organization
+from organizations.tokens import reencrypt_token
 
 
 class Command(BaseCommand):

@@ -1,14 +1,19 @@
-"""Creating and changing organizations: validation, the token rule and token encryption."""
+"""Creating and changing organizations (validation, the token rule and token encryption),
+and checking that an organization's token works."""
 
 from __future__ import annotations
 
 import copy
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from files.models import Organization
-from files.tokens import encrypt_token
+import tallyfy_api
+from organizations.clients import tallyfy_client
+from organizations.models import Organization
+from organizations.tokens import encrypt_token
 
 
 @sensitive_variables("token")
@@ -114,3 +119,31 @@ def _set_token(organization: Organization, token: str) -> None:
     token = token.strip()
     organization.token_ciphertext = encrypt_token(token)
     organization.token_last4 = token[-4:]
+
+
+def organization_check_connection(*, organization: Organization) -> str:
+    """Whether the token works for this organization: asks for one process run, and records
+    the time of a successful answer in `last_connected_at`.
+
+    Raises AuthenticationFailed (401: token rejected), PermissionDenied (403: no access to this
+    organization), EndpointNotFound (wrong base URL), NotFound (another 404), ServerError or
+    ConnectionFailed (Tallyfy unavailable), and the rest of the family.
+    """
+    client = tallyfy_client(organization=organization)
+    try:
+        client.list_runs(per_page=1)
+    except tallyfy_api.NotFound as exc:
+        # The runs list exists for every organization. A 404 that is a web page, or any 404
+        # from a base URL without `/api` (which only api.tallyfy.com does without), means the
+        # base URL does not reach Tallyfy's API.
+        base = urlsplit(organization.api_base_url)
+        has_api = base.path.rstrip("/").endswith("/api") or base.hostname == "api.tallyfy.com"
+        if not exc.json_body or not has_api:
+            raise tallyfy_api.EndpointNotFound(
+                exc.message, status=exc.status, request_id=exc.request_id, code=exc.code
+            ) from exc
+        raise
+    now = timezone.now()
+    Organization.objects.filter(pk=organization.pk).update(last_connected_at=now)
+    organization.last_connected_at = now
+    return "The token works: Tallyfy accepted it for this organization."

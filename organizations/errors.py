@@ -8,8 +8,8 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 import tallyfy_api
-from files.models import FileDeletion, Organization
-from files.tokens import TokenDecryptionError
+from organizations.models import Organization
+from organizations.tokens import TokenDecryptionError
 from tallyfy_api.base_urls import DisallowedBaseURL
 
 # Failures a view shows as a message rather than a server error.
@@ -103,26 +103,3 @@ def _explain(exc: tallyfy_api.TallyfyError, *, org: str, asset_id: str) -> tuple
             return f"Tallyfy's answer for {org} was not what its API promises.", True
         case _:
             return f"Tallyfy refused the request for {org}.", True
-
-
-_STATUS_HINTS = {
-    401: "Tallyfy rejected the access token (HTTP 401); it may have expired. Enter a new token "
-    "on the organization's page.",
-    403: "The token's user has no permission to delete this file (HTTP 403).",
-    422: "Tallyfy refused the request as invalid (HTTP 422).",
-    429: "Tallyfy kept rate limiting the request (HTTP 429); try again in a minute.",
-}
-
-
-def describe_deletion_failure(deletion: FileDeletion) -> str:
-    status = deletion.http_status
-    hint = _STATUS_HINTS.get(status or 0)
-    if hint is None:
-        hint = (
-            f"Tallyfy is unavailable (HTTP {status})."
-            if status and status >= 500
-            else f"Tallyfy answered HTTP {status}."
-            if status
-            else deletion.outcome
-        )
-    return f"{hint}{tallyfy_said(deletion.error_message)}"

@@ -13,7 +13,7 @@ from django.db.models import Model, QuerySet, TextField, Value
 from django.db.models.functions import Concat
 from django.utils.text import smart_split, unescape_string_literal
 
-from files.pagination import CappedCountPaginator
+from admin_pages.pagination import CappedCountPaginator
 
 TRIGRAM = 3
 _COMMON_EXTENSION = re.compile(
