@@ -5,13 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from axes.handlers.proxy import AxesProxyHandler
-from django.contrib import admin
 from django.contrib.admin.forms import AdminPasswordChangeForm
 from django.contrib.auth import logout
 from django.contrib.auth.signals import user_login_failed
 from django.contrib.auth.views import PasswordChangeView
 from django.http import HttpRequest, HttpResponse
-from django.urls import reverse_lazy
 
 from accounts.lockout import lockout_response
 
@@ -25,7 +23,6 @@ class ThrottledPasswordChangeView(PasswordChangeView):
     """
 
     form_class = AdminPasswordChangeForm
-    success_url = reverse_lazy("admin:password_change_done")
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.user.is_authenticated and not AxesProxyHandler.is_allowed(
@@ -45,11 +42,5 @@ class ThrottledPasswordChangeView(PasswordChangeView):
                 logout(self.request)
         return super().form_invalid(form)
 
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return {**admin.site.each_context(self.request), **super().get_context_data(**kwargs)}
-
     def _credentials(self) -> dict[str, str]:
         return {"username": self.request.user.get_username()}
-
-
-password_change_view = admin.site.admin_view(ThrottledPasswordChangeView.as_view())

@@ -150,7 +150,7 @@ class IndexedFileAdmin(admin.ModelAdmin):
         except JobRefused as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return None
-        return HttpResponseRedirect(reverse("jobs:detail", args=[job.pk]))
+        return HttpResponseRedirect(reverse("admin:jobs_detail", args=[job.pk]))
 
     def has_delete_files_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perms(["files.lookup_file", "files.delete_file"])
@@ -193,7 +193,7 @@ class IndexedFileAdmin(admin.ModelAdmin):
                 name,
                 row.link_url,
             )
-        url = reverse("files:detail", args=[row.organization_id, row.asset_id])
+        url = reverse("admin:files_detail", args=[row.organization_id, row.asset_id])
         return format_html('<a href="{}">{}</a>', url, name)
 
     @admin.display(description="Attached to")

@@ -38,7 +38,7 @@ def run_files_view(request: HttpRequest) -> HttpResponse:
     data = request.POST if request.method == "POST" else request.GET
     org_pk, run_id, task_id = (data.get(name, "") for name in ("organization", "run_id", "task_id"))
     if not org_pk.isdigit() or not (run_id or task_id):
-        return HttpResponseRedirect(reverse("files:lookup"))
+        return HttpResponseRedirect(reverse("admin:files_lookup"))
     organization = get_object_or_404(Organization, pk=int(org_pk))
     if any(value and not is_valid_id(value) for value in (run_id, task_id)):
         messages.error(request, "That is not a valid Tallyfy run or task id.")
@@ -91,5 +91,5 @@ def _scan_run(
 
 def _back_to_lookup(organization: Organization) -> HttpResponse:
     return HttpResponseRedirect(
-        f"{reverse('files:lookup')}?{urlencode({'organization': organization.pk})}"
+        f"{reverse('admin:files_lookup')}?{urlencode({'organization': organization.pk})}"
     )

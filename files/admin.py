@@ -111,7 +111,7 @@ class FileDeletionAdmin(admin.ModelAdmin):
         match deletion.state:
             case DeletionState.FAILED:
                 retry = reverse(
-                    "files:delete",
+                    "admin:files_delete",
                     kwargs={"org_pk": deletion.organization_id, "asset_id": deletion.asset_id},
                 )
                 return {
@@ -126,7 +126,7 @@ class FileDeletionAdmin(admin.ModelAdmin):
                         "Tallyfy gave no clear answer, so the file may or may not be gone. "
                         "Ask Tallyfy again now, or leave it to reconcile_deletions."
                     ),
-                    "check_now_url": reverse("files:deletion_check", args=[deletion.pk])
+                    "check_now_url": reverse("admin:files_deletion_check", args=[deletion.pk])
                     if may_delete
                     else "",
                 }

@@ -9,9 +9,8 @@ from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseServerError
-from django.shortcuts import get_object_or_404, redirect, render
-from django.template import loader
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.html import format_html
@@ -68,7 +67,7 @@ def file_lookup_view(request: HttpRequest) -> HttpResponse:
         except USER_FACING_ERRORS:
             pass  # the detail page says what went wrong, and can be reloaded
         if form.is_valid():
-            return redirect("files:detail", org_pk=organization.pk, asset_id=asset_id)
+            return redirect("admin:files_detail", org_pk=organization.pk, asset_id=asset_id)
     return render_page(request, "files/lookup.html", "Look up a file", form=form, hint=form.hint)
 
 
@@ -126,7 +125,7 @@ def _file_body(request: HttpRequest, org_pk: int, asset_id: str, *, inline: bool
         download = services.file_open(organization=organization, asset_id=asset_id, inline=inline)
     except USER_FACING_ERRORS as exc:
         messages.error(request, describe_failure(exc, organization=organization, asset_id=asset_id))
-        return redirect("files:detail", org_pk=organization.pk, asset_id=asset_id)
+        return redirect("admin:files_detail", org_pk=organization.pk, asset_id=asset_id)
     filename = safe_filename(download.filename, fallback=asset_id)
     return file_response(download, filename=filename, inline=inline)
 
@@ -148,7 +147,9 @@ def file_inline_view(request: HttpRequest, org_pk: int, asset_id: str) -> HttpRe
 @staff_view(LOOKUP_PERMISSION, DELETE_PERMISSION)
 def file_delete_view(request: HttpRequest, org_pk: int, asset_id: str) -> HttpResponse:
     organization = get_object_or_404(Organization, pk=org_pk)
-    detail_url = reverse("files:detail", kwargs={"org_pk": organization.pk, "asset_id": asset_id})
+    detail_url = reverse(
+        "admin:files_detail", kwargs={"org_pk": organization.pk, "asset_id": asset_id}
+    )
     form = DeleteFileForm(request.POST or None, initial={"reason": _reason_to_retry(request)})
     if request.method == "POST" and form.is_valid():
         try:
@@ -219,7 +220,8 @@ def _reason_to_retry(request: HttpRequest) -> str:
 
 def _retry_url(deletion: FileDeletion) -> str:
     url = reverse(
-        "files:delete", kwargs={"org_pk": deletion.organization_id, "asset_id": deletion.asset_id}
+        "admin:files_delete",
+        kwargs={"org_pk": deletion.organization_id, "asset_id": deletion.asset_id},
     )
     return f"{url}?{urlencode({'from': deletion.pk})}"
 
@@ -247,7 +249,7 @@ def _after_deletion(
     """To the deletion's log row; to the file's rows while that row is still being written;
     to the look-up page for users who cannot read the log."""
     if not request.user.has_perm("files.view_filedeletion"):
-        return redirect("files:lookup")
+        return redirect("admin:files_lookup")
     if deletion is None:
         return redirect(_log_rows_of(asset_id))
     return redirect("admin:files_filedeletion_change", deletion.pk)
@@ -336,19 +338,3 @@ def deletion_check_now_view(request: HttpRequest, pk: int) -> HttpResponse:
                 added=False,
             )
     return redirect("admin:files_filedeletion_change", deletion.pk)
-
-
-def permission_denied_view(
-    request: HttpRequest, exception: Exception | None = None
-) -> HttpResponse:
-    return render(request, "403.html", admin.site.each_context(request), status=403)
-
-
-def page_not_found_view(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return render(request, "404.html", admin.site.each_context(request), status=404)
-
-
-def server_error_view(request: HttpRequest) -> HttpResponse:
-    # No request context: whatever failed (the database included) must not fail this page.
-    context = {"site_header": admin.site.site_header, "site_title": admin.site.site_title}
-    return HttpResponseServerError(loader.get_template("500.html").render(context))

@@ -67,7 +67,7 @@ class DeletionJobAdmin(admin.ModelAdmin):
     @admin.display(description="Job", ordering="id")
     def job(self, job: DeletionJob) -> str:
         return format_html(
-            '<a href="{}">{}</a>', reverse("jobs:detail", kwargs={"job_pk": job.pk}), str(job)
+            '<a href="{}">{}</a>', reverse("admin:jobs_detail", kwargs={"job_pk": job.pk}), str(job)
         )
 
     @admin.display(description="Files", ordering="files_count")
@@ -107,7 +107,7 @@ class DeletionJobAdmin(admin.ModelAdmin):
     ) -> HttpResponse:
         if not self.has_add_permission(request):
             return super().add_view(request, form_url, extra_context)  # its own 403
-        return HttpResponseRedirect(reverse("jobs:create"))
+        return HttpResponseRedirect(reverse("admin:jobs_create"))
 
     def change_view(
         self,
@@ -118,7 +118,7 @@ class DeletionJobAdmin(admin.ModelAdmin):
     ) -> HttpResponse:
         if not object_id.isdigit() or not self.has_view_permission(request):
             raise Http404
-        return HttpResponseRedirect(reverse("jobs:detail", kwargs={"job_pk": int(object_id)}))
+        return HttpResponseRedirect(reverse("admin:jobs_detail", kwargs={"job_pk": int(object_id)}))
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None

@@ -33,7 +33,7 @@ class JobEndedMiddleware:
 
 
 def ended_message(job: DeletionJob) -> str:
-    url = reverse("jobs:detail", kwargs={"job_pk": job.pk})
+    url = reverse("admin:jobs_detail", kwargs={"job_pk": job.pk})
     if job.state == JobState.PAUSED:
         return format_html(
             '{} has paused. {} <a href="{}">See the job.</a>', str(job), job.pause_reason, url

@@ -81,7 +81,7 @@ def job_create_view(request: HttpRequest) -> HttpResponse:
             if wanted.duplicates:
                 text += f" {wanted.duplicates:,} repeated line(s) were merged."
             messages.success(request, text)
-            return redirect("jobs:detail", job_pk=job.pk)
+            return redirect("admin:jobs_detail", job_pk=job.pk)
     return render_page(
         request,
         "jobs/create.html",
@@ -286,7 +286,7 @@ def job_confirm_view(request: HttpRequest, job_pk: int) -> HttpResponse:
                 )
             else:
                 messages.success(request, f"{job} is confirmed and scheduled.")
-            return redirect("jobs:detail", job_pk=job.pk)
+            return redirect("admin:jobs_detail", job_pk=job.pk)
     job.refresh_from_db()
     return _job_page(request, job, confirm_form=form)
 
@@ -319,13 +319,13 @@ def job_retry_view(request: HttpRequest, job_pk: int) -> HttpResponse:
         retry = services.job_retry_failed(job=job, user=request.user)
     except services.JobRefused as exc:
         messages.error(request, str(exc))
-        return redirect("jobs:detail", job_pk=job.pk)
+        return redirect("admin:jobs_detail", job_pk=job.pk)
     messages.success(
         request,
         f"{retry} tries again the {retry.files.count():,} failed file(s) of {job}. Its preview "
         "is running: nothing is deleted until you confirm.",
     )
-    return redirect("jobs:detail", job_pk=retry.pk)
+    return redirect("admin:jobs_detail", job_pk=retry.pk)
 
 
 @require_http_methods(["GET", "POST"])
@@ -341,7 +341,7 @@ def job_cancel_view(request: HttpRequest, job_pk: int) -> HttpResponse:
         )
     if job.state in services.ENDED_STATES:
         messages.warning(request, f"{job} has already ended.")
-        return redirect("jobs:detail", job_pk=job.pk)
+        return redirect("admin:jobs_detail", job_pk=job.pk)
     progress = services.job_progress(job=job)
     return render_page(request, "jobs/cancel.html", f"Cancel {job}?", job=job, progress=progress)
 
@@ -361,7 +361,7 @@ def _act(
         messages.error(request, str(exc))
     else:
         messages.success(request, done.format(job=job))
-    return redirect("jobs:detail", job_pk=job.pk)
+    return redirect("admin:jobs_detail", job_pk=job.pk)
 
 
 CSV_HEADER = [

@@ -54,8 +54,8 @@ def signed_in(user: User) -> Client:
 
 
 def file_page_url(name: str, org: Organization, asset_id: str = ASSET_ID) -> str:
-    """The URL of one of a file's pages (`files:detail`, `files:delete`, …)."""
-    return reverse(f"files:{name}", kwargs={"org_pk": org.pk, "asset_id": asset_id})
+    """The URL of one of a file's pages (`admin:files_detail`, `admin:files_delete`, …)."""
+    return reverse(f"admin:files_{name}", kwargs={"org_pk": org.pk, "asset_id": asset_id})
 
 
 def make_staff(username: str, *codenames: str) -> User:

@@ -102,7 +102,9 @@ def test_a_download_cut_off_half_way_never_ends_cleanly_for_the_browser(
     browser = Client()
     browser.force_login(make_staff("viewer", "lookup_file"))
     response = browser.get(
-        reverse("files:download", kwargs={"org_pk": sandbox_org.pk, "asset_id": asset.asset_id})
+        reverse(
+            "admin:files_download", kwargs={"org_pk": sandbox_org.pk, "asset_id": asset.asset_id}
+        )
     )
     assert response["Content-Length"] == "600000"
     with pytest.raises(tallyfy_api.DownloadInterrupted):
@@ -135,7 +137,7 @@ def test_inline_page_of_such_a_file_is_shown_inline(
     browser = Client()
     browser.force_login(make_staff("viewer", "lookup_file"))
     response = browser.get(
-        reverse("files:inline", kwargs={"org_pk": sandbox_org.pk, "asset_id": asset.asset_id})
+        reverse("admin:files_inline", kwargs={"org_pk": sandbox_org.pk, "asset_id": asset.asset_id})
     )
     assert (response.status_code, response["Content-Type"]) == (200, "image/png")
     assert b"".join(response.streaming_content) == b"\x89PNG fake"
@@ -149,7 +151,7 @@ def test_inline_page_of_such_an_html_file_is_an_attachment(
     browser = Client()
     browser.force_login(make_staff("viewer", "lookup_file"))
     response = browser.get(
-        reverse("files:inline", kwargs={"org_pk": sandbox_org.pk, "asset_id": asset.asset_id})
+        reverse("admin:files_inline", kwargs={"org_pk": sandbox_org.pk, "asset_id": asset.asset_id})
     )
     assert response["Content-Type"] == "application/octet-stream"
     assert response["Content-Disposition"].startswith("attachment")

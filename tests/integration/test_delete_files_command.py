@@ -169,7 +169,7 @@ def test_a_job_above_the_threshold_waits_for_approval_and_exits_3(
     job = DeletionJob.objects.get()
     assert status == 3
     assert job.state == JobState.AWAITING_APPROVAL
-    assert reverse("jobs:detail", args=[job.pk]) in out
+    assert reverse("admin:jobs_detail", args=[job.pk]) in out
     assert "second staff user" in out
     assert deletes_sent(sandbox) == []
 

@@ -197,7 +197,9 @@ def test_broken_download_shows_a_message(
     client = Client()
     client.force_login(user)
     response = client.get(
-        reverse("files:download", kwargs={"org_pk": sandbox_org.pk, "asset_id": asset.asset_id}),
+        reverse(
+            "admin:files_download", kwargs={"org_pk": sandbox_org.pk, "asset_id": asset.asset_id}
+        ),
         follow=True,
     )
     assert any("Tallyfy is unavailable" in str(m) for m in response.context["messages"])
@@ -212,7 +214,9 @@ def test_panel_download_streams_the_real_bytes(
     client = Client()
     client.force_login(user)
     response = client.get(
-        reverse("files:download", kwargs={"org_pk": sandbox_org.pk, "asset_id": asset.asset_id})
+        reverse(
+            "admin:files_download", kwargs={"org_pk": sandbox_org.pk, "asset_id": asset.asset_id}
+        )
     )
     assert response.streaming
     assert b"".join(response.streaming_content) == b"%PDF-1.4 body"

@@ -141,8 +141,8 @@ def test_the_move_can_be_undone_without_loss(executor: MigrationExecutor) -> Non
 
     assert old.get_model("files", "Organization").objects.get().pk == before["organization"]
     assert (
-        old.get_model("contenttypes", "ContentType").objects.get(
-            app_label="files", model="organization"
-        ).pk
+        old.get_model("contenttypes", "ContentType")
+        .objects.get(app_label="files", model="organization")
+        .pk
         == before["content_type"]
     )

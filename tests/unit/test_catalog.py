@@ -193,7 +193,7 @@ def test_the_changelist_filters_by_uploaded_date(
 
 
 def test_each_row_opens_the_files_page(browser: Client, files: list[IndexedFile]) -> None:
-    detail = reverse("files:detail", args=[files[0].organization_id, files[0].asset_id])
+    detail = reverse("admin:files_detail", args=[files[0].organization_id, files[0].asset_id])
     assert f'href="{detail}"' in listed(browser)
 
 
@@ -208,7 +208,7 @@ def test_a_link_row_offers_no_files_page(browser: Client, organization: Organiza
     )
     page = listed(browser)
     assert "link, not a Tallyfy file" in page
-    assert reverse("files:detail", args=[organization.pk, "link-" + "0" * 32]) not in page
+    assert reverse("admin:files_detail", args=[organization.pk, "link-" + "0" * 32]) not in page
 
 
 def test_the_changelist_offers_no_delete_action_yet(browser: Client) -> None:
@@ -354,7 +354,7 @@ def test_a_pasted_run_url_links_those_who_may_not_scan_to_its_files_in_the_index
     client = Client()
     client.force_login(staff("view_indexedfile", "lookup_file"))
     pasted = f"https://go.tallyfy.com/api/organizations/{organization.org_id}/runs/{'r' * 32}"
-    page = client.get(reverse("files:lookup"), {"file": pasted})
+    page = client.get(reverse("admin:files_lookup"), {"file": pasted})
     link = page.context["hint"].url
     assert link == f"{reverse(CHANGELIST)}?run_id={'r' * 32}"
     listed = client.get(link)
@@ -376,7 +376,7 @@ def test_delete_selected_files_starts_a_deletion_job_of_them(
         },
     )
     job = DeletionJob.objects.get()
-    assert response["Location"] == reverse("jobs:detail", args=[job.pk])
+    assert response["Location"] == reverse("admin:jobs_detail", args=[job.pk])
     assert list(job.files.values_list("asset_id", flat=True)) == [wanted.asset_id]
 
 

@@ -251,14 +251,14 @@ def message_texts(response: HttpResponse) -> list[str]:
 
 
 def test_a_pasted_run_url_opens_its_files_page(scanner: Client, organization: Organization) -> None:
-    response = scanner.get(reverse("files:lookup"), pasted())
+    response = scanner.get(reverse("admin:files_lookup"), pasted())
     assert response["Location"] == run_page(organization, run_id=RUN_ID)
 
 
 def test_a_pasted_task_url_keeps_the_run_it_names(
     scanner: Client, organization: Organization
 ) -> None:
-    response = scanner.get(reverse("files:lookup"), pasted(tail=f"/tasks/{TASK_ID}"))
+    response = scanner.get(reverse("admin:files_lookup"), pasted(tail=f"/tasks/{TASK_ID}"))
     assert response["Location"] == run_page(organization, task_id=TASK_ID, run_id=RUN_ID)
 
 
@@ -267,7 +267,7 @@ def test_an_indexed_run_opens_in_the_index_at_once(
 ) -> None:
     index_file(organization, "in-run.pdf", run_id=RUN_ID)
     index_file(organization, "elsewhere.pdf", run_id=OTHER_RUN)
-    response = scanner.get(reverse("files:lookup"), pasted(), follow=True)
+    response = scanner.get(reverse("admin:files_lookup"), pasted(), follow=True)
     assert [f.file_name for f in response.context["cl"].result_list] == ["in-run.pdf"]
     assert not Scan.objects.exists()
 
@@ -320,7 +320,7 @@ def test_a_run_tallyfy_does_not_have_is_said_on_the_lookup_page(
 ) -> None:
     http.get(f"{ROOT}/runs/{RUN_ID}", status=404, json={"message": "Resource not found"})
     response = scanner.post(RUN_PAGE, {"organization": organization.pk, "run_id": RUN_ID})
-    assert response["Location"] == f"{reverse('files:lookup')}?organization={organization.pk}"
+    assert response["Location"] == f"{reverse('admin:files_lookup')}?organization={organization.pk}"
     assert "Tallyfy has no process run" in message_texts(response)[0]
     assert (Scan.objects.count(), IndexedFile.objects.count()) == (0, 0)
 
@@ -357,7 +357,7 @@ def test_without_the_add_scan_permission_nothing_is_scanned(organization: Organi
 
 
 def test_a_run_of_an_organization_not_configured_says_so(scanner: Client, db: None) -> None:
-    page = scanner.get(reverse("files:lookup"), pasted())
+    page = scanner.get(reverse("admin:files_lookup"), pasted())
     assert page.status_code == 200
     assert "not configured here" in page.context["hint"].message
 
@@ -365,7 +365,9 @@ def test_a_run_of_an_organization_not_configured_says_so(scanner: Client, db: No
 def test_a_task_whose_run_is_unknown_is_not_scanned(
     scanner: Client, organization: Organization
 ) -> None:
-    page = scanner.get(reverse("files:lookup"), pasted(kind="tasks", run_id=TASK_ID), follow=True)
+    page = scanner.get(
+        reverse("admin:files_lookup"), pasted(kind="tasks", run_id=TASK_ID), follow=True
+    )
     assert 'id="task-run-unknown"' in page.content.decode()
     response = scanner.post(RUN_PAGE, {"organization": organization.pk, "task_id": TASK_ID})
     assert response.status_code == 200

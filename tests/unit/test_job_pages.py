@@ -115,8 +115,8 @@ def finished_job(org: Organization, user: User) -> DeletionJob:
 
 def page(name: str, job: DeletionJob | None = None) -> str:
     if job is None:
-        return reverse(f"jobs:{name}")
-    return reverse(f"jobs:{name}", kwargs={"job_pk": job.pk})
+        return reverse(f"admin:jobs_{name}")
+    return reverse(f"admin:jobs_{name}", kwargs={"job_pk": job.pk})
 
 
 JOB_PAGES = ["detail", "progress", "results", "cancel"]
@@ -190,7 +190,7 @@ def test_approvers_without_the_delete_permission_cannot_resume(
 
 
 def test_an_unknown_job_is_404(starter: User) -> None:
-    response = signed_in(starter).get(reverse("jobs:detail", kwargs={"job_pk": 999999}))
+    response = signed_in(starter).get(reverse("admin:jobs_detail", kwargs={"job_pk": 999999}))
     assert response.status_code == 404
 
 

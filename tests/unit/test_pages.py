@@ -63,7 +63,7 @@ def test_a_pasted_url_selects_its_organization(
     make_organization(org_id="otherorg", name="Other")
     http.get(ASSET_URL, json={"data": ASSET})
     pasted = f"https://go.tallyfy.com/api/organizations/{ORG_ID}/file/{ASSET_ID}/dl"
-    response = signed_in(viewer).get(reverse("files:lookup"), {"file": pasted})
+    response = signed_in(viewer).get(reverse("admin:files_lookup"), {"file": pasted})
     assert response["Location"] == url("detail", organization)
 
 
@@ -71,7 +71,7 @@ def test_an_id_without_an_organization_asks_for_one(
     organization: Organization, viewer: User
 ) -> None:
     make_organization(org_id="otherorg", name="Other")
-    response = signed_in(viewer).get(reverse("files:lookup"), {"file": ASSET_ID})
+    response = signed_in(viewer).get(reverse("admin:files_lookup"), {"file": ASSET_ID})
     assert response.context["form"].errors["organization"]
 
 
@@ -81,8 +81,8 @@ def test_the_last_organization_used_is_preselected(
     other = make_organization(org_id="otherorg", name="Other")
     http.get(ASSET_URL.replace(ORG_ID, "otherorg"), json={"data": ASSET})
     client = signed_in(viewer)
-    client.get(reverse("files:lookup"), {"organization": other.pk, "file": ASSET_ID})
-    form = client.get(reverse("files:lookup")).context["form"]
+    client.get(reverse("admin:files_lookup"), {"organization": other.pk, "file": ASSET_ID})
+    form = client.get(reverse("admin:files_lookup")).context["form"]
     assert form["organization"].value() == other.pk
 
 
@@ -91,7 +91,7 @@ def test_a_404_is_shown_on_the_form_with_what_was_typed(
 ) -> None:
     http.get(ASSET_URL, status=404, json={"message": "Resource not found"})
     response = signed_in(viewer).get(
-        reverse("files:lookup"), {"organization": organization.pk, "file": ASSET_ID}
+        reverse("admin:files_lookup"), {"organization": organization.pk, "file": ASSET_ID}
     )
     assert response.status_code == 200
     assert "does not exist or was deleted" in " ".join(response.context["form"].errors["file"])
@@ -101,7 +101,7 @@ def test_a_404_is_shown_on_the_form_with_what_was_typed(
 def test_the_file_field_has_focus_when_the_page_opens(
     viewer: User, organization: Organization
 ) -> None:
-    body = signed_in(viewer).get(reverse("files:lookup")).content.decode()
+    body = signed_in(viewer).get(reverse("admin:files_lookup")).content.decode()
     assert 'id="id_file"' in body
     assert "autofocus" in body.split('id="id_file"')[0].rsplit("<input", 1)[1]
 
@@ -120,14 +120,14 @@ def test_the_file_field_has_focus_when_the_page_opens(
 def test_a_run_or_task_url_says_what_it_is(
     organization: Organization, viewer: User, pasted: str, what: str
 ) -> None:
-    response = signed_in(viewer).get(reverse("files:lookup"), {"file": pasted})
+    response = signed_in(viewer).get(reverse("admin:files_lookup"), {"file": pasted})
     errors = " ".join(response.context["form"].errors["file"])
     assert f"This is the URL of a {what}" in errors
     assert "in Acme" in errors
 
 
 def test_help_texts_are_linked_to_their_fields(viewer: User, organization: Organization) -> None:
-    body = signed_in(viewer).get(reverse("files:lookup")).content.decode()
+    body = signed_in(viewer).get(reverse("admin:files_lookup")).content.decode()
     assert 'aria-describedby="id_file_helptext"' in body
     assert 'id="id_file_helptext"' in body
 
@@ -135,12 +135,12 @@ def test_help_texts_are_linked_to_their_fields(viewer: User, organization: Organ
 def test_a_page_with_form_errors_says_error_in_its_title(
     viewer: User, organization: Organization
 ) -> None:
-    body = signed_in(viewer).get(reverse("files:lookup"), {"file": "a b"}).content.decode()
+    body = signed_in(viewer).get(reverse("admin:files_lookup"), {"file": "a b"}).content.decode()
     assert "<title>Error: Look up a file" in body
 
 
 def test_breadcrumbs_are_the_admins_list(viewer: User, organization: Organization) -> None:
-    body = signed_in(viewer).get(reverse("files:lookup")).content.decode()
+    body = signed_in(viewer).get(reverse("admin:files_lookup")).content.decode()
     assert '<ol class="breadcrumbs">' in body
     assert '<li aria-current="page">Look up a file</li>' in body
 
@@ -284,7 +284,7 @@ def test_an_unknown_row_offers_check_again_now(organization: Organization, delet
         .content.decode()
     )
     assert "We could not tell whether it was deleted" in body
-    assert f'action="{reverse("files:deletion_check", args=[row.pk])}"' in body
+    assert f'action="{reverse("admin:files_deletion_check", args=[row.pk])}"' in body
 
 
 def test_a_viewer_is_offered_neither_try_again_nor_check(
@@ -304,7 +304,7 @@ def test_check_now_settles_a_404_as_deleted_and_records_it(
 ) -> None:
     http.get(ASSET_URL, status=404, json={"message": "Resource not found"})
     row = a_row(organization, deleter, state=DeletionState.UNKNOWN)
-    signed_in(deleter).post(reverse("files:deletion_check", args=[row.pk]))
+    signed_in(deleter).post(reverse("admin:files_deletion_check", args=[row.pk]))
     row.refresh_from_db()
     assert row.state == DeletionState.DELETED
     assert LogEntry.objects.get().action_flag == CHANGE
@@ -315,7 +315,9 @@ def test_check_now_leaves_a_recent_row_unknown_while_the_file_is_there(
 ) -> None:
     http.get(ASSET_URL, json={"data": ASSET})
     row = a_row(organization, deleter, state=DeletionState.UNKNOWN)
-    response = signed_in(deleter).post(reverse("files:deletion_check", args=[row.pk]), follow=True)
+    response = signed_in(deleter).post(
+        reverse("admin:files_deletion_check", args=[row.pk]), follow=True
+    )
     row.refresh_from_db()
     assert row.state == DeletionState.UNKNOWN
     assert "may still be applied" in " ".join(messages_of(response))
@@ -334,13 +336,13 @@ def test_check_now_needs_the_delete_permission(
     organization: Organization, viewer: User, deleter: User
 ) -> None:
     row = a_row(organization, deleter, state=DeletionState.UNKNOWN)
-    response = signed_in(viewer).post(reverse("files:deletion_check", args=[row.pk]))
+    response = signed_in(viewer).post(reverse("admin:files_deletion_check", args=[row.pk]))
     assert response.status_code == 403
 
 
 def test_check_now_is_a_post(organization: Organization, deleter: User) -> None:
     row = a_row(organization, deleter, state=DeletionState.UNKNOWN)
-    response = signed_in(deleter).get(reverse("files:deletion_check", args=[row.pk]))
+    response = signed_in(deleter).get(reverse("admin:files_deletion_check", args=[row.pk]))
     assert response.status_code == 405
 
 
@@ -418,7 +420,7 @@ def test_look_up_is_in_the_files_app_of_the_sidebar_and_index(
 def test_the_sidebar_lists_look_up_a_file(organization: Organization, viewer: User) -> None:
     body = signed_in(viewer).get(reverse("admin:files_filedeletion_changelist")).content.decode()
     sidebar = body.split('id="nav-sidebar"')[1].split("</nav>")[0]
-    assert reverse("files:lookup") in sidebar
+    assert reverse("admin:files_lookup") in sidebar
 
 
 def test_a_403_renders_in_the_admin_with_a_way_back(

@@ -193,7 +193,7 @@ def test_session_ends_after_the_absolute_lifetime(viewer: User, settings: object
     "name",
     [
         "admin:index",
-        "files:lookup",
+        "admin:files_lookup",
         "admin:files_filedeletion_changelist",
         "admin:organizations_organization_changelist",
     ],
@@ -212,7 +212,7 @@ def test_logout_is_on_every_page(
     "name",
     [
         "admin:index",
-        "files:lookup",
+        "admin:files_lookup",
         "admin:files_filedeletion_changelist",
         "admin:organizations_organization_add",
         "admin:login",
@@ -370,7 +370,7 @@ def test_undecryptable_token_is_a_message_and_nothing_is_sent(
     client = Client()
     client.force_login(viewer)
     response = client.get(
-        reverse("files:detail", kwargs={"org_pk": organization.pk, "asset_id": ASSET_ID})
+        reverse("admin:files_detail", kwargs={"org_pk": organization.pk, "asset_id": ASSET_ID})
     )
     assert "cannot be decrypted" in " ".join(str(m) for m in response.context["messages"])
 
@@ -419,7 +419,7 @@ def test_file_names_and_reasons_are_escaped_when_shown(
     client = Client()
     client.force_login(viewer)
     body = client.get(
-        reverse("files:detail", kwargs={"org_pk": organization.pk, "asset_id": ASSET_ID})
+        reverse("admin:files_detail", kwargs={"org_pk": organization.pk, "asset_id": ASSET_ID})
     ).content.decode()
     assert "<img src=x" not in body
     assert "&lt;img src=x onerror=alert(1)&gt;.pdf" in body
@@ -501,7 +501,7 @@ def test_the_detail_page_shows_no_bidi_override(
     client = Client()
     client.force_login(viewer)
     response = client.get(
-        reverse("files:detail", kwargs={"org_pk": organization.pk, "asset_id": ASSET_ID})
+        reverse("admin:files_detail", kwargs={"org_pk": organization.pk, "asset_id": ASSET_ID})
     )
     body = response.content.decode()
     assert "\u202e" not in body
@@ -520,7 +520,7 @@ def test_content_disposition_carries_no_bidi_override(
     client = Client()
     client.force_login(viewer)
     response = client.get(
-        reverse("files:download", kwargs={"org_pk": organization.pk, "asset_id": ASSET_ID})
+        reverse("admin:files_download", kwargs={"org_pk": organization.pk, "asset_id": ASSET_ID})
     )
     assert response["Content-Disposition"] == 'attachment; filename="invoice_fdp.exe"'
 

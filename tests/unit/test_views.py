@@ -44,7 +44,7 @@ def test_anonymous_users_are_sent_to_the_login(organization: Organization, name:
 
 
 def test_lookup_page_needs_login(db: None) -> None:
-    response = Client().get(reverse("files:lookup"))
+    response = Client().get(reverse("admin:files_lookup"))
     assert response.status_code == 302
 
 
@@ -79,7 +79,7 @@ def test_lookup_by_id_redirects_to_detail(
 ) -> None:
     http.get(ASSET_URL, json={"data": ASSET})
     response = signed_in(viewer).get(
-        reverse("files:lookup"), {"organization": organization.pk, "file": ASSET_ID}
+        reverse("admin:files_lookup"), {"organization": organization.pk, "file": ASSET_ID}
     )
     assert response.status_code == 302
     assert response["Location"] == url("detail", organization)
@@ -91,7 +91,7 @@ def test_lookup_by_pasted_url_resolves_the_same_file(
     http.get(ASSET_URL, json={"data": ASSET})
     pasted = f"https://go.tallyfy.com/api/organizations/{ORG_ID}/file/{ASSET_ID}/dl"
     response = signed_in(viewer).get(
-        reverse("files:lookup"), {"organization": organization.pk, "file": pasted}
+        reverse("admin:files_lookup"), {"organization": organization.pk, "file": pasted}
     )
     assert response["Location"] == url("detail", organization)
 
@@ -101,7 +101,7 @@ def test_lookup_url_of_another_organization_is_a_form_error(
 ) -> None:
     pasted = f"https://go.tallyfy.com/api/organizations/otherorg/file/{ASSET_ID}"
     response = signed_in(viewer).get(
-        reverse("files:lookup"), {"organization": organization.pk, "file": pasted}
+        reverse("admin:files_lookup"), {"organization": organization.pk, "file": pasted}
     )
     assert response.status_code == 200
     assert "This URL is for Tallyfy organization otherorg" in response.content.decode()
@@ -112,7 +112,7 @@ def test_invalid_ids_are_form_errors_before_any_call(
     organization: Organization, viewer: User, bad: str
 ) -> None:
     response = signed_in(viewer).get(
-        reverse("files:lookup"), {"organization": organization.pk, "file": bad}
+        reverse("admin:files_lookup"), {"organization": organization.pk, "file": bad}
     )
     assert response.status_code == 200
     assert response.context["form"].errors["file"]
@@ -389,7 +389,7 @@ def test_deleter_who_cannot_read_the_log_returns_to_the_lookup(
     response = signed_in(user).post(
         url("delete", organization), confirmed(user, organization, "r", ASSET_ID)
     )
-    assert response["Location"] == reverse("files:lookup")
+    assert response["Location"] == reverse("admin:files_lookup")
     assert FileDeletion.objects.get().state == DeletionState.DELETED
 
 

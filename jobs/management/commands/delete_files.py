@@ -409,7 +409,7 @@ class _Watcher:
 
 
 def job_admin_path(job: DeletionJob) -> str:
-    return reverse("jobs:detail", args=[job.pk])
+    return reverse("admin:jobs_detail", args=[job.pk])
 
 
 def _organization(name_or_id: str) -> Organization:

@@ -1,0 +1,37 @@
+"""The admin site every page of the panel is served by."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, URLResolver, include, path, reverse
+
+from accounts.password_change import ThrottledPasswordChangeView
+from admin_pages.pages import served_by
+from files.urls import file_pages
+from jobs.urls import job_pages
+
+
+class TallyfyAdminSite(admin.AdminSite):
+    site_header = "Tallyfy admin"
+    site_title = "Tallyfy admin"
+    index_title = "Files and deletion log"
+
+    def get_urls(self) -> list[URLPattern | URLResolver]:
+        """The admin's own pages, and the panel's: a file's pages and a deletion job's, each
+        behind this site's login and in its chrome (names such as `admin:files_detail`)."""
+        return [
+            path("tallyfy-files/", include(served_by(self, file_pages))),
+            path("deletion-jobs/", include(served_by(self, job_pages))),
+            *super().get_urls(),
+        ]
+
+    def password_change(
+        self, request: HttpRequest, extra_context: dict[str, object] | None = None
+    ) -> HttpResponse:
+        """Django's page, where a wrong current password counts as a failed sign-in."""
+        request.current_app = self.name
+        return ThrottledPasswordChangeView.as_view(
+            success_url=reverse("admin:password_change_done", current_app=self.name),
+            extra_context={**self.each_context(request), **(extra_context or {})},
+        )(request)
