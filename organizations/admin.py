@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
-from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
 from organizations import services
@@ -95,13 +95,15 @@ class OrganizationAdmin(admin.ModelAdmin):
         # Filtering on the ciphertext would read it out a prefix at a time (…__regex=^g).
         return not lookup.startswith("token_") and super().lookup_allowed(lookup, value, request)
 
-    def save_form(self, request: HttpRequest, form: OrganizationForm, change: bool) -> Organization:
-        return form.save()  # organizations.services validates, encrypts the token and saves
-
+    @method_decorator(sensitive_variables("fields"))
     def save_model(
         self, request: HttpRequest, obj: Organization, form: OrganizationForm, change: bool
     ) -> None:
-        pass  # saved by save_form
+        fields = form.organization_fields()
+        if change:
+            services.organization_update(organization=obj, **fields)
+        else:
+            services.organization_create(organization=obj, **fields)
 
     @admin.action(description="Test connection to Tallyfy", permissions=["view"])
     def test_connection(self, request: HttpRequest, queryset: QuerySet[Organization]) -> None:

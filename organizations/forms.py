@@ -40,26 +40,14 @@ class OrganizationForm(forms.ModelForm):
             try:
                 services.organization_validate(
                     organization=self.instance if self.instance.pk else None,
-                    **self._organization_fields(),
+                    **self.organization_fields(),
                 )
             except ValidationError as exc:
                 self.add_error(None, exc)
         return cleaned
 
-    def save(self, commit: bool = True) -> Organization:
-        """Saves through organizations.services; `commit=False` returns the unsaved instance."""
-        if not commit:
-            return self.instance
-        if self.instance.pk:
-            self.instance = services.organization_update(
-                organization=self.instance, **self._organization_fields()
-            )
-        else:
-            self.instance = services.organization_create(**self._organization_fields())
-        self.save_m2m = self._save_m2m
-        return self.instance
-
-    def _organization_fields(self) -> dict[str, str]:
+    def organization_fields(self) -> dict[str, str]:
+        """What the services take: the admin saves through them (`OrganizationAdmin.save_model`)."""
         return {
             name: self.cleaned_data[name] for name in ("name", "org_id", "api_base_url", "token")
         }

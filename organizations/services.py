@@ -17,9 +17,18 @@ from organizations.tokens import encrypt_token
 
 
 @sensitive_variables("token")
-def organization_create(*, name: str, org_id: str, api_base_url: str, token: str) -> Organization:
-    """Validate, encrypt the token and save. Raises ValidationError keyed by argument name."""
-    organization = Organization()
+def organization_create(
+    *,
+    name: str,
+    org_id: str,
+    api_base_url: str,
+    token: str,
+    organization: Organization | None = None,
+) -> Organization:
+    """Validate, encrypt the token and save, into `organization` when given (an unsaved
+    instance others already refer to, such as the admin's inlines). Raises ValidationError
+    keyed by argument name."""
+    organization = organization if organization is not None else Organization()
     _assign(organization, name=name, org_id=org_id, api_base_url=api_base_url)
     _validate(organization, stored=None, token=token)
     _set_token(organization, token)

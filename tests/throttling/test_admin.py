@@ -55,3 +55,27 @@ def test_a_rate_out_of_bounds_is_refused(
     response = post_rate(admin_client, organization, per_minute)
     assert response.status_code == 200  # type: ignore[attr-defined]
     assert RateLimit.objects.get(organization=organization).per_minute is None
+
+
+@pytest.mark.django_db
+def test_a_new_organization_is_saved_with_the_rate_filled_in_on_its_add_page(
+    admin_client: Client,
+) -> None:
+    response = admin_client.post(
+        reverse("admin:organizations_organization_add"),
+        {
+            "name": "Beta",
+            "org_id": "b" * 32,
+            "api_base_url": "https://go.tallyfy.com/api",
+            "token": "tok-beta",
+            "rate_limit-TOTAL_FORMS": "1",
+            "rate_limit-INITIAL_FORMS": "0",
+            "rate_limit-MIN_NUM_FORMS": "0",
+            "rate_limit-MAX_NUM_FORMS": "1",
+            "rate_limit-0-per_minute": "90",
+        },
+    )
+    assert response.status_code == 302
+    organization = Organization.objects.get(name="Beta")
+    assert organization.access_token() == "tok-beta"
+    assert RateLimit.objects.get(organization=organization).per_minute == 90

@@ -336,7 +336,14 @@ def test_the_token_is_left_out_of_error_reports(
     client.force_login(admin_user)
     response = client.post(
         reverse("admin:organizations_organization_add"),
-        {"name": "Beta", "org_id": ORG_ID, "api_base_url": BASE_URL, "token": "leak-me-7777"},
+        {
+            "name": "Beta",
+            "org_id": ORG_ID,
+            "api_base_url": BASE_URL,
+            "token": "leak-me-7777",
+            "rate_limit-TOTAL_FORMS": "0",  # the rate limit inline's (empty) management form
+            "rate_limit-INITIAL_FORMS": "0",
+        },
     )
     assert response.status_code == 500
     assert "the database went away" in response.content.decode()

@@ -25,6 +25,7 @@ from files.models import FileDeletion
 from organizations.checks import api_hosts_check
 from organizations.forms import OrganizationForm
 from organizations.models import Organization
+from organizations.services import organization_update
 from organizations.tokens import TokenDecryptionError
 from tallyfy_admin.log_format import EscapingFormatter
 from tallyfy_api.base_urls import DisallowedBaseURL, check_api_base_url
@@ -350,7 +351,7 @@ def test_blank_token_keeps_the_stored_one(organization: Organization) -> None:
         data={"name": "Acme", "org_id": ORG_ID, "api_base_url": BASE_URL, "token": ""},
     )
     assert form.is_valid()
-    form.save()
+    organization_update(organization=organization, **form.organization_fields())
     organization.refresh_from_db()
     assert organization.access_token() == TOKEN
 
