@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.http import HttpRequest
+
+from accounts.conf import conf
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -14,7 +15,7 @@ def client_ip(request: HttpRequest) -> str:
     PROXY_COUNT entries were written by proxies we trust; anything left of them came from
     the client and is ignored.
     """
-    count = settings.TRUSTED_PROXY_COUNT
+    count = conf.DJANGO_PROXY_COUNT
     if count:
         forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
         forwarded = [a for a in forwarded if a]

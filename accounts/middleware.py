@@ -3,10 +3,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from django.conf import settings
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 
+from accounts.conf import conf
+
+# How stale the idle clock may be, in seconds: a session is saved at most once in this span.
+SESSION_TOUCH_INTERVAL = 60
 _STARTED_KEY = "_session_started_at"
 _TOUCHED_KEY = "_session_touched_at"
 
@@ -16,7 +19,7 @@ class SessionLifetimeMiddleware:
 
     Idle: the session is saved (and its expiry pushed SESSION_COOKIE_AGE ahead) at most once
     per SESSION_TOUCH_INTERVAL, rather than on every request, so a page view costs no write.
-    Absolute: SESSION_ABSOLUTE_LIFETIME after sign-in the user is signed out, active or not.
+    Absolute: DJANGO_SESSION_ABSOLUTE_SECONDS after sign-in the user is signed out, active or not.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -26,8 +29,8 @@ class SessionLifetimeMiddleware:
         if request.user.is_authenticated:
             now = time.time()
             started = request.session.setdefault(_STARTED_KEY, now)
-            if now - started > settings.SESSION_ABSOLUTE_LIFETIME.total_seconds():
+            if now - started > conf.DJANGO_SESSION_ABSOLUTE_SECONDS:
                 logout(request)
-            elif now - request.session.get(_TOUCHED_KEY, 0) > settings.SESSION_TOUCH_INTERVAL:
+            elif now - request.session.get(_TOUCHED_KEY, 0) > SESSION_TOUCH_INTERVAL:
                 request.session[_TOUCHED_KEY] = now
         return self.get_response(request)

@@ -316,9 +316,8 @@ class Bench:
         return result
 
     def killed(self, uninterrupted_per_minute: float) -> dict[str, Any]:
-        from django.conf import settings
-
         from files.models import DeletionState, FileDeletion
+        from jobs.conf import conf
         from jobs.models import FileState
 
         self.box.control("reset", {})
@@ -364,8 +363,8 @@ class Bench:
             "longest_pause": max(pauses, default=0.0),
             "resumed_after": min((t for t in times if t > killed_at), default=killed_at)
             - killed_at,
-            "worker_timeout": settings.JOBS_WORKER_TIMEOUT_SECONDS,
-            "sweep": settings.JOBS_SWEEP_SECONDS,
+            "worker_timeout": conf.JOBS_WORKER_TIMEOUT_SECONDS,
+            "sweep": conf.JOBS_SWEEP_SECONDS,
             "states": dict(
                 Counter(FileDeletion.objects.filter(job_id=job.pk).values_list("state", flat=True))
             ),

@@ -13,15 +13,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 import tallyfy_api
+from files.conf import conf
 from files.models import GONE_STATES, UNSETTLED_STATES, DeletionState, DeletionTicket, FileDeletion
 from organizations.clients import tallyfy_client
+from organizations.conf import conf as organizations_conf
 from organizations.models import Organization
 from organizations.tokens import TokenDecryptionError
 from tallyfy_api.base_urls import DisallowedBaseURL
@@ -134,7 +135,9 @@ def _ticket_for(
         .select_related("deletion")
         .first()
     )
-    if ticket is None or ticket.issued_at < timezone.now() - settings.TALLYFY_CONFIRM_PAGE_LIFETIME:
+    if ticket is None or ticket.issued_at < timezone.now() - timedelta(
+        seconds=conf.TALLYFY_CONFIRM_PAGE_SECONDS
+    ):
         raise ConfirmationExpired(
             "This confirmation page has expired or was not issued to you for this file. "
             "Check the file below and confirm again."
@@ -437,7 +440,7 @@ def _send_delete(
     """Send the DELETE, retrying uncertain attempts after a check. Once any attempt was
     uncertain (`uncertain` says one was before this call) it may have been applied, so every
     ending but a 2xx or a 404 is `unknown`."""
-    max_attempts = max(1, settings.TALLYFY_DELETE_ATTEMPTS)
+    max_attempts = max(1, conf.TALLYFY_DELETE_ATTEMPTS)
     for attempt in range(1, max_attempts + 1):
         try:
             deleted = client.delete_file(deletion.asset_id)
@@ -459,7 +462,7 @@ def _send_delete(
             if verdict is not None:
                 return attempt, verdict
             if attempt < max_attempts:
-                time.sleep(settings.TALLYFY_RETRY_BACKOFF * 2 ** (attempt - 1))
+                time.sleep(organizations_conf.TALLYFY_RETRY_BACKOFF * 2 ** (attempt - 1))
             continue
         except tallyfy_api.TallyfyError as exc:
             if uncertain:
@@ -668,11 +671,11 @@ def deletion_time_limit() -> timedelta:
     wrote the row is certainly gone, so settling its row cannot race with it.
     """
     per_call = tallyfy_api.call_time_limit(
-        call_deadline=settings.TALLYFY_CALL_DEADLINE,
-        wait_budget=settings.TALLYFY_INTERACTIVE_WAIT_LIMIT,
+        call_deadline=organizations_conf.TALLYFY_CALL_DEADLINE,
+        wait_budget=organizations_conf.TALLYFY_INTERACTIVE_WAIT_LIMIT,
     )
-    attempts = max(1, settings.TALLYFY_DELETE_ATTEMPTS)
-    backoff = sum(settings.TALLYFY_RETRY_BACKOFF * 2**n for n in range(attempts))
+    attempts = max(1, conf.TALLYFY_DELETE_ATTEMPTS)
+    backoff = sum(organizations_conf.TALLYFY_RETRY_BACKOFF * 2**n for n in range(attempts))
     return timedelta(seconds=2 * attempts * per_call + backoff)
 
 
@@ -682,7 +685,11 @@ def deletions_reconcile(*, older_than: timedelta | None = None) -> Iterable[File
     `pending` rows are left to the job: its worker may wait on the rate limit for longer than
     any bound, and a stopped worker's rows are resumed by the next one."""
     now = timezone.now()
-    older_than = settings.TALLYFY_RECONCILE_AFTER if older_than is None else older_than
+    older_than = (
+        timedelta(seconds=conf.TALLYFY_RECONCILE_AFTER_SECONDS)
+        if older_than is None
+        else older_than
+    )
     pending_age = max(older_than, deletion_time_limit())
     unsettled = (
         FileDeletion.objects.filter(
@@ -721,7 +728,7 @@ def deletion_check_now(*, deletion: FileDeletion) -> FileDeletion:
             http_status=exc.status,
             finished_at=timezone.now(),
         )
-    settles_at = deletion.started_at + settings.TALLYFY_RECONCILE_AFTER
+    settles_at = deletion.started_at + timedelta(seconds=conf.TALLYFY_RECONCILE_AFTER_SECONDS)
     if timezone.now() < settles_at:
         raise CheckTooEarly(
             f"Tallyfy still has the file, but the uncertain attempt may still be applied. "

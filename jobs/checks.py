@@ -2,15 +2,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.core.checks import CheckMessage, Warning, register
+
+from jobs.conf import conf
+from organizations.conf import conf as organizations_conf
 
 
 @register()
 def worker_timeout_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    timeout = settings.JOBS_WORKER_TIMEOUT_SECONDS
-    deadline = settings.TALLYFY_CALL_DEADLINE
-    if timeout >= 2 * deadline and timeout > 2 * settings.JOBS_HEARTBEAT_SECONDS:
+    timeout = conf.JOBS_WORKER_TIMEOUT_SECONDS
+    deadline = organizations_conf.TALLYFY_CALL_DEADLINE
+    if timeout >= 2 * deadline and timeout > 2 * conf.JOBS_HEARTBEAT_SECONDS:
         return []
     return [
         Warning(

@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
+from jobs.conf import conf
 from jobs.lines import ParsedFiles, files_from_csv, files_from_text
 from organizations.models import Organization
 
@@ -29,7 +30,7 @@ class JobCreateForm(forms.Form):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["files"].help_text += f" At most {settings.JOBS_MAX_FILES:,} files."
+        self.fields["files"].help_text += f" At most {conf.JOBS_MAX_FILES:,} files."
 
     def clean_csv_file(self) -> UploadedFile | None:
         upload = self.cleaned_data.get("csv_file")

@@ -21,13 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce, Now
 
 from files.models import DeletionState, FileDeletion
+from jobs.conf import conf
 from jobs.models import DeletionJob, FileState, JobFile, JobState, PreviewState, Worker
+from organizations.conf import conf as organizations_conf
 
 ENDED_STATES = (JobState.CANCELLED, JobState.FINISHED, JobState.FINISHED_WITH_FAILURES)
 FINISHED_STATES = (JobState.FINISHED, JobState.FINISHED_WITH_FAILURES)
@@ -44,7 +45,7 @@ class ClaimLost(Exception):
 
 
 def worker_timeout() -> timedelta:
-    return timedelta(seconds=settings.JOBS_WORKER_TIMEOUT_SECONDS)
+    return timedelta(seconds=conf.JOBS_WORKER_TIMEOUT_SECONDS)
 
 
 def live_workers() -> QuerySet[Worker]:
@@ -57,8 +58,8 @@ def call_margin() -> timedelta:
     started then ends (`TALLYFY_CALL_DEADLINE`) before its claims can lapse, so no other worker
     acts on the file while the call may still be in flight. With a timeout under twice the
     deadline the margin is half the timeout (checks.py warns)."""
-    timeout = settings.JOBS_WORKER_TIMEOUT_SECONDS
-    margin = max(timeout - settings.TALLYFY_CALL_DEADLINE, timeout / 2)
+    timeout = conf.JOBS_WORKER_TIMEOUT_SECONDS
+    margin = max(timeout - organizations_conf.TALLYFY_CALL_DEADLINE, timeout / 2)
     return timedelta(seconds=margin)
 
 
@@ -153,7 +154,7 @@ def file_retry_later(claim: Claim, *, note: str, counts: bool = True) -> bool:
     """Leave the file for a later pass, after a backoff on the database's clock that grows
     with its failures. `counts=False` (a 429) waits without counting as a failure."""
     failures = claim.job_file.failures + (1 if counts else 0)
-    base = settings.JOBS_RETRY_BACKOFF_SECONDS
+    base = conf.JOBS_RETRY_BACKOFF_SECONDS
     wait = timedelta(seconds=min(base * 2 ** max(failures - 1, 0), base * 32))
     changes: dict[str, object] = {"note": note, "retry_at": Now() + wait}
     if counts:

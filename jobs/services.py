@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Count, Q
@@ -17,6 +16,7 @@ from django.utils import timezone
 
 from files.models import DeletionState, FileDeletion
 from jobs import machine
+from jobs.conf import conf
 from jobs.lines import BadLine, ParsedFiles
 from jobs.models import DeletionJob, FileState, JobFile, JobState, PreviewState
 from jobs.tasks import job_wake
@@ -49,7 +49,7 @@ def job_create(
         raise BadLines(wanted.bad)
     if not wanted.files:
         raise JobRefused("Give at least one file id or Tallyfy file URL.")
-    limit = settings.JOBS_MAX_FILES
+    limit = conf.JOBS_MAX_FILES
     if len(wanted.files) > limit:
         raise JobRefused(
             f"A job holds at most {limit:,} files; this list has {len(wanted.files):,}."
@@ -112,7 +112,7 @@ def job_confirm(
         raise JobRefused(f"Type the number of files to delete, {found}, to confirm.")
     if start_after is not None and start_after <= timezone.now():
         start_after = None
-    needs_approval = found + unapproved_files_recently(user=user) > settings.JOBS_APPROVAL_THRESHOLD
+    needs_approval = found + unapproved_files_recently(user=user) > conf.JOBS_APPROVAL_THRESHOLD
     state = JobState.AWAITING_APPROVAL if needs_approval else JobState.SCHEDULED
     changed = DeletionJob.objects.filter(pk=job.pk, state=JobState.PREVIEWED).update(
         state=state, reason=reason, start_after=start_after, confirmed_at=Now()
@@ -129,7 +129,7 @@ def unapproved_files_recently(*, user: AbstractBaseUser) -> int:
     """Files the user's jobs were confirmed to delete without a second person's approval within
     `JOBS_APPROVAL_WINDOW_SECONDS`: the approval threshold counts them all, so that splitting
     a large deletion into small jobs does not avoid approval."""
-    window = Now() - timedelta(seconds=settings.JOBS_APPROVAL_WINDOW_SECONDS)
+    window = Now() - timedelta(seconds=conf.JOBS_APPROVAL_WINDOW_SECONDS)
     return (
         JobFile.objects.filter(
             job__created_by=user,

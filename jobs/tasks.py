@@ -3,13 +3,13 @@ what is left to do, so a task delivered twice does no harm."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Now
 from django.tasks import task
 from django.utils import timezone
 
 from jobs import machine, work
+from jobs.conf import conf
 from jobs.models import DeletionJob, JobFile, JobState
 
 
@@ -18,7 +18,7 @@ def run_job(job_id: int) -> None:
     """One slice of the job's work; a job with work left goes to the back of the queue, so the
     jobs waiting for a worker take turns."""
     job_id = int(job_id)
-    if work.job_work(job_id=job_id, slice_seconds=settings.JOBS_SLICE_SECONDS):
+    if work.job_work(job_id=job_id, slice_seconds=conf.JOBS_SLICE_SECONDS):
         job = DeletionJob.objects.filter(pk=job_id).first()
         if job is not None:
             job_wake(job=job)

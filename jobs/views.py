@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
@@ -19,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from admin_pages.pages import User, admin_page, render_page
 from files.models import DeletionState
 from jobs import services
+from jobs.conf import conf
 from jobs.forms import JobConfirmForm, JobCreateForm
 from jobs.models import DeletionJob, FileState, JobState, PreviewState
 from organizations.models import Organization
@@ -126,7 +126,7 @@ def _job_page(
         job=job,
         progress=progress,
         resolved=progress.total - progress.preview[PreviewState.UNRESOLVED],
-        approval_threshold=settings.JOBS_APPROVAL_THRESHOLD,
+        approval_threshold=conf.JOBS_APPROVAL_THRESHOLD,
         preview_counts=_preview_counts(progress),
         result_counts=_result_counts(progress),
         started=started,

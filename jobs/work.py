@@ -29,7 +29,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError, close_old_connections, connection
 from django.db.models import F, Q
@@ -40,6 +39,7 @@ import tallyfy_api
 from files import services as file_services
 from files.models import DeletionState, FileDeletion
 from jobs import machine
+from jobs.conf import conf
 from jobs.machine import Claim, ClaimLost
 from jobs.models import DeletionJob, FileState, JobFile, JobState, PreviewState, Worker
 from organizations.clients import calls_guarded_by, tallyfy_client
@@ -89,7 +89,7 @@ def worker_session() -> Iterator[Session]:
 
     def beat() -> None:
         try:
-            while not stop.wait(settings.JOBS_HEARTBEAT_SECONDS):
+            while not stop.wait(conf.JOBS_HEARTBEAT_SECONDS):
                 if not machine.worker_beat(worker_id=worker.pk):
                     lost.set()
                     logger.error("worker %s was taken for dead: stopping its work", worker.pk)
@@ -174,7 +174,7 @@ def _in_threads(session: Session, work: Callable[[], None]) -> None:
 
     threads = [
         threading.Thread(target=run, name=f"job-file-{n}")
-        for n in range(max(1, settings.JOBS_FILES_IN_FLIGHT))
+        for n in range(max(1, conf.JOBS_FILES_IN_FLIGHT))
     ]
     for thread in threads:
         thread.start()
@@ -248,7 +248,7 @@ def _preview_one(job: DeletionJob, claim: Claim) -> None:
         return
     except _TRANSIENT as exc:
         note = _describe(job, exc, asset_id)
-        if claim.job_file.failures + 1 < settings.JOBS_PREVIEW_ATTEMPTS:
+        if claim.job_file.failures + 1 < conf.JOBS_PREVIEW_ATTEMPTS:
             machine.file_retry_later(claim, note=note)
             return
         machine.file_previewed(
@@ -462,18 +462,18 @@ def _pause_if_failing(job: DeletionJob, last: str) -> None:
         .filter(Q(state=FileState.DONE) | Q(state=FileState.WAITING, failed_at__isnull=False))
         .annotate(at=Coalesce("finished_at", "failed_at"))
         .order_by(F("at").desc(nulls_last=True), "-id")
-        .values_list("state", "deletion__state")[: settings.JOBS_FAILURE_WINDOW]
+        .values_list("state", "deletion__state")[: conf.JOBS_FAILURE_WINDOW]
     )
     failed = [
         state == FileState.WAITING or row_state == DeletionState.UNKNOWN
         for state, row_state in events
     ]
     in_a_row = next((n for n, bad in enumerate(failed) if not bad), len(failed))
-    limit = settings.JOBS_PAUSE_AFTER_FAILURES_IN_A_ROW
+    limit = conf.JOBS_PAUSE_AFTER_FAILURES_IN_A_ROW
     share = sum(failed) / len(failed) if failed else 0.0
     if in_a_row >= limit:
         why = f"{in_a_row} files in a row could not be deleted"
-    elif len(failed) >= limit and share > settings.JOBS_PAUSE_AT_FAILURE_SHARE:
+    elif len(failed) >= limit and share > conf.JOBS_PAUSE_AT_FAILURE_SHARE:
         why = f"{sum(failed)} of its last {len(failed)} files could not be deleted"
     else:
         return

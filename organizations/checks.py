@@ -6,12 +6,13 @@ from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
+from organizations.conf import conf
 from tallyfy_api.base_urls import parse_host_entry
 
 
 @register()
 def token_keys_check(app_configs: Any = None, **kwargs: Any) -> list[Error]:
-    keys = settings.TALLYFY_TOKEN_KEYS
+    keys = conf.TALLYFY_TOKEN_KEYS
     if not keys:
         return [
             Error(
@@ -38,7 +39,7 @@ def token_keys_check(app_configs: Any = None, **kwargs: Any) -> list[Error]:
 def api_hosts_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     messages: list[CheckMessage] = []
     for setting in ("TALLYFY_ALLOWED_API_HOSTS", "TALLYFY_INSECURE_API_HOSTS"):
-        for entry in getattr(settings, setting):
+        for entry in getattr(conf, setting):
             try:
                 _host, port = parse_host_entry(entry)
             except ValueError:
@@ -65,12 +66,12 @@ def api_hosts_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
 
 @register(Tags.security, deploy=True)
 def insecure_api_hosts_check(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
-    if settings.TALLYFY_INSECURE_API_HOSTS and not settings.DEBUG:
+    if conf.TALLYFY_INSECURE_API_HOSTS and not settings.DEBUG:
         return [
             Warning(
                 "TALLYFY_INSECURE_API_HOSTS is set while DJANGO_DEBUG is false: tokens may be "
                 "sent over plain http to "
-                f"{', '.join(settings.TALLYFY_INSECURE_API_HOSTS)}.",
+                f"{', '.join(conf.TALLYFY_INSECURE_API_HOSTS)}.",
                 hint="It is for the local sandbox only; leave it empty in production.",
                 id="organizations.W001",
             )

@@ -7,9 +7,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from django.conf import settings
-
 import tallyfy_api
+from organizations.conf import conf
 from organizations.models import Organization
 from throttling.services import throttle_for
 
@@ -57,17 +56,17 @@ def client_config(*, background: bool = False) -> tallyfy_api.ClientConfig:
     A background call waits as long as the rate limit needs; a page's call waits at most
     `TALLYFY_INTERACTIVE_WAIT_LIMIT` seconds in all."""
     return tallyfy_api.ClientConfig(
-        allowed_hosts=tuple(settings.TALLYFY_ALLOWED_API_HOSTS),
-        insecure_hosts=tuple(settings.TALLYFY_INSECURE_API_HOSTS),
-        connect_timeout=settings.TALLYFY_CONNECT_TIMEOUT,
-        read_timeout=settings.TALLYFY_READ_TIMEOUT,
-        call_deadline=settings.TALLYFY_CALL_DEADLINE,
-        download_min_rate=settings.TALLYFY_DOWNLOAD_MIN_RATE,
-        max_body_bytes=settings.TALLYFY_MAX_BODY_BYTES,
-        max_list_body_bytes=settings.TALLYFY_MAX_LIST_BODY_BYTES,
-        retry_after_cap=settings.TALLYFY_RETRY_AFTER_CAP,
-        backoff=settings.TALLYFY_RETRY_BACKOFF,
-        wait_budget=None if background else settings.TALLYFY_INTERACTIVE_WAIT_LIMIT,
+        allowed_hosts=tuple(conf.TALLYFY_ALLOWED_API_HOSTS),
+        insecure_hosts=tuple(conf.TALLYFY_INSECURE_API_HOSTS),
+        connect_timeout=conf.TALLYFY_CONNECT_TIMEOUT,
+        read_timeout=conf.TALLYFY_READ_TIMEOUT,
+        call_deadline=conf.TALLYFY_CALL_DEADLINE,
+        download_min_rate=conf.TALLYFY_DOWNLOAD_MIN_RATE,
+        max_body_bytes=conf.TALLYFY_MAX_BODY_BYTES,
+        max_list_body_bytes=conf.TALLYFY_MAX_LIST_BODY_BYTES,
+        retry_after_cap=conf.TALLYFY_RETRY_AFTER_CAP,
+        backoff=conf.TALLYFY_RETRY_BACKOFF,
+        wait_budget=None if background else conf.TALLYFY_INTERACTIVE_WAIT_LIMIT,
     )
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 
+from organizations.conf import conf
 from organizations.tokens import decrypt_token
 from tallyfy_api.base_urls import DisallowedBaseURL, check_api_base_url
 from tallyfy_api.ids import ID_PATTERN
@@ -20,15 +20,15 @@ def validate_api_base_url(value: str) -> None:
     try:
         check_api_base_url(
             value,
-            allowed_hosts=settings.TALLYFY_ALLOWED_API_HOSTS,
-            insecure_hosts=settings.TALLYFY_INSECURE_API_HOSTS,
+            allowed_hosts=conf.TALLYFY_ALLOWED_API_HOSTS,
+            insecure_hosts=conf.TALLYFY_INSECURE_API_HOSTS,
         )
     except DisallowedBaseURL as exc:
         raise ValidationError(str(exc)) from exc
 
 
 def default_api_base_url() -> str:
-    return settings.TALLYFY_DEFAULT_API_BASE_URL
+    return conf.TALLYFY_DEFAULT_API_BASE_URL
 
 
 class Organization(models.Model):

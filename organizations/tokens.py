@@ -7,8 +7,9 @@ key is added in front, `rotate_token_keys` re-encrypts, and the old key can then
 from __future__ import annotations
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+
+from organizations.conf import conf
 
 
 class TokenDecryptionError(Exception):
@@ -16,7 +17,7 @@ class TokenDecryptionError(Exception):
 
 
 def _cipher() -> MultiFernet:
-    keys = settings.TALLYFY_TOKEN_KEYS
+    keys = conf.TALLYFY_TOKEN_KEYS
     if not keys:
         raise ImproperlyConfigured(
             "TALLYFY_TOKEN_KEYS is empty: set at least one key (python -c "

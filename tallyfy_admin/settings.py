@@ -134,12 +134,8 @@ LOGIN_URL = "admin:login"
 # Where sign-in lands when `next` is missing or unsafe (another site): the admin, never a 404.
 LOGIN_REDIRECT_URL = "admin:index"
 
-# --- Sessions: 30 minutes idle ends a session, 12 hours ends it regardless. ---
+# --- Sessions: 30 minutes idle ends a session, 12 hours ends it regardless (accounts.conf). ---
 SESSION_COOKIE_AGE = env.int("DJANGO_SESSION_IDLE_SECONDS", default=30 * 60)
-SESSION_TOUCH_INTERVAL = 60  # seconds: how stale the idle clock may be (accounts.middleware)
-SESSION_ABSOLUTE_LIFETIME = timedelta(
-    seconds=env.int("DJANGO_SESSION_ABSOLUTE_SECONDS", default=12 * 60 * 60)
-)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
@@ -183,39 +179,8 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("DJANGO_LOGIN_COOLOFF_MINUTES", de
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
-# X-Forwarded-For is believed only as far as trusted proxies wrote it (accounts.client_ip);
-# otherwise anyone could name a fresh address per attempt and never be locked out.
-TRUSTED_PROXY_COUNT = env.int("DJANGO_PROXY_COUNT", default=0)
+# X-Forwarded-For is believed only as far as DJANGO_PROXY_COUNT trusted proxies wrote it.
 AXES_CLIENT_IP_CALLABLE = "accounts.client_ip.client_ip"
-
-# --- Tallyfy. ---
-TALLYFY_DEFAULT_API_BASE_URL = "https://go.tallyfy.com/api"
-TALLYFY_ALLOWED_API_HOSTS = env.list(
-    "TALLYFY_ALLOWED_API_HOSTS", default=["go.tallyfy.com", "api.tallyfy.com"]
-)
-# Hosts reachable over plain http, loopback included: only for the local sandbox.
-TALLYFY_INSECURE_API_HOSTS = env.list("TALLYFY_INSECURE_API_HOSTS", default=[])
-TALLYFY_TOKEN_KEYS = env.list("TALLYFY_TOKEN_KEYS", default=[])
-TALLYFY_CONNECT_TIMEOUT = env.float("TALLYFY_CONNECT_TIMEOUT", default=5.0)
-TALLYFY_READ_TIMEOUT = env.float("TALLYFY_READ_TIMEOUT", default=30.0)
-# One attempt of a call, connect to last byte; a download's body instead must bring
-# TALLYFY_DOWNLOAD_MIN_RATE bytes a second over each such span spent waiting on Tallyfy.
-TALLYFY_CALL_DEADLINE = env.float("TALLYFY_CALL_DEADLINE", default=30.0)
-TALLYFY_DOWNLOAD_MIN_RATE = env.int("TALLYFY_DOWNLOAD_MIN_RATE", default=8 * 1024)
-TALLYFY_MAX_BODY_BYTES = env.int("TALLYFY_MAX_BODY_BYTES", default=1024 * 1024)
-TALLYFY_MAX_LIST_BODY_BYTES = env.int("TALLYFY_MAX_LIST_BODY_BYTES", default=16 * 1024 * 1024)
-# Seconds one call from a page may spend waiting (Retry-After, retries) before it gives up.
-TALLYFY_INTERACTIVE_WAIT_LIMIT = env.float("TALLYFY_INTERACTIVE_WAIT_LIMIT", default=10.0)
-TALLYFY_RETRY_AFTER_CAP = env.float("TALLYFY_RETRY_AFTER_CAP", default=30.0)
-TALLYFY_RETRY_BACKOFF = env.float("TALLYFY_RETRY_BACKOFF", default=0.5)
-TALLYFY_DELETE_ATTEMPTS = env.int("TALLYFY_DELETE_ATTEMPTS", default=3)
-TALLYFY_RECONCILE_AFTER = timedelta(
-    seconds=env.int("TALLYFY_RECONCILE_AFTER_SECONDS", default=5 * 60)
-)
-# How long a confirm page can be acted on; each can be acted on once.
-TALLYFY_CONFIRM_PAGE_LIFETIME = timedelta(
-    seconds=env.int("TALLYFY_CONFIRM_PAGE_SECONDS", default=60 * 60)
-)
 
 # --- Background tasks (django.tasks). ---
 # The database backend keeps the queue in our database; `manage.py db_worker` runs it (one per
@@ -227,11 +192,6 @@ TASKS = {
     }
 }
 
-# --- Rate limit towards Tallyfy, per organization (throttling), shared by every process. ---
-# Requests a minute for an organization whose own rate is not set: half of the highest limit
-# Tallyfy documents (600 a minute per user); where its real limit is lower, 429s slow it down.
-TALLYFY_DEFAULT_RATE_PER_MINUTE = env.int("TALLYFY_DEFAULT_RATE_PER_MINUTE", default=300)
-
 # --- The file index (catalog). ---
 # Failed steps in a row after which a scan ends failed (each waits longer before the next try:
 # CATALOG_SCAN_RETRY_SECONDS, doubled each time, at most an hour).
@@ -242,34 +202,7 @@ CATALOG_SCAN_CHECK_BATCH = env.int("CATALOG_SCAN_CHECK_BATCH", default=25)
 # Pages of one run's tasks read at most, whatever the list claims (100 tasks a page).
 CATALOG_RUN_TASK_PAGES = env.int("CATALOG_RUN_TASK_PAGES", default=50)
 
-# --- Deletion jobs (jobs). ---
-JOBS_MAX_FILES = env.int("JOBS_MAX_FILES", default=10_000)
-# A user's jobs confirmed within this window to delete more files than the threshold, all
-# counted together, wait for a second staff user's approval.
-JOBS_APPROVAL_THRESHOLD = env.int("JOBS_APPROVAL_THRESHOLD", default=25)
-JOBS_APPROVAL_WINDOW_SECONDS = env.int("JOBS_APPROVAL_WINDOW_SECONDS", default=24 * 60 * 60)
-# Files of one job a worker deletes at once: enough requests in flight to reach the rate limit
-# when Tallyfy is far away (at 600 a minute and 200 ms a call, one at a time gives 300).
-JOBS_FILES_IN_FLIGHT = env.int("JOBS_FILES_IN_FLIGHT", default=4)
-JOBS_HEARTBEAT_SECONDS = env.float("JOBS_HEARTBEAT_SECONDS", default=5.0)
-# A worker whose heartbeat the database has not seen for this long is taken for dead: its files
-# go to another worker. At least twice TALLYFY_CALL_DEADLINE, so that a worker starts no call
-# to Tallyfy that could outlast its claim (jobs.machine.call_margin).
-JOBS_WORKER_TIMEOUT_SECONDS = env.float("JOBS_WORKER_TIMEOUT_SECONDS", default=60.0)
-JOBS_SWEEP_SECONDS = env.float("JOBS_SWEEP_SECONDS", default=10.0)
-# A worker's pass over one job lasts at most this long; then the job goes to the back of the
-# queue, so that jobs waiting for a worker take turns.
-JOBS_SLICE_SECONDS = env.float("JOBS_SLICE_SECONDS", default=20.0)
-# Failure policy. A file whose metadata read or DELETE got no clear answer (timeout, 5xx,
-# unreachable) is tried again after a backoff from this many seconds, doubling each time.
-JOBS_RETRY_BACKOFF_SECONDS = env.float("JOBS_RETRY_BACKOFF_SECONDS", default=30.0)
-# A job pauses itself when this many of its files in a row failed so, or more than this share
-# of its last JOBS_FAILURE_WINDOW files.
-JOBS_PAUSE_AFTER_FAILURES_IN_A_ROW = env.int("JOBS_PAUSE_AFTER_FAILURES_IN_A_ROW", default=10)
-JOBS_PAUSE_AT_FAILURE_SHARE = env.float("JOBS_PAUSE_AT_FAILURE_SHARE", default=0.2)
-JOBS_FAILURE_WINDOW = env.int("JOBS_FAILURE_WINDOW", default=50)
-# Reads of a file's metadata a preview tries before it calls the file unreadable.
-JOBS_PREVIEW_ATTEMPTS = env.int("JOBS_PREVIEW_ATTEMPTS", default=3)
+# --- Apps' own settings: each app's conf.py, with their defaults (see app_settings). ---
 # Run by every `run_worker` each JOBS_SWEEP_SECONDS: each wakes the work that lost its worker.
 BACKGROUND_SWEEPS = ["jobs.tasks.jobs_wake_stalled", "catalog.tasks.scans_wake_stalled"]
 

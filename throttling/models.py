@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+
+from throttling.conf import conf
 
 # Above every rate Tallyfy documents (600 a minute per user, about 840 in bursts): a higher
 # figure is a typo, not a plan.
@@ -46,4 +47,4 @@ class RateLimit(models.Model):
 
     @property
     def effective_per_minute(self) -> int:
-        return self.per_minute or settings.TALLYFY_DEFAULT_RATE_PER_MINUTE
+        return self.per_minute or conf.TALLYFY_DEFAULT_RATE_PER_MINUTE

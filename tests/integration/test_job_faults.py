@@ -16,6 +16,7 @@ from django_tasks_db.models import DBTaskResult
 from files import services as file_services
 from files.models import DeletionState, FileDeletion
 from jobs import machine, services, tasks, work
+from jobs.conf import conf
 from jobs.models import DeletionJob, FileState, JobFile, JobState, PreviewState, Worker
 from organizations.clients import calls_guarded_by, tallyfy_client
 from organizations.models import Organization
@@ -210,7 +211,7 @@ def test_a_worker_whose_clock_runs_ahead_does_not_take_a_live_workers_file(
     DeletionJob.objects.filter(pk=job.pk).update(state=JobState.RUNNING)
     Worker.objects.create(id="alive", host="a", pid=1)  # heartbeat: the database's now
     JobFile.objects.filter(job=job).update(claimed_by="alive")
-    ahead = timezone.now() + timedelta(seconds=3 * settings.JOBS_WORKER_TIMEOUT_SECONDS)
+    ahead = timezone.now() + timedelta(seconds=3 * conf.JOBS_WORKER_TIMEOUT_SECONDS)
     monkeypatch.setattr(timezone, "now", lambda: ahead)
     work.job_work(job_id=job.pk)
     assert sandbox.requests() == []

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from files import services
+from files.conf import conf
 from files.models import DeletionState, FileDeletion
 from organizations.errors import describe_failure, tallyfy_said
 from organizations.models import Organization
@@ -327,7 +328,7 @@ def test_check_now_settles_an_old_row_as_failed_while_the_file_is_there(
     http: responses.RequestsMock, organization: Organization, deleter: User, settings: object
 ) -> None:
     http.get(ASSET_URL, json={"data": ASSET})
-    started = timezone.now() - settings.TALLYFY_RECONCILE_AFTER - timedelta(seconds=1)  # type: ignore[attr-defined]
+    started = timezone.now() - timedelta(seconds=conf.TALLYFY_RECONCILE_AFTER_SECONDS + 1)
     row = a_row(organization, deleter, state=DeletionState.UNKNOWN, started_at=started)
     assert services.deletion_check_now(deletion=row).state == DeletionState.FAILED
 

@@ -20,9 +20,12 @@ from django.http import HttpResponse
 from django.test import Client
 from django.urls import reverse
 
+from accounts.conf import conf as accounts_conf
+from accounts.middleware import SESSION_TOUCH_INTERVAL
 from files import services
 from files.models import FileDeletion
 from organizations.checks import api_hosts_check
+from organizations.conf import conf as organizations_conf
 from organizations.forms import OrganizationForm
 from organizations.models import Organization
 from organizations.services import organization_update
@@ -85,8 +88,8 @@ def test_production_security_settings(settings: object) -> None:
     assert s.SECURE_HSTS_INCLUDE_SUBDOMAINS
     assert s.SESSION_COOKIE_HTTPONLY
     assert s.SESSION_COOKIE_AGE == 30 * 60
-    assert s.SESSION_TOUCH_INTERVAL <= 60
-    assert s.SESSION_ABSOLUTE_LIFETIME.total_seconds() == 12 * 3600
+    assert SESSION_TOUCH_INTERVAL <= 60
+    assert accounts_conf.DJANGO_SESSION_ABSOLUTE_SECONDS == 12 * 3600
 
 
 def test_secret_key_fallbacks_keep_sessions_valid(settings: object, viewer: User) -> None:
@@ -152,7 +155,7 @@ def test_a_spoofed_forwarded_for_does_not_escape_the_lockout(viewer: User) -> No
 def test_behind_trusted_proxies_the_forwarded_address_counts(
     viewer: User, settings: object
 ) -> None:
-    settings.TRUSTED_PROXY_COUNT = 1  # type: ignore[attr-defined]
+    settings.DJANGO_PROXY_COUNT = 1  # type: ignore[attr-defined]
     client = Client()
     for n in range(5):  # the attacker varies the part of the header the proxy did not write
         client.post(
@@ -379,7 +382,7 @@ def test_undecryptable_token_is_a_message_and_nothing_is_sent(
 def test_rotated_key_set_decrypts_old_tokens_and_rotation_reencrypts(
     organization: Organization, settings: object
 ) -> None:
-    old_key = settings.TALLYFY_TOKEN_KEYS[0]  # type: ignore[attr-defined]
+    old_key = organizations_conf.TALLYFY_TOKEN_KEYS[0]
     new_key = Fernet.generate_key().decode()
     settings.TALLYFY_TOKEN_KEYS = [new_key, old_key]  # type: ignore[attr-defined]
     organization.refresh_from_db()
@@ -598,7 +601,7 @@ def test_the_right_current_password_changes_it(viewer: User) -> None:
 def test_the_lockout_line_names_the_address_the_lock_applies_to(
     viewer: User, settings: object, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings.TRUSTED_PROXY_COUNT = 1  # type: ignore[attr-defined]
+    settings.DJANGO_PROXY_COUNT = 1  # type: ignore[attr-defined]
     client = Client()
     with caplog.at_level(logging.WARNING, logger="accounts.lockout"):
         for _ in range(5):

@@ -9,6 +9,8 @@ from django.db import connection
 from django.utils.module_loading import import_string
 from django_tasks_db.management.commands.db_worker import Command as DatabaseWorker
 
+from jobs.conf import conf
+
 logger = logging.getLogger(__name__)
 
 
@@ -33,7 +35,7 @@ class Command(DatabaseWorker):
 
     @staticmethod
     def _sweep(stop: threading.Event) -> None:
-        while not stop.wait(settings.JOBS_SWEEP_SECONDS):
+        while not stop.wait(conf.JOBS_SWEEP_SECONDS):
             for path in settings.BACKGROUND_SWEEPS:
                 try:
                     woken = import_string(path)()
