@@ -19,11 +19,15 @@ from jobs.models import JobFile
 from organizations.models import Organization
 from tests.chaos.driver import ChaosConfig, ChaosReport, ChaosRun, chaos_seed, take_snapshot
 from tests.chaos.invariants import check_all, failures
-from tests.conftest import make_staff
+from tests.fixtures.accounts import make_staff
+from tests.fixtures.sandbox import Sandbox
 from tests.processes import on_test_database_env
-from tests.sandbox_fixtures import Sandbox
 
-pytestmark = [pytest.mark.chaos, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.chaos,
+    pytest.mark.over_the_wire,
+    pytest.mark.django_db(transaction=True),
+]
 
 POSTGRES = connection.vendor == "postgresql"
 

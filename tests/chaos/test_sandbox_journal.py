@@ -7,7 +7,9 @@ import time
 import pytest
 import requests
 
-from tests.sandbox_fixtures import Sandbox
+from tests.fixtures.sandbox import Sandbox
+
+pytestmark = pytest.mark.over_the_wire
 
 
 def call(sandbox: Sandbox, method: str, path: str, timeout: float = 5) -> int | None:

@@ -9,8 +9,9 @@ from django.contrib.auth.models import User
 from playwright.sync_api import Page
 
 from organizations.models import Organization
-from tests.conftest import make_organization, make_staff
-from tests.sandbox_fixtures import Sandbox, sandbox, sandbox_server  # noqa: F401
+from tests.fixtures.accounts import make_staff
+from tests.fixtures.organizations import make_organization
+from tests.fixtures.sandbox import Sandbox
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 PASSWORD = "pw-for-tests-only"
@@ -24,6 +25,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/e2e/" in str(item.path).replace(os.sep, "/"):
             item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.over_the_wire)
             if not os.path.exists(CHROMIUM):
                 item.add_marker(pytest.mark.skip(reason=f"Chromium is not installed at {CHROMIUM}"))
 
@@ -51,7 +53,7 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
 
 
 @pytest.fixture
-def panel(live_server: Any, settings: Any, sandbox: Sandbox) -> str:  # noqa: F811
+def panel(live_server: Any, settings: Any, sandbox: Sandbox) -> str:
     # The live server speaks plain http on localhost; production keeps these on.
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False
@@ -59,7 +61,7 @@ def panel(live_server: Any, settings: Any, sandbox: Sandbox) -> str:  # noqa: F8
 
 
 @pytest.fixture
-def sandbox_org(panel: str, sandbox: Sandbox) -> Organization:  # noqa: F811
+def sandbox_org(panel: str, sandbox: Sandbox) -> Organization:
     return make_organization(
         base_url=sandbox.base_url, org_id=sandbox.org_id, token=sandbox.token, name="Sandbox"
     )

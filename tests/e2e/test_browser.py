@@ -10,9 +10,9 @@ from playwright.sync_api import Browser, Page, expect
 from files.models import DeletionState, FileDeletion
 from organizations.models import Organization
 from sandbox.seed import png_bytes
-from tests.conftest import make_organization
 from tests.e2e.conftest import sign_in
-from tests.sandbox_fixtures import Sandbox
+from tests.fixtures.organizations import make_organization
+from tests.fixtures.sandbox import Sandbox
 
 
 def look_up(page: Page, panel: str, text: str) -> None:

@@ -13,9 +13,8 @@ from files.models import DeletionState, FileDeletion
 from jobs.models import DeletionJob, JobState
 from organizations.models import Organization
 from sandbox import places
-from tests.catalog_fixtures import immediate_tasks  # noqa: F401
 from tests.e2e.conftest import PASSWORD, sign_in
-from tests.sandbox_fixtures import Sandbox
+from tests.fixtures.sandbox import Sandbox
 
 GUEST_FILES = {places.TASK_FILE: "Führerschein_scan.jpg", places.COMMENT_FILE: "comment_photo.jpg"}
 
@@ -60,7 +59,7 @@ def test_scan_then_find_a_guests_files(
     page: Page,
     panel: str,
     sandbox_org: Organization,
-    immediate_tasks: None,  # noqa: F811
+    immediate_tasks: None,
     browser_problems: list[str],
 ) -> None:
     scan_and_search_the_guest(page, panel, make_indexer())
@@ -99,7 +98,7 @@ def test_scan_find_then_delete_a_guests_files(
     panel: str,
     sandbox: Sandbox,
     sandbox_org: Organization,
-    immediate_tasks: None,  # noqa: F811
+    immediate_tasks: None,
     guest_files_restored: None,
     browser_problems: list[str],
 ) -> None:

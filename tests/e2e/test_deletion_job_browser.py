@@ -13,7 +13,7 @@ from jobs import work
 from jobs.models import DeletionJob, JobState
 from organizations.models import Organization
 from tests.e2e.conftest import sign_in
-from tests.sandbox_fixtures import Sandbox
+from tests.fixtures.sandbox import Sandbox
 
 WAIT_MS = 15_000  # the page polls every 2 s
 

@@ -20,12 +20,12 @@ from django.utils import timezone
 from playwright.sync_api import Browser, BrowserContext, Page
 
 from files.models import DeletionState, FileDeletion
-from files.views import server_error_view
+from admin_pages.errors import server_error_view
 from organizations.models import Organization
 from sandbox.seed import png_bytes
-from tests.conftest import make_staff
 from tests.e2e.conftest import PASSWORD
-from tests.sandbox_fixtures import Sandbox
+from tests.fixtures.accounts import make_staff
+from tests.fixtures.sandbox import Sandbox
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 FAILING_IMPACTS = ("moderate", "serious", "critical")

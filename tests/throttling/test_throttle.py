@@ -18,7 +18,7 @@ from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from organizations.models import Organization
-from tests.conftest import make_organization
+from tests.fixtures.organizations import make_organization
 from tests.processes import ROOT, on_test_database_env
 from throttling import services
 from throttling.models import RateLimit
