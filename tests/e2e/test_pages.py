@@ -19,8 +19,8 @@ from django.test import RequestFactory
 from django.utils import timezone
 from playwright.sync_api import Browser, BrowserContext, Page
 
-from files.models import DeletionState, FileDeletion
 from admin_pages.errors import server_error_view
+from files.models import DeletionState, FileDeletion
 from organizations.models import Organization
 from sandbox.seed import png_bytes
 from tests.e2e.conftest import PASSWORD
