@@ -77,6 +77,7 @@ class ChaosConfig:
     heartbeat: float = 0.5
     worker_timeout: float = 3.0
     sweep: float = 1.0
+    retry_backoff: float = 0.5  # JOBS_RETRY_BACKOFF_SECONDS: a failed file's first wait
     log_dir: Path = field(default_factory=lambda: ROOT / "var" / "chaos")
 
 
@@ -183,7 +184,10 @@ def worker_environment(
     return {
         **base,
         **jobs.worker_settings(
-            heartbeat=config.heartbeat, timeout=config.worker_timeout, sweep=config.sweep
+            heartbeat=config.heartbeat,
+            timeout=config.worker_timeout,
+            sweep=config.sweep,
+            retry_backoff=config.retry_backoff,
         ),
         "TALLYFY_INSECURE_API_HOSTS": host,
         "TALLYFY_READ_TIMEOUT": str(config.read_timeout),
@@ -460,7 +464,13 @@ class ChaosRun:
             if not slot.alive:
                 self.act("restart", n, [])
         quiet_needed = max(3.0, config.worker_timeout + 2 * config.sweep)
-        stuck_after = config.skew_seconds + config.worker_timeout + 10
+        # A file waiting out its backoff after failures is not stuck: allow the longest wait.
+        stuck_after = (
+            config.skew_seconds
+            + config.worker_timeout
+            + jobs.longest_retry_wait(config.retry_backoff)
+            + 10
+        )
         deadline = time.monotonic() + config.settle_timeout
         last, since = None, time.monotonic()
         while True:

@@ -171,13 +171,23 @@ def claims_by_worker() -> Counter[str]:
     return Counter(JobFile.objects.exclude(claimed_by="").values_list("claimed_by", flat=True))
 
 
-def worker_settings(*, heartbeat: float, timeout: float, sweep: float) -> dict[str, str]:
-    """The environment that makes workers beat, give up on each other and sweep this fast."""
+def worker_settings(
+    *, heartbeat: float, timeout: float, sweep: float, retry_backoff: float
+) -> dict[str, str]:
+    """The environment that makes workers beat, give up on each other, sweep and try a
+    failed file again this fast."""
     return {
         "JOBS_HEARTBEAT_SECONDS": str(heartbeat),
         "JOBS_WORKER_TIMEOUT_SECONDS": str(timeout),
         "JOBS_SWEEP_SECONDS": str(sweep),
+        "JOBS_RETRY_BACKOFF_SECONDS": str(retry_backoff),
     }
+
+
+def longest_retry_wait(retry_backoff: float) -> float:
+    """The longest a failed file waits before its next attempt (jobs.machine.file_retry_later
+    doubles the backoff with each failure, up to 32 times it)."""
+    return retry_backoff * 32
 
 
 def _job(job_id: int) -> Any:
