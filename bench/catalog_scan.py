@@ -5,7 +5,7 @@ the product paces it, against a sandbox that enforces the same rate limit.
 migrates DATABASE_URL, starts the sandbox in a process of its own serving a generated
 organization (`python -m bench.catalog_scan serve RUNS FILES`), tells it to add LATENCY_MS to
 every call and to answer 429 beyond RATE requests a minute, sets the organization's rate in the
-panel (`throttling`) to RATE too, and runs the scan with `catalog.services.scan_run`, as the
+panel (`throttling`) to RATE too, and runs the scan with `catalog.scans.scan_advance`, as the
 scan task and `scan_files` do: every call takes a slot of the organization's shared rate limit.
 It prints, as one JSON object: calls made per 1,000 files (the cost the rate limit turns into
 time), files indexed a minute, the ceiling at RATE (RATE / calls per file), the requests the
@@ -71,7 +71,7 @@ def measure(database_url: str, runs: int, files: int, latency_ms: int, rate: int
 def scan(served: dict[str, Any], *, latency_ms: int, rate: int) -> dict[str, Any]:
     from django.conf import settings
 
-    from catalog import services
+    from catalog import scans
     from catalog.models import IndexedFile
     from organizations.services import organization_create
     from throttling.models import RateLimit
@@ -86,7 +86,7 @@ def scan(served: dict[str, Any], *, latency_ms: int, rate: int) -> dict[str, Any
     sandbox_control(root, "faults", {"latency_ms": latency_ms, "rate_limit_per_minute": rate})
 
     started = time.monotonic()
-    scan = services.scan_run(scan_id=services.scan_start(organization=organization).pk)
+    scan = scans.scan_advance(scan_id=scans.scan_start(organization=organization).pk)
     seconds = time.monotonic() - started
 
     limits = sandbox_control(root, "rate-limit")

@@ -14,10 +14,12 @@ from django.urls import URLPattern, path, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
+from admin_pages.pages import served_by
 from admin_pages.pagination import CappedCountPaginator
-from catalog import run_views, search, services, tasks
+from catalog import process_run_views, scans, search, selectors, tasks
+from catalog.deletion_jobs import deletion_job_from_index
 from catalog.models import IndexedFile, Scan
-from catalog.run_views import files_url
+from catalog.process_run_views import files_url
 from jobs.services import JobRefused
 from organizations.models import Organization
 from tallyfy_api.names import display_name
@@ -56,9 +58,9 @@ class GoneFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value() == "yes":
-            return queryset.filter(services.gone_q())
+            return queryset.filter(selectors.gone_q())
         if self.value() == "no":
-            return queryset.exclude(services.gone_q())
+            return queryset.exclude(selectors.gone_q())
         return queryset
 
 
@@ -146,7 +148,7 @@ class IndexedFileAdmin(admin.ModelAdmin):
         if not request.user.has_perms(["files.lookup_file", "files.delete_file"]):
             raise PermissionDenied
         try:
-            job = services.deletion_job_from_index(files=queryset, user=request.user)
+            job = deletion_job_from_index(files=queryset, user=request.user)
         except JobRefused as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return None
@@ -156,7 +158,7 @@ class IndexedFileAdmin(admin.ModelAdmin):
         return request.user.has_perms(["files.lookup_file", "files.delete_file"])
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[IndexedFile]:
-        return services.indexed_files().select_related("organization")
+        return selectors.indexed_files().select_related("organization")
 
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
         # The files of one run or task: where a pasted run or task URL leads from the look-up.
@@ -297,9 +299,7 @@ class ScanAdmin(admin.ModelAdmin):
         return {"organization": request.GET.get("organization")}
 
     def save_form(self, request: HttpRequest, form: ScanForm, change: bool) -> Scan:
-        scan = services.scan_start(
-            organization=form.cleaned_data["organization"], user=request.user
-        )
+        scan = scans.scan_start(organization=form.cleaned_data["organization"], user=request.user)
         transaction.on_commit(lambda: tasks.scan_organization.enqueue(scan.pk))
         return scan
 
@@ -329,17 +329,19 @@ class ScanAdmin(admin.ModelAdmin):
             self.admin_site.admin_view(self.cancel_view),
             name="catalog_scan_cancel",
         )
-        run = path(
-            "run/", self.admin_site.admin_view(run_views.run_files_view), name="catalog_scan_run"
+        process_run = path(
+            "process-run/",
+            process_run_views.process_run_files_view,
+            name="catalog_scan_process_run",
         )
-        return [cancel, run, *super().get_urls()]
+        return [cancel, *served_by(self.admin_site, [process_run]), *super().get_urls()]
 
     def cancel_view(self, request: HttpRequest, scan_pk: int) -> HttpResponse:
         if request.method != "POST":
             return HttpResponseRedirect(reverse("admin:catalog_scan_change", args=[scan_pk]))
         if not self.has_add_permission(request):
             raise PermissionDenied
-        scan = services.scan_cancel(scan=get_object_or_404(Scan, pk=scan_pk))
+        scan = scans.scan_cancel(scan=get_object_or_404(Scan, pk=scan_pk))
         self.message_user(request, f"{scan}: cancelled, or stopping before its next step.")
         return HttpResponseRedirect(reverse("admin:catalog_scan_change", args=[scan_pk]))
 
@@ -387,7 +389,7 @@ class ScanAdmin(admin.ModelAdmin):
 
     @admin.display(description="Time left")
     def time_left(self, scan: Scan) -> str:
-        left = services.scan_time_left(scan=scan)
+        left = scans.scan_time_left(scan=scan)
         if left is None:
             return "—" if not scan.is_unfinished else "not known yet"
         minutes, seconds = divmod(int(left.total_seconds()), 60)

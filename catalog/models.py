@@ -136,7 +136,7 @@ class IndexedFile(models.Model):
     """A file (or a link) found by a scan. Rows are never removed: a file a later scan no
     longer finds gets `gone_at` once Tallyfy answers 404 for it (a link, once missed), and one
     deleted through the panel shows as gone from the deletion log (see
-    `catalog.services.indexed_files`). A missed file Tallyfy still has gets `missed_by_scan`."""
+    `catalog.selectors.indexed_files`). A missed file Tallyfy still has gets `missed_by_scan`."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(

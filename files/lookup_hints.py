@@ -77,7 +77,7 @@ def files_of_run_or_task_url(
         params["task_id"] = reference.id
         if reference.run_id:
             params["run_id"] = reference.run_id
-    return f"{reverse('admin:catalog_scan_run')}?{urlencode(params)}"
+    return f"{reverse('admin:catalog_scan_process_run')}?{urlencode(params)}"
 
 
 def hint_for(reference: RunOrTaskReference) -> LookupHint:

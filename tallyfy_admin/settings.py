@@ -192,16 +192,6 @@ TASKS = {
     }
 }
 
-# --- The file index (catalog). ---
-# Failed steps in a row after which a scan ends failed (each waits longer before the next try:
-# CATALOG_SCAN_RETRY_SECONDS, doubled each time, at most an hour).
-CATALOG_SCAN_MAX_FAILURES = env.int("CATALOG_SCAN_MAX_FAILURES", default=8)
-CATALOG_SCAN_RETRY_SECONDS = env.float("CATALOG_SCAN_RETRY_SECONDS", default=30.0)
-# Files a scan missed that one step asks Tallyfy about (GET /assets/{id}, one call each).
-CATALOG_SCAN_CHECK_BATCH = env.int("CATALOG_SCAN_CHECK_BATCH", default=25)
-# Pages of one run's tasks read at most, whatever the list claims (100 tasks a page).
-CATALOG_RUN_TASK_PAGES = env.int("CATALOG_RUN_TASK_PAGES", default=50)
-
 # --- Apps' own settings: each app's conf.py, with their defaults (see app_settings). ---
 # Run by every `run_worker` each JOBS_SWEEP_SECONDS: each wakes the work that lost its worker.
 BACKGROUND_SWEEPS = ["jobs.tasks.jobs_wake_stalled", "catalog.tasks.scans_wake_stalled"]

@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from catalog import search, services
+from catalog import leases, scans, search, selectors
 from catalog.admin import tallyfy_run_url
 from catalog.folding import fold
 from catalog.models import AttachedTo, IndexedFile, Scan, ScanState
@@ -28,7 +28,7 @@ def names(queryset: object) -> set[str]:
 
 
 def found(term: str) -> set[str]:
-    return names(search.matching(services.indexed_files(), term))
+    return names(search.matching(selectors.indexed_files(), term))
 
 
 @pytest.fixture
@@ -104,7 +104,7 @@ def test_a_file_deleted_through_the_panel_is_gone_at_once(
         reason="GDPR",
         state=DeletionState.DELETED,
     )
-    gone = services.indexed_files().filter(services.gone_q())
+    gone = selectors.indexed_files().filter(selectors.gone_q())
     assert names(gone) == {"Résumé_Zoë.pdf"}
 
 
@@ -119,7 +119,7 @@ def test_a_failed_deletion_leaves_the_file_present(
         reason="GDPR",
         state=DeletionState.FAILED,
     )
-    assert not services.indexed_files().filter(services.gone_q()).exists()
+    assert not selectors.indexed_files().filter(selectors.gone_q()).exists()
 
 
 def test_the_run_link_goes_to_tallyfys_web_app(organization: Organization) -> None:
@@ -259,21 +259,21 @@ def test_cancelling_a_running_scan_stops_it_at_its_next_step(organization: Organ
         lease_owner="worker",
         lease_until=timezone.now() + timedelta(minutes=1),
     )
-    services.scan_cancel(scan=scan)
+    scans.scan_cancel(scan=scan)
     assert (scan.state, scan.cancel_requested) == (ScanState.RUNNING, True)
 
 
 def test_a_cancelled_scan_marks_nothing_gone(organization: Organization) -> None:
     index_file(organization, "kept.pdf")
-    scan = services.scan_start(organization=organization)
-    services.scan_cancel(scan=scan)
-    assert services.scan_run(scan_id=scan.pk).state == ScanState.CANCELLED
+    scan = scans.scan_start(organization=organization)
+    scans.scan_cancel(scan=scan)
+    assert scans.scan_advance(scan_id=scan.pk).state == ScanState.CANCELLED
     assert not IndexedFile.objects.filter(gone_at__isnull=False).exists()
 
 
 def test_one_unfinished_scan_per_organization(organization: Organization) -> None:
-    first = services.scan_start(organization=organization)
-    assert services.scan_start(organization=organization).pk == first.pk
+    first = scans.scan_start(organization=organization)
+    assert scans.scan_start(organization=organization).pk == first.pk
 
 
 def test_a_scan_held_by_a_live_worker_is_not_stepped(organization: Organization) -> None:
@@ -283,8 +283,8 @@ def test_a_scan_held_by_a_live_worker_is_not_stepped(organization: Organization)
         lease_owner="other",
         lease_until=timezone.now() + timedelta(minutes=1),
     )
-    with pytest.raises(services.ScanBusy):
-        services.scan_run(scan_id=scan.pk)
+    with pytest.raises(leases.ScanBusy):
+        scans.scan_advance(scan_id=scan.pk)
 
 
 def test_scanning_needs_the_add_scan_permission(organization: Organization) -> None:
@@ -327,7 +327,7 @@ def test_a_scan_nobody_steps_is_handed_back_to_the_workers(
     organization: Organization,
     queued_tasks: None,
 ) -> None:
-    long_ago = timezone.now() - services.LEASE - timedelta(seconds=1)
+    long_ago = timezone.now() - leases.LEASE - timedelta(seconds=1)
     stalled = Scan.objects.create(organization=organization, updated_at=long_ago)
     assert scans_wake_stalled() == [stalled.pk]
     assert scans_wake_stalled() == []  # woken: not again until another lease has passed
@@ -339,7 +339,7 @@ def test_a_scan_whose_lease_is_held_is_left_to_its_worker(
 ) -> None:
     Scan.objects.create(
         organization=organization,
-        updated_at=timezone.now() - services.LEASE - timedelta(seconds=1),
+        updated_at=timezone.now() - leases.LEASE - timedelta(seconds=1),
         lease_owner="alive",
         lease_until=timezone.now() + timedelta(minutes=1),
     )

@@ -17,7 +17,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from catalog import run_scans, services
+from catalog import process_run_scans, scans
 from catalog.models import AttachedTo, IndexedFile, Scan, ScanPhase, ScanState
 from organizations.models import Organization
 from tests.fixtures.catalog import index_file
@@ -30,7 +30,7 @@ TASK_ID = "a3" * 16
 KICKOFF_FILE = "c0" * 16
 TASK_FILE = "c1" * 16
 CHANGELIST = reverse("admin:catalog_indexedfile_changelist")
-RUN_PAGE = reverse("admin:catalog_scan_run")
+RUN_PAGE = reverse("admin:catalog_scan_process_run")
 
 
 def listing(items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -56,7 +56,7 @@ def mock_run(http: responses.RequestsMock, *, archived: bool = False) -> None:
 
 
 def run_scan(organization: Organization, run_id: str = RUN_ID) -> Scan:
-    return services.scan_start(organization=organization, run_id=run_id)
+    return scans.scan_start(organization=organization, run_id=run_id)
 
 
 # --- the engine ---
@@ -66,7 +66,7 @@ def test_a_run_scan_indexes_the_runs_files_and_its_tasks(
     http: responses.RequestsMock, organization: Organization
 ) -> None:
     mock_run(http)
-    done = services.scan_run(scan_id=run_scan(organization).pk)
+    done = scans.scan_advance(scan_id=run_scan(organization).pk)
     kickoff = IndexedFile.objects.get(key=KICKOFF_FILE)
     task_file = IndexedFile.objects.get(key=TASK_FILE)
     assert (done.state, done.runs_read, done.runs_total, done.files_found) == (
@@ -83,7 +83,7 @@ def test_a_run_scan_knows_an_archived_run(
     http: responses.RequestsMock, organization: Organization
 ) -> None:
     mock_run(http, archived=True)
-    services.scan_run(scan_id=run_scan(organization).pk)
+    scans.scan_advance(scan_id=run_scan(organization).pk)
     assert IndexedFile.objects.get(key=KICKOFF_FILE).run_status == "archived"
 
 
@@ -95,7 +95,7 @@ def test_a_run_scan_marks_gone_only_files_of_its_run(
     elsewhere = index_file(organization, "elsewhere.pdf", run_id=OTHER_RUN)
     template = index_file(organization, "handbook.pdf", attached_to=AttachedTo.TEMPLATE)
     http.get(f"{ROOT}/assets/{removed.asset_id}", status=404, json={"message": "Not found"})
-    done = services.scan_run(scan_id=run_scan(organization).pk)
+    done = scans.scan_advance(scan_id=run_scan(organization).pk)
     removed.refresh_from_db()
     assert (done.files_gone, removed.gone_at is not None) == (1, True)
     assert not IndexedFile.objects.filter(pk__in=[elsewhere.pk, template.pk], gone_at__isnull=False)
@@ -114,7 +114,7 @@ def test_a_whole_scan_keeps_files_another_scan_saw_while_it_ran(
         phase=ScanPhase.FINISHING,
         started_at=started,
     )
-    services.scan_run(scan_id=scan.pk)
+    scans.scan_advance(scan_id=scan.pk)
     gone = set(IndexedFile.objects.filter(gone_at__isnull=False).values_list("pk", flat=True))
     assert gone == {unseen.pk}
     assert seen_meanwhile.pk not in gone
@@ -125,7 +125,7 @@ def test_a_run_scan_of_a_run_tallyfy_does_not_have_fails(
 ) -> None:
     http.get(f"{ROOT}/runs/{RUN_ID}", status=404, json={"message": "Resource not found"})
     kept = index_file(organization, "kept.pdf", run_id=RUN_ID)
-    done = services.scan_run(scan_id=run_scan(organization).pk)
+    done = scans.scan_advance(scan_id=run_scan(organization).pk)
     kept.refresh_from_db()
     assert (done.state, kept.gone_at) == (ScanState.FAILED, None)
     assert RUN_ID in done.last_error
@@ -140,7 +140,7 @@ def test_a_run_scan_does_not_read_the_feed_since_the_last_whole_scan(
         state=ScanState.DONE,
         started_at=timezone.now(),
     )
-    assert services.scan_start(organization=organization).uploads_since is None
+    assert scans.scan_start(organization=organization).uploads_since is None
 
 
 # --- one unfinished scan per organization, and per run ---
@@ -170,10 +170,10 @@ def test_a_run_scan_and_a_whole_scan_run_side_by_side(organization: Organization
 
 
 def test_starting_a_run_scan_carries_on_that_runs_scan_only(organization: Organization) -> None:
-    whole = services.scan_start(organization=organization)
+    whole = scans.scan_start(organization=organization)
     first = run_scan(organization)
     assert (run_scan(organization).pk, first.phase) == (first.pk, ScanPhase.RUN)
-    assert services.scan_start(organization=organization).pk == whole.pk != first.pk
+    assert scans.scan_start(organization=organization).pk == whole.pk != first.pk
 
 
 # --- scanning a run in the request ---
@@ -183,7 +183,7 @@ def test_scanning_a_run_now_reads_it_once(
     http: responses.RequestsMock, organization: Organization
 ) -> None:
     mock_run(http)
-    done = run_scans.run_scan_now(organization=organization, run_id=RUN_ID)
+    done = process_run_scans.process_run_scan_now(organization=organization, run_id=RUN_ID)
     run_calls = [c for c in http.calls if c.request.path_url.split("?")[0].endswith(RUN_ID)]
     assert (done.state, done.calls_made, len(run_calls)) == (ScanState.DONE, 2, 1)
 
@@ -192,8 +192,8 @@ def test_scanning_a_run_tallyfy_does_not_have_writes_nothing(
     http: responses.RequestsMock, organization: Organization
 ) -> None:
     http.get(f"{ROOT}/runs/{RUN_ID}", status=404, json={"message": "Resource not found"})
-    with pytest.raises(run_scans.RunNotFound, match="no process run"):
-        run_scans.run_scan_now(organization=organization, run_id=RUN_ID)
+    with pytest.raises(process_run_scans.ProcessRunNotFound, match="no process run"):
+        process_run_scans.process_run_scan_now(organization=organization, run_id=RUN_ID)
     assert (Scan.objects.count(), IndexedFile.objects.count()) == (0, 0)
 
 
@@ -207,7 +207,7 @@ def test_a_rate_limited_run_is_handed_to_the_workers(
     settings.TALLYFY_INTERACTIVE_WAIT_LIMIT = 0.1
     http.get(f"{ROOT}/runs/{RUN_ID}", status=429, headers={"Retry-After": "20"}, json={})
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        scan = run_scans.run_scan_now(organization=organization, run_id=RUN_ID)
+        scan = process_run_scans.process_run_scan_now(organization=organization, run_id=RUN_ID)
     assert (scan.state, scan.run_id, len(callbacks)) == (ScanState.QUEUED, RUN_ID, 1)
 
 
@@ -217,7 +217,7 @@ def test_a_run_whose_tasks_fail_is_handed_to_the_workers(
 ) -> None:
     http.get(f"{ROOT}/runs/{RUN_ID}", json={"data": {"id": RUN_ID, "prerun": {}}})
     http.get(f"{ROOT}/runs/{RUN_ID}/tasks", status=503, json={})
-    scan = run_scans.run_scan_now(organization=organization, run_id=RUN_ID)
+    scan = process_run_scans.process_run_scan_now(organization=organization, run_id=RUN_ID)
     assert (scan.state, scan.phase, scan.lease_owner) == (ScanState.RUNNING, ScanPhase.RUN, "")
     assert scan.last_error
 
@@ -385,7 +385,7 @@ def test_an_invalid_run_id_is_refused_before_any_call(
 
 def test_the_scans_list_says_which_run(scanner: Client, organization: Organization) -> None:
     run_scan(organization)
-    services.scan_start(organization=organization)
+    scans.scan_start(organization=organization)
     page = scanner.get(reverse("admin:catalog_scan_changelist")).content.decode()
     assert f"Run {RUN_ID}" in page
     assert "Whole organization" in page

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
-from catalog import run_scans, services
+from catalog import process_run_scans, scans
 from catalog.models import IndexedFile, Scan, ScanState
 from organizations.models import Organization
 from sandbox import places
@@ -33,7 +33,7 @@ SAME_IN_BOTH = [
 
 
 def scan_now(organization: Organization, run_id: str = places.ONBOARDING_RUN) -> Scan:
-    return run_scans.run_scan_now(organization=organization, run_id=run_id)
+    return process_run_scans.process_run_scan_now(organization=organization, run_id=run_id)
 
 
 def rows() -> dict[str, dict[str, Any]]:
@@ -57,7 +57,7 @@ def test_a_run_scanned_alone_is_indexed_as_a_whole_scan_indexes_it(
     """Upload times aside: a kick-off file's is in its template's file list, not the run's."""
     assert scan_now(sandbox_org).state == ScanState.DONE
     alone = rows()
-    services.scan_run(scan_id=services.scan_start(organization=sandbox_org).pk)
+    scans.scan_advance(scan_id=scans.scan_start(organization=sandbox_org).pk)
     whole = rows()
     assert {places.KICKOFF_FILE, places.TASK_FILE, places.COMMENT_FILE} < set(alone)
     assert {run["run_id"] for run in alone.values()} == {places.ONBOARDING_RUN}
@@ -78,7 +78,7 @@ def test_a_run_scan_leaves_other_runs_files_alone(
         add_file(sandbox, places.ONBOARDING_RUN),
         add_file(sandbox, places.AUDIT_RUN),
     )
-    services.scan_run(scan_id=services.scan_start(organization=sandbox_org).pk)
+    scans.scan_advance(scan_id=scans.scan_start(organization=sandbox_org).pk)
     for asset_id in (in_run, in_other_run):
         sandbox.server.store.delete_asset(org_id=sandbox.org_id, asset_id=asset_id)
     done = scan_now(sandbox_org)
@@ -87,7 +87,7 @@ def test_a_run_scan_leaves_other_runs_files_alone(
 
 
 def test_a_run_the_sandbox_does_not_have_writes_nothing(sandbox_org: Organization) -> None:
-    with pytest.raises(run_scans.RunNotFound):
+    with pytest.raises(process_run_scans.ProcessRunNotFound):
         scan_now(sandbox_org, run_id="9f" * 16)
     assert (Scan.objects.count(), IndexedFile.objects.count()) == (0, 0)
 

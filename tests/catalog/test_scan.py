@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from responses import matchers
 
-from catalog import services
+from catalog import index_writes, scans, uploaders
 from catalog.models import IndexedFile, Scan, ScanPhase, ScanState
 from organizations.models import Organization
 from tallyfy_api import Upload
@@ -41,7 +41,7 @@ def test_kickoff_values_missing_from_the_list_are_read_from_the_run(
     http.get(f"{ROOT}/runs/{RUN_ID}", json={"data": {"id": RUN_ID, "prerun": {"f": [value]}}})
     http.get(f"{ROOT}/runs/{RUN_ID}/tasks", json=listing([]))
     scan = at_phase(organization, ScanPhase.RUNS)
-    services.scan_run(scan_id=scan.pk, max_steps=1)
+    scans.scan_advance(scan_id=scan.pk, max_steps=1)
     assert IndexedFile.objects.get(key=KICKOFF_FILE).run_name == "Onboarding"
 
 
@@ -57,7 +57,7 @@ def test_the_feed_is_read_no_further_back_than_the_last_scan(
         json=page,
     )
     scan = at_phase(organization, ScanPhase.UPLOADS, uploads_since=date(2025, 1, 1))
-    services.scan_run(scan_id=scan.pk, max_steps=1)
+    scans.scan_advance(scan_id=scan.pk, max_steps=1)
     scan.refresh_from_db()
     assert scan.phase == ScanPhase.FINISHING
 
@@ -67,7 +67,7 @@ def test_a_refused_token_fails_the_scan(
 ) -> None:
     http.get(f"{ROOT}/runs", status=401, json={"message": "Unauthenticated."})
     scan = at_phase(organization, ScanPhase.RUNS)
-    assert services.scan_run(scan_id=scan.pk).state == ScanState.FAILED
+    assert scans.scan_advance(scan_id=scan.pk).state == ScanState.FAILED
 
 
 def test_a_run_deleted_while_scanning_is_skipped(
@@ -76,7 +76,7 @@ def test_a_run_deleted_while_scanning_is_skipped(
     http.get(f"{ROOT}/runs", json=listing([{"id": RUN_ID, "name": "Gone", "prerun": {}}]))
     http.get(f"{ROOT}/runs/{RUN_ID}/tasks", status=404, json={"message": "not found"})
     scan = at_phase(organization, ScanPhase.RUNS)
-    done = services.scan_run(scan_id=scan.pk, max_steps=1)
+    done = scans.scan_advance(scan_id=scan.pk, max_steps=1)
     assert (done.phase, done.runs_read) == (ScanPhase.ARCHIVED_RUNS, 1)
 
 
@@ -100,7 +100,7 @@ def test_archived_templates_are_read_with_archived_only(
     }
     http.get(f"{ROOT}/checklists", match=[ARCHIVED_ONLY], json=listing([template]))
     scan = at_phase(organization, ScanPhase.ARCHIVED_TEMPLATES)
-    services.scan_run(scan_id=scan.pk, max_steps=1)
+    scans.scan_advance(scan_id=scan.pk, max_steps=1)
     assert IndexedFile.objects.get(key=KICKOFF_FILE).template_name == "Old onboarding"
 
 
@@ -110,7 +110,7 @@ def test_a_template_without_archived_at_is_not_read_again_as_archived(
     active = {"id": TEMPLATE_ID, "title": "Onboarding", "assets": [file_of(KICKOFF_FILE, "x.pdf")]}
     http.get(f"{ROOT}/checklists", match=[ARCHIVED_ONLY], json=listing([active]))
     scan = at_phase(organization, ScanPhase.ARCHIVED_TEMPLATES)
-    done = services.scan_run(scan_id=scan.pk, max_steps=1)
+    done = scans.scan_advance(scan_id=scan.pk, max_steps=1)
     assert (done.phase, IndexedFile.objects.count()) == (ScanPhase.UPLOADS, 0)
 
 
@@ -128,7 +128,7 @@ def test_archived_oneoff_tasks_are_read_with_archived_only(
     )
     http.get(f"{ROOT}/tasks", match=[matcher], json=listing([task]))
     scan = at_phase(organization, ScanPhase.ARCHIVED_ONEOFF_TASKS)
-    done = services.scan_run(scan_id=scan.pk, max_steps=1)
+    done = scans.scan_advance(scan_id=scan.pk, max_steps=1)
     found = IndexedFile.objects.get(key=KICKOFF_FILE)
     assert (found.attached_to, found.task_name) == ("oneoff_task", "Old W-9")
     assert done.phase == ScanPhase.TEMPLATES
@@ -139,7 +139,7 @@ def test_a_oneoff_task_without_archived_at_is_not_read_again_as_archived(
 ) -> None:
     http.get(f"{ROOT}/tasks", match=[ARCHIVED_ONLY], json=listing([oneoff_task()]))
     scan = at_phase(organization, ScanPhase.ARCHIVED_ONEOFF_TASKS)
-    services.scan_run(scan_id=scan.pk, max_steps=1)
+    scans.scan_advance(scan_id=scan.pk, max_steps=1)
     assert not IndexedFile.objects.exists()
 
 
@@ -149,7 +149,7 @@ def test_active_oneoff_tasks_are_asked_for_without_archived(
     active = matchers.query_param_matcher({"is_oneoff": "true"}, strict_match=False)
     http.get(f"{ROOT}/tasks", match=[active], json=listing([oneoff_task()]))
     scan = at_phase(organization, ScanPhase.ONEOFF_TASKS)
-    services.scan_run(scan_id=scan.pk, max_steps=1)
+    scans.scan_advance(scan_id=scan.pk, max_steps=1)
     assert "archived" not in http.calls[0].request.url
     assert IndexedFile.objects.get(key=KICKOFF_FILE).task_id == TASK_ID
 
@@ -169,12 +169,12 @@ def test_a_page_of_uploads_is_written_one_update_per_uploader(organization: Orga
         upload("a3", "carol@example.com"),
     ]
     with CaptureQueriesContext(connection) as queries:
-        services._apply_uploads(scan, uploads)
+        uploaders.uploads_apply(scan, uploads)
     updates = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
     assert len(updates) == 2
-    uploaders = dict(IndexedFile.objects.values_list("key", "uploader_email"))
+    uploader_of = dict(IndexedFile.objects.values_list("key", "uploader_email"))
     # A file uploaded twice keeps its first uploader (the older entry, read later).
-    assert uploaders == {
+    assert uploader_of == {
         "a1": "alice@example.com",
         "a2": "alice@example.com",
         "a3": "carol@example.com",
@@ -196,15 +196,15 @@ def test_a_file_seen_again_in_the_same_scan_with_nothing_new_is_not_written_agai
         "template_id": "t1",
         "template_name": "Onboarding",
     }
-    services._write(services._Found(scan, rows={"k1": row}))
+    index_writes.found_write(index_writes.Found(scan, rows={"k1": row}))
     again = {**row, "attached_to": "template", "run_id": ""}
     with CaptureQueriesContext(connection) as queries:
-        services._write(services._Found(scan, rows={"k1": again}))
+        index_writes.found_write(index_writes.Found(scan, rows={"k1": again}))
     updates = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
     assert len(updates) == 1
     assert 'SET "last_seen" =' in updates[0]  # only marked seen again
     renamed = {**again, "file_name": "handbook v2.pdf"}
-    services._write(services._Found(scan, rows={"k1": renamed}))
+    index_writes.found_write(index_writes.Found(scan, rows={"k1": renamed}))
     stored = IndexedFile.objects.get(key="k1")
     assert (stored.file_name, stored.attached_to, stored.run_id) == (
         "handbook v2.pdf",
@@ -235,7 +235,7 @@ def test_uploads_naming_no_file_are_matched_by_run_and_name_in_one_read(
         unnamed("ben@example.com", "r2", "uploaded scan.pdf.bak"),  # two names fit: neither
     ]
     with CaptureQueriesContext(connection) as queries:
-        services._apply_uploads(scan, uploads)
+        uploaders.uploads_apply(scan, uploads)
     assert len(queries.captured_queries) == 2  # one read, one update for ann
     stored = {
         row.key: (row.uploader_email, row.uploader_inferred) for row in IndexedFile.objects.all()
@@ -267,10 +267,10 @@ def test_a_file_a_run_scan_marked_gone_is_present_again_when_this_scan_sees_it_a
     organization: Organization,
 ) -> None:
     whole = at_phase(organization, ScanPhase.RUNS, started_at=timezone.now() - timedelta(hours=1))
-    services._write(services._Found(whole, rows={"k1": handbook()}))
+    index_writes.found_write(index_writes.Found(whole, rows={"k1": handbook()}))
     IndexedFile.objects.filter(key="k1").update(gone_at=timezone.now())  # by a scan of r1
     again = handbook(attached_to="template", run_id="")
-    services._write(services._Found(whole, rows={"k1": again}))
+    index_writes.found_write(index_writes.Found(whole, rows={"k1": again}))
     assert IndexedFile.objects.get(key="k1").gone_at is None
 
 
@@ -279,7 +279,7 @@ def test_a_file_seen_again_after_a_run_scan_began_is_not_marked_gone_by_it(
 ) -> None:
     an_hour_ago = timezone.now() - timedelta(hours=1)
     whole = at_phase(organization, ScanPhase.RUNS, started_at=an_hour_ago)
-    services._write(services._Found(whole, rows={"k1": handbook()}))
+    index_writes.found_write(index_writes.Found(whole, rows={"k1": handbook()}))
     IndexedFile.objects.filter(key="k1").update(last_seen=an_hour_ago)
     one_run = Scan.objects.create(
         organization=organization,
@@ -289,8 +289,8 @@ def test_a_file_seen_again_after_a_run_scan_began_is_not_marked_gone_by_it(
         started_at=timezone.now() - timedelta(minutes=1),
     )
     again = handbook(attached_to="template", run_id="")
-    services._write(services._Found(whole, rows={"k1": again}))
-    services.scan_run(scan_id=one_run.pk)  # nothing to ask Tallyfy about: no call
+    index_writes.found_write(index_writes.Found(whole, rows={"k1": again}))
+    scans.scan_advance(scan_id=one_run.pk)  # nothing to ask Tallyfy about: no call
     assert IndexedFile.objects.get(key="k1").gone_at is None
 
 
@@ -306,7 +306,7 @@ def test_an_entry_naming_no_file_is_matched_as_the_feed_orders_them(
         (Upload("", "ann@example.com", "member", None, "r1", ""), {"description": ["ba.pdf"]}),
         (Upload("f2", "ann@example.com", "member", None, "r1", ""), {}),
     ]
-    services._apply_uploads(scan, uploads)
+    uploaders.uploads_apply(scan, uploads)
     stored = dict(IndexedFile.objects.values_list("key", "uploader_email"))
     assert stored == {"f1": "", "f2": "ann@example.com"}
 
@@ -320,6 +320,6 @@ def test_an_entry_naming_a_file_outranks_one_matched_by_name_before_it(
         (Upload("", "guest@example.com", "guest", None, "r1", ""), {"description": ["id.png"]}),
         (Upload("f1", "ann@example.com", "member", None, "r1", ""), {}),
     ]
-    services._apply_uploads(scan, uploads)
+    uploaders.uploads_apply(scan, uploads)
     stored = IndexedFile.objects.get(key="f1")
     assert (stored.uploader_email, stored.uploader_inferred) == ("ann@example.com", False)

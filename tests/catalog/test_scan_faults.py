@@ -16,7 +16,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 import tallyfy_api
-from catalog import run_scans, services
+from catalog import deletion_jobs, index_writes, leases, process_run_scans, scans, selectors
 from catalog.models import AttachedTo, IndexedFile, Scan, ScanPhase, ScanState
 from catalog.tasks import scans_wake_stalled
 from jobs.services import JobRefused
@@ -53,7 +53,7 @@ def at_phase(organization: Organization, phase: ScanPhase, **fields: Any) -> Sca
 
 
 def step(scan: Scan) -> Scan:
-    return services.scan_run(scan_id=scan.pk, max_steps=1)
+    return scans.scan_advance(scan_id=scan.pk, max_steps=1)
 
 
 def failed_step(scan: Scan) -> tallyfy_api.TallyfyError:
@@ -134,7 +134,7 @@ def test_a_failed_step_waits_before_it_is_tried_again(
     http.get(f"{ROOT}/tasks", json=listing([], total=150))
     scan = at_phase(organization, ScanPhase.ONEOFF_TASKS, page=2, phase_read=100, page_size=100)
     failed_step(scan)
-    with pytest.raises(services.ScanWaiting):
+    with pytest.raises(leases.ScanWaiting):
         step(scan)
     assert len(http.calls) == 1
     waiting = Scan.objects.filter(pk=scan.pk)
@@ -157,7 +157,7 @@ def test_a_step_that_succeeds_clears_the_failures(
 
 def test_a_failed_scan_does_not_block_a_new_one(organization: Organization) -> None:
     failed = Scan.objects.create(organization=organization, state=ScanState.FAILED)
-    started = services.scan_start(organization=organization)
+    started = scans.scan_start(organization=organization)
     assert started.pk != failed.pk
     assert started.state == ScanState.QUEUED
 
@@ -197,7 +197,7 @@ def test_a_missed_file_tallyfy_still_has_stays_present(
 ) -> None:
     missed_file = missed(organization, "kept.pdf", key=KICKOFF_FILE)
     http.get(f"{ROOT}/assets/{KICKOFF_FILE}", json={"data": {"id": KICKOFF_FILE}})
-    done = services.scan_run(scan_id=finishing(organization).pk)
+    done = scans.scan_advance(scan_id=finishing(organization).pk)
     missed_file.refresh_from_db()
     assert (missed_file.gone_at, missed_file.missed_by_scan_id) == (None, done.pk)
     assert (done.state, done.files_gone, done.files_missed) == (ScanState.DONE, 0, 1)
@@ -208,7 +208,7 @@ def test_a_missed_file_tallyfy_answers_404_for_is_gone(
 ) -> None:
     missed_file = missed(organization, "deleted.pdf", key=KICKOFF_FILE)
     http.get(f"{ROOT}/assets/{KICKOFF_FILE}", status=404, json={"code": "RESOURCE_NOT_FOUND"})
-    done = services.scan_run(scan_id=finishing(organization).pk)
+    done = scans.scan_advance(scan_id=finishing(organization).pk)
     missed_file.refresh_from_db()
     assert (missed_file.gone_at is not None, done.files_gone) == (True, 1)
 
@@ -218,7 +218,7 @@ def test_a_missed_file_that_cannot_be_checked_stays_present_and_is_counted(
 ) -> None:
     missed_file = missed(organization, "unknown.pdf", key=KICKOFF_FILE)
     http.get(f"{ROOT}/assets/{KICKOFF_FILE}", status=503, body="<html>down</html>")
-    done = services.scan_run(scan_id=finishing(organization).pk)
+    done = scans.scan_advance(scan_id=finishing(organization).pk)
     missed_file.refresh_from_db()
     assert (missed_file.gone_at, done.state, done.files_unchecked) == (None, ScanState.DONE, 1)
     assert "1 file not in Tallyfy's lists could not be checked" in done.last_error
@@ -240,7 +240,7 @@ def test_missed_files_are_checked_a_batch_a_step(
 
 def test_a_missed_link_is_no_longer_found_without_a_call(organization: Organization) -> None:
     link = missed(organization, "form link", is_link=True, asset_id="", link_url="https://x")
-    done = services.scan_run(scan_id=finishing(organization).pk)
+    done = scans.scan_advance(scan_id=finishing(organization).pk)
     link.refresh_from_db()
     assert (link.gone_at is not None, done.files_gone) == (True, 1)
 
@@ -251,7 +251,7 @@ def test_a_file_seen_again_is_no_longer_marked_missed(organization: Organization
     scan = at_phase(organization, ScanPhase.TEMPLATES)
     row = {"asset_id": KICKOFF_FILE, "file_name": "back.pdf", "is_link": False}
     row |= {"link_url": "", "attached_to": AttachedTo.TEMPLATE, "uploaded_at": None}
-    services._write(services._Found(scan, rows={KICKOFF_FILE: row}))
+    index_writes.found_write(index_writes.Found(scan, rows={KICKOFF_FILE: row}))
     assert IndexedFile.objects.get(key=KICKOFF_FILE).missed_by_scan is None
 
 
@@ -271,7 +271,7 @@ def test_the_lease_is_timed_by_the_databases_clock(
         lease = Scan.objects.filter(pk=scan.pk, lease_until__gt=Now() + timedelta(minutes=4))
         leases.append(lease.exists())
 
-    services.scan_run(scan_id=scan.pk, max_steps=1, on_step=held)
+    scans.scan_advance(scan_id=scan.pk, max_steps=1, on_step=held)
     assert leases == [True]
 
 
@@ -294,7 +294,7 @@ def test_a_worker_whose_lease_was_taken_stops_and_writes_nothing(
         return 200, {}, json.dumps(listing([], total=0))
 
     http.add_callback(responses.GET, f"{ROOT}/runs/{RUN_ID}/tasks", callback=taken_meanwhile)
-    with pytest.raises(services.LeaseLost):
+    with pytest.raises(leases.LeaseLost):
         step(scan)
     # No call for the second run's tasks (strict mocks), nothing written.
     assert not IndexedFile.objects.exists()
@@ -326,7 +326,7 @@ def test_a_run_scanned_from_a_page_reads_its_tasks_no_further_than_the_budget(
 ) -> None:
     settings.CATALOG_RUN_TASK_PAGES = 3
     asked = endless_tasks(http)
-    scan = run_scans.run_scan_now(organization=organization, run_id=RUN_ID)
+    scan = process_run_scans.process_run_scan_now(organization=organization, run_id=RUN_ID)
     assert asked == [1, 2, 3, 4]
     assert (scan.state, scan.failures) == (ScanState.RUNNING, 1)
     assert "past 3 pages" in scan.last_error
@@ -349,9 +349,7 @@ def test_a_run_scan_writes_each_page_of_tasks_before_asking_for_the_next(
 
     http.get(f"{ROOT}/runs/{RUN_ID}", json={"data": {"id": RUN_ID, "prerun": {}}})
     http.add_callback(responses.GET, f"{ROOT}/runs/{RUN_ID}/tasks", callback=answer)
-    done = services.scan_run(
-        scan_id=services.scan_start(organization=organization, run_id=RUN_ID).pk
-    )
+    done = scans.scan_advance(scan_id=scans.scan_start(organization=organization, run_id=RUN_ID).pk)
     assert written_before_page_2 == [True]
     assert (done.state, done.files_found) == (ScanState.DONE, 101)
 
@@ -369,4 +367,4 @@ def test_a_job_from_the_index_refuses_files_of_two_organizations(
     index_file(other, "older.pdf", uploaded_at=now - timedelta(days=2))
     user = django_user_model.objects.create_user(username="ops", is_staff=True)
     with pytest.raises(JobRefused, match="one organization"):
-        services.deletion_job_from_index(files=services.indexed_files(), user=user)
+        deletion_jobs.deletion_job_from_index(files=selectors.indexed_files(), user=user)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import tallyfy_api
-from catalog import run_scans, services
+from catalog import process_run_scans, scans
 from catalog.models import IndexedFile, Scan, ScanState
 from organizations.models import Organization
 from sandbox.places import generate_organization
@@ -32,10 +32,10 @@ def generated(sandbox: Sandbox, db: None) -> Organization:
 
 
 def scan_until_it_ends(organization: Organization, *, attempts: int = 10) -> Scan:
-    started = services.scan_start(organization=organization)
+    started = scans.scan_start(organization=organization)
     for _ in range(attempts):
         try:
-            return services.scan_run(scan_id=started.pk)
+            return scans.scan_advance(scan_id=started.pk)
         except tallyfy_api.TallyfyError:
             continue
     raise AssertionError("the scan did not end")
@@ -74,13 +74,13 @@ def test_a_run_archived_between_two_pages_marks_no_file_gone(
     scan_until_it_ends(generated)
     before = present(generated)
     runs = active_runs(sandbox, generated)
-    started = services.scan_start(organization=generated)
-    services.scan_run(scan_id=started.pk, max_steps=1)  # the first page of runs
+    started = scans.scan_start(organization=generated)
+    scans.scan_advance(scan_id=started.pk, max_steps=1)  # the first page of runs
     sandbox.server.store.query(
         "UPDATE run_details SET archived_at = '2025-06-01T00:00:00Z' WHERE run_id = ?",
         (runs[2],),
     )
-    done = services.scan_run(scan_id=started.pk)
+    done = scans.scan_advance(scan_id=started.pk)
     shifted = IndexedFile.objects.filter(organization=generated, run_id=runs[100])
     assert shifted.exists()
     assert present(generated) == before
@@ -121,7 +121,7 @@ def test_a_run_whose_tasks_list_never_ends_is_read_once_from_a_page(
         "SELECT run_id FROM tasks WHERE org_id = ? AND run_id IS NOT NULL LIMIT 1",
         (sandbox.org_id,),
     )[0]["run_id"]
-    scan = run_scans.run_scan_now(organization=sandbox_org, run_id=run_id)
+    scan = process_run_scans.process_run_scan_now(organization=sandbox_org, run_id=run_id)
     tasks_asked = [r for r in sandbox.requests() if r["path"].endswith(f"{run_id}/tasks")]
     assert len(tasks_asked) == 1  # a short page that claims 10^9 tasks: the list is broken
     assert (scan.state, scan.failures) == (ScanState.RUNNING, 1)

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from catalog import services, tasks
+from catalog import leases, scans, tasks
 from catalog.clients import scan_client
 from catalog.models import AttachedTo, IndexedFile, Scan, ScanPhase, ScanState
 from organizations.models import Organization
@@ -22,8 +22,8 @@ pytestmark = pytest.mark.over_the_wire
 
 
 def scan(organization: Organization, **options: Any) -> Scan:
-    started = services.scan_start(organization=organization)
-    return services.scan_run(scan_id=started.pk, **options)
+    started = scans.scan_start(organization=organization)
+    return scans.scan_advance(scan_id=started.pk, **options)
 
 
 def row(key: str) -> IndexedFile:
@@ -216,21 +216,21 @@ class DyingClient:
 
 
 def kill_mid_scan(organization: Organization, *, after_calls: int) -> Scan:
-    started = services.scan_start(organization=organization)
+    started = scans.scan_start(organization=organization)
     client = DyingClient(scan_client(organization=organization), calls=after_calls)
     with pytest.raises(Killed):
-        services.scan_run(scan_id=started.pk, client=client)  # type: ignore[arg-type]
+        scans.scan_advance(scan_id=started.pk, client=client)  # type: ignore[arg-type]
     # What a killed worker leaves: its lease, still running.
     Scan.objects.filter(pk=started.pk).update(
-        lease_owner="dead-worker", lease_until=timezone.now() + services.LEASE
+        lease_owner="dead-worker", lease_until=timezone.now() + leases.LEASE
     )
     return Scan.objects.get(pk=started.pk)
 
 
 def test_a_scan_whose_worker_died_waits_for_the_lease(sandbox_org: Organization) -> None:
     dead = kill_mid_scan(sandbox_org, after_calls=5)
-    with pytest.raises(services.ScanBusy):
-        services.scan_run(scan_id=dead.pk)
+    with pytest.raises(leases.ScanBusy):
+        scans.scan_advance(scan_id=dead.pk)
 
 
 def test_a_scan_whose_worker_died_carries_on_from_its_row(
@@ -240,7 +240,7 @@ def test_a_scan_whose_worker_died_carries_on_from_its_row(
     assert dead.phase == ScanPhase.ONEOFF_TASKS
     Scan.objects.filter(pk=dead.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
     sandbox.control("reset", {})
-    done = services.scan_run(scan_id=dead.pk)
+    done = scans.scan_advance(scan_id=dead.pk)
     assert done.state == ScanState.DONE
     assert not any(r["path"].endswith("/runs") for r in sandbox.requests())
     assert {places.TASK_FILE, places.ONEOFF_FILE, places.TEMPLATE_FILE} <= set(
@@ -250,7 +250,7 @@ def test_a_scan_whose_worker_died_carries_on_from_its_row(
 
 @pytest.mark.usefixtures("immediate_tasks")
 def test_a_task_delivered_twice_scans_once(sandbox: Sandbox, sandbox_org: Organization) -> None:
-    started = services.scan_start(organization=sandbox_org)
+    started = scans.scan_start(organization=sandbox_org)
     tasks.scan_organization.enqueue(started.pk)
     calls = Scan.objects.get(pk=started.pk).calls_made
     tasks.scan_organization.enqueue(started.pk)

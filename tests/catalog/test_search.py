@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 
 from admin_pages import text_search
-from catalog import search, services
+from catalog import search, selectors
 from catalog.models import IndexedFile
 from organizations.models import Organization
 from tests.fixtures.catalog import index_file
@@ -21,7 +21,7 @@ CHANGELIST = "admin:catalog_indexedfile_changelist"
 
 
 def found(term: str) -> list[str]:
-    files = search.matching(services.indexed_files(), term).order_by("-uploaded_at", "-id")
+    files = search.matching(selectors.indexed_files(), term).order_by("-uploaded_at", "-id")
     return [row.file_name for row in files]
 
 
@@ -72,14 +72,14 @@ def test_a_name_with_its_extension_finds_only_that_extension() -> None:
 
 @pytest.mark.usefixtures("files")
 def test_a_broad_search_finds_the_same_files_in_the_same_order(broad: None) -> None:
-    assert search.find(services.indexed_files(), "report").broad
+    assert search.find(selectors.indexed_files(), "report").broad
     assert found("report") == ["old report.PDF", "report.docx", "report.pdf"]
     assert found("report.pdf") == ["old report.PDF", "report.pdf"]
 
 
 @pytest.mark.usefixtures("files")
 def test_a_narrow_search_is_pinned_to_its_matches() -> None:
-    result = search.find(services.indexed_files(), "report")
+    result = search.find(selectors.indexed_files(), "report")
     assert not result.broad
     assert "IN (" in str(result.files.query)
 
@@ -111,7 +111,7 @@ def test_a_narrow_search_page_counts_its_files_and_offers_their_dates(
 
 
 def plan_of(term: str) -> str:
-    return search.searched(services.indexed_files(), term).explain()
+    return search.searched(selectors.indexed_files(), term).explain()
 
 
 @pytest.fixture
@@ -178,7 +178,7 @@ def test_a_file_id_and_a_name_are_answered_by_indexes_on_sqlite() -> None:
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's full-text tables")
 @pytest.mark.usefixtures("many", "broad")
 def test_a_broad_search_walks_the_date_index_on_sqlite() -> None:
-    files = search.find(services.indexed_files(), "scan").files
+    files = search.find(selectors.indexed_files(), "scan").files
     plan = files.order_by("-uploaded_at", "-id")[:50].explain()
     assert "TEMP B-TREE" not in plan, plan
 

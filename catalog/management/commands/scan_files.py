@@ -7,8 +7,10 @@ from django.db import transaction
 from django.db.models import Q
 
 import tallyfy_api
-from catalog import services, tasks
+from catalog import tasks
+from catalog.leases import LEASE, LeaseLost, ScanBusy, ScanWaiting
 from catalog.models import Scan, ScanState
+from catalog.scans import scan_advance, scan_start
 from organizations.models import Organization
 from tallyfy_api.ids import is_valid_id
 
@@ -46,7 +48,7 @@ class Command(BaseCommand):
         found = list(Organization.objects.filter(lookup)[:2])
         if len(found) != 1:
             raise CommandError(f"No single organization is named {organization!r}.")
-        scan = services.scan_start(organization=found[0], run_id=run)
+        scan = scan_start(organization=found[0], run_id=run)
         what = f"run {run} of {found[0]}" if run else str(found[0])
         if background:
             transaction.on_commit(lambda: tasks.scan_organization.enqueue(scan.pk))
@@ -54,11 +56,11 @@ class Command(BaseCommand):
             return
         self.stdout.write(f"Scan {scan.pk} of {what}: from {scan.get_phase_display()}.")
         try:
-            scan = services.scan_run(scan_id=scan.pk, on_step=self._progress)
-        except (services.ScanWaiting, services.LeaseLost) as exc:
+            scan = scan_advance(scan_id=scan.pk, on_step=self._progress)
+        except (ScanWaiting, LeaseLost) as exc:
             raise CommandError(str(exc)) from exc
-        except services.ScanBusy as exc:
-            raise CommandError(f"{exc} Its lease ends within {services.LEASE}.") from exc
+        except ScanBusy as exc:
+            raise CommandError(f"{exc} Its lease ends within {LEASE}.") from exc
         except tallyfy_api.TallyfyError as exc:
             scan.refresh_from_db()
             when = f"{scan.next_attempt_at:%Y-%m-%d %H:%M:%S %Z}" if scan.next_attempt_at else "now"

@@ -1,20 +1,20 @@
-"""The page a run or task URL pasted in the look-up leads to (`admin:catalog_scan_run`): the
+"""The page a run or task URL pasted in the look-up leads to (`admin:catalog_scan_process_run`): the
 run's or task's files in the index, the run scanned first when the index has nothing of it.
 
 GET changes nothing: it opens the files, or asks to scan the run. POST scans it."""
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from catalog import run_scans
+from admin_pages.pages import admin_page, render_page
+from catalog import process_run_scans
 from catalog.models import Scan, ScanState
+from catalog.selectors import process_run_or_task_indexed
 from organizations.errors import USER_FACING_ERRORS, describe_failure
 from organizations.models import Organization
 from tallyfy_api.ids import is_valid_id
@@ -32,9 +32,8 @@ def files_url(organization: Organization, *, run_id: str = "", task_id: str = ""
     return f"{reverse('admin:catalog_indexedfile_changelist')}?{urlencode(params)}"
 
 
-def run_files_view(request: HttpRequest) -> HttpResponse:
-    if not request.user.has_perm(SCAN_PERMISSION):
-        raise PermissionDenied
+@admin_page(lambda user: user.has_perm(SCAN_PERMISSION))
+def process_run_files_view(request: HttpRequest) -> HttpResponse:
     data = request.POST if request.method == "POST" else request.GET
     org_pk, run_id, task_id = (data.get(name, "") for name in ("organization", "run_id", "task_id"))
     if not org_pk.isdigit() or not (run_id or task_id):
@@ -44,31 +43,33 @@ def run_files_view(request: HttpRequest) -> HttpResponse:
         messages.error(request, "That is not a valid Tallyfy run or task id.")
         return _back_to_lookup(organization)
     found_url = files_url(organization, run_id=run_id, task_id=task_id)
-    if run_scans.run_or_task_indexed(organization=organization, run_id=run_id, task_id=task_id):
+    if process_run_or_task_indexed(organization=organization, run_id=run_id, task_id=task_id):
         return HttpResponseRedirect(found_url)
     if request.method == "POST" and run_id:
-        return _scan_run(request, organization, run_id=run_id, found_url=found_url)
+        return _scan_process_run(request, organization, run_id=run_id, found_url=found_url)
     what = f"task {task_id}" if task_id else f"process run {run_id}"
-    context = {
-        **admin.site.each_context(request),
-        "opts": Scan._meta,
-        "title": f"Files of {what}",
-        "what": what,
-        "organization": organization,
-        "run_id": run_id,
-        "task_id": task_id,
-        "scan_add_url": f"{reverse('admin:catalog_scan_add')}?"
+    return render_page(
+        request,
+        "admin/catalog/scan/process_run_files.html",
+        f"Files of {what}",
+        opts=Scan._meta,
+        what=what,
+        organization=organization,
+        run_id=run_id,
+        task_id=task_id,
+        scan_add_url=f"{reverse('admin:catalog_scan_add')}?"
         + urlencode({"organization": organization.pk}),
-    }
-    return TemplateResponse(request, "admin/catalog/scan/run_files.html", context)
+    )
 
 
-def _scan_run(
+def _scan_process_run(
     request: HttpRequest, organization: Organization, *, run_id: str, found_url: str
 ) -> HttpResponse:
     try:
-        scan = run_scans.run_scan_now(organization=organization, run_id=run_id, user=request.user)
-    except run_scans.RunNotFound as exc:
+        scan = process_run_scans.process_run_scan_now(
+            organization=organization, run_id=run_id, user=request.user
+        )
+    except process_run_scans.ProcessRunNotFound as exc:
         messages.error(request, str(exc))
         return _back_to_lookup(organization)
     except USER_FACING_ERRORS as exc:

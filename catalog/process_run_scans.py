@@ -15,9 +15,11 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 import tallyfy_api
-from catalog import services, tasks
+from catalog import tasks
 from catalog.clients import interactive_scan_client
-from catalog.models import IndexedFile, Scan
+from catalog.leases import ScanBusy
+from catalog.models import Scan
+from catalog.scans import scan_advance, scan_start
 from organizations.models import Organization
 from tallyfy_api.ids import validate_id
 
@@ -25,42 +27,34 @@ from tallyfy_api.ids import validate_id
 _HAND_OVER = (tallyfy_api.RateLimited, tallyfy_api.ServerError, tallyfy_api.ConnectionFailed)
 
 
-class RunNotFound(Exception):
+class ProcessRunNotFound(Exception):
     """Tallyfy has no such run in the organization. Nothing was written."""
 
 
-def run_or_task_indexed(*, organization: Organization, run_id: str = "", task_id: str = "") -> bool:
-    """Whether the index has any row of the task (when given) or else of the run."""
-    rows = IndexedFile.objects.filter(organization=organization)
-    if task_id and rows.filter(task_id=task_id).exists():
-        return True
-    return bool(run_id) and rows.filter(run_id=run_id).exists()
-
-
-def run_scan_now(
+def process_run_scan_now(
     *, organization: Organization, run_id: str, user: AbstractBaseUser | None = None
 ) -> Scan:
     """Scan the run here and now; the scan as it ended, or, handed to the workers, unfinished.
 
-    Raises RunNotFound (with nothing written) when Tallyfy says the run does not exist, and
+    Raises ProcessRunNotFound (with nothing written) when Tallyfy says the run does not exist, and
     Tallyfy's other errors (a refused token, …) when the first call fails for good."""
     validate_id(run_id, what="run id")
     client = interactive_scan_client(organization=organization)
     try:
         run: dict[str, Any] | None = client.get_run(run_id)
     except tallyfy_api.NotFound as exc:
-        raise RunNotFound(
+        raise ProcessRunNotFound(
             f"Tallyfy has no process run {run_id} in {organization.name} (HTTP 404): it does "
             "not exist, was deleted, or belongs to another organization."
         ) from exc
     except _HAND_OVER:
         run = None
-    scan = services.scan_start(organization=organization, user=user, run_id=run_id)
+    scan = scan_start(organization=organization, user=user, run_id=run_id)
     if run is None:
         return _hand_over(scan)
     try:
-        return services.scan_run(scan_id=scan.pk, client=_RunRead(client, run))  # type: ignore[arg-type]
-    except services.ScanBusy:
+        return scan_advance(scan_id=scan.pk, client=_ProcessRunRead(client, run))  # type: ignore[arg-type]
+    except ScanBusy:
         return scan  # a worker is scanning it already: its page follows it
     except tallyfy_api.TallyfyError:
         return _hand_over(scan)  # the scan's page says what failed, and when it is done
@@ -71,7 +65,7 @@ def _hand_over(scan: Scan) -> Scan:
     return Scan.objects.get(pk=scan.pk)
 
 
-class _RunRead:
+class _ProcessRunRead:
     """The client, answering the first `get_run` of the run with the answer already read."""
 
     def __init__(self, client: tallyfy_api.TallyfyClient, run: dict[str, Any]) -> None:
