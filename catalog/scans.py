@@ -162,6 +162,11 @@ _SAVED_FIELDS = [
     "files_missed",
     "files_unchecked",
     "checked_up_to",
+    "run_tasks_read",
+    "per_run_tasks",
+    "uploader_lookups",
+    "feed_error",
+    "notes",
     "last_error",
 ]
 

@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS templates (
 );
 CREATE TABLE IF NOT EXISTS tasks (
     task_id TEXT PRIMARY KEY, org_id TEXT NOT NULL, run_id TEXT, step_id TEXT,
-    title TEXT NOT NULL, is_oneoff INTEGER NOT NULL, created_at TEXT NOT NULL, archived_at TEXT
+    title TEXT NOT NULL, is_oneoff INTEGER NOT NULL, created_at TEXT NOT NULL, archived_at TEXT,
+    completed_at TEXT
 );
 CREATE INDEX IF NOT EXISTS tasks_run ON tasks (run_id);
 CREATE TABLE IF NOT EXISTS field_values (
@@ -43,10 +44,19 @@ CREATE TABLE IF NOT EXISTS field_values (
 CREATE INDEX IF NOT EXISTS field_values_owner ON field_values (owner_id);
 CREATE TABLE IF NOT EXISTS feed (
     id INTEGER PRIMARY KEY, org_id TEXT NOT NULL, verb TEXT NOT NULL, actor_email TEXT NOT NULL,
-    actor_type TEXT NOT NULL, asset_id TEXT, run_id TEXT, filename TEXT, created_at TEXT NOT NULL
+    actor_type TEXT NOT NULL, asset_id TEXT, run_id TEXT, filename TEXT, created_at TEXT NOT NULL,
+    task_id TEXT, template_id TEXT, shape TEXT
 );
 CREATE INDEX IF NOT EXISTS assets_subject ON assets (org_id, subject_id);
 """
+# Columns added since the first databases were written: (table, column), all TEXT.
+_ADDED_COLUMNS = [
+    ("tasks", "archived_at"),
+    ("tasks", "completed_at"),
+    ("feed", "task_id"),
+    ("feed", "template_id"),
+    ("feed", "shape"),
+]
 
 CHUNK_BYTES = 256 * 1024
 
@@ -101,9 +111,10 @@ class Store:
         self._lock = threading.Lock()
         with self._lock:
             self._db.executescript(_SCHEMA)
-            columns = {row[1] for row in self._db.execute("PRAGMA table_info(tasks)")}
-            if "archived_at" not in columns:  # a database file from before tasks could be
-                self._db.execute("ALTER TABLE tasks ADD COLUMN archived_at TEXT")
+            for table, column in _ADDED_COLUMNS:  # a database file from before they existed
+                columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+                if column not in columns:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         return self._query(sql, params)

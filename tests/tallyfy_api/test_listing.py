@@ -186,17 +186,29 @@ def test_each_listing_sends_its_filters(http: responses.RequestsMock) -> None:
         match=on_page(1, is_oneoff="true", **{"with": "assets,form_fields"}),
         json=empty,
     )
+    http.get(
+        f"{ROOT}/tasks",
+        match=on_page(1, status="completed", archived="only", **{"with": "assets,form_fields"}),
+        json=empty,
+    )
     http.get(f"{ROOT}/checklists", match=on_page(1, **{"with": "assets"}), json=empty)
     http.get(
         f"{ROOT}/activity-feeds",
         match=on_page(1, verb="uploaded", sort="-created_at", created_after="2024-05-01"),
         json=empty,
     )
+    http.get(
+        f"{ROOT}/activity-feeds",
+        match=on_page(1, verb="uploaded", sort="-created_at", entity_type="task", entity_id=RUN_ID),
+        json=empty,
+    )
     api = client()
     api.list_run_tasks(RUN_ID, page=1, per_page=2)
-    api.list_oneoff_tasks(page=1, per_page=2)
+    api.list_tasks(page=1, per_page=2, oneoff=True)
+    api.list_tasks(page=1, per_page=2, archived="only", status="completed")
     api.list_templates(page=1, per_page=2)
     api.list_uploads(page=1, per_page=2, created_after="2024-05-01")
+    api.list_uploads(page=1, per_page=2, entity_type="task", entity_id=RUN_ID)
 
 
 def test_one_run_is_read_with_its_kickoff_values(http: responses.RequestsMock) -> None:
