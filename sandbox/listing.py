@@ -20,7 +20,7 @@ _ID = r"[A-Za-z0-9_-]{1,255}"
 MAX_PER_PAGE = 100
 _ASSET_COLUMNS = (
     "asset_id, org_id, filename, content_type, version, uploaded_from, uploaded_at, step_id, "
-    "subject_type, subject_id, size, content IS NULL AS generated"
+    "subject_type, subject_id, size, content IS NULL AS generated, link_url"
 )
 NOT_FOUND = {"error": True, "message": "Resource not found", "code": "RESOURCE_NOT_FOUND"}
 ROUTES: list[tuple[str, re.Pattern[str], str]] = [

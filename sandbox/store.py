@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS assets (
     content_type TEXT NOT NULL, version INTEGER NOT NULL DEFAULT 1,
     uploaded_from TEXT NOT NULL, uploaded_at TEXT NOT NULL, step_id TEXT,
     subject_type TEXT NOT NULL, subject_id TEXT NOT NULL,
-    size INTEGER NOT NULL, content BLOB, deleted_at TEXT
+    size INTEGER NOT NULL, content BLOB, deleted_at TEXT, link_url TEXT
 );
 CREATE TABLE IF NOT EXISTS run_details (
     run_id TEXT PRIMARY KEY, status TEXT NOT NULL, archived_at TEXT, checklist_id TEXT,
@@ -56,6 +56,7 @@ _ADDED_COLUMNS = [
     ("feed", "task_id"),
     ("feed", "template_id"),
     ("feed", "shape"),
+    ("assets", "link_url"),
 ]
 
 CHUNK_BYTES = 256 * 1024
@@ -79,8 +80,18 @@ class StoredAsset:
     subject_id: str
     size: int
     generated: bool
+    link_url: str | None = None  # a link to elsewhere kept under an id, not a stored file
 
     def to_json(self) -> dict[str, Any]:
+        if self.link_url:
+            return {
+                "id": self.asset_id,
+                "filename": self.filename,
+                "url": self.link_url,
+                "source": "url",
+                "uploaded_at": self.uploaded_at,
+                "subject": {"id": self.subject_id, "type": self.subject_type},
+            }
         return {
             "id": self.asset_id,
             "filename": self.filename,
@@ -200,11 +211,29 @@ class Store:
         assert asset is not None
         return asset
 
+    def add_link(
+        self, *, org_id: str, url: str, name: str, subject_type: str, subject_id: str
+    ) -> StoredAsset:
+        """A link to elsewhere under an id of its own: GET /assets/{id} answers it with
+        `source: "url"`; there is no file to download or delete."""
+        link = self.add_asset(
+            org_id=org_id,
+            filename=name,
+            content_type="text/uri-list",
+            content=b"",
+            subject_type=subject_type,
+            subject_id=subject_id,
+        )
+        self._query("UPDATE assets SET link_url = ? WHERE asset_id = ?", (url, link.asset_id))
+        stored = self.asset(org_id=org_id, asset_id=link.asset_id)
+        assert stored is not None
+        return stored
+
     def asset(self, *, org_id: str, asset_id: str) -> StoredAsset | None:
         rows = self._query(
             "SELECT asset_id, org_id, filename, content_type, version, uploaded_from, "
-            "uploaded_at, step_id, subject_type, subject_id, size, content IS NULL AS generated "
-            "FROM assets WHERE org_id = ? AND asset_id = ? AND deleted_at IS NULL",
+            "uploaded_at, step_id, subject_type, subject_id, size, content IS NULL AS generated, "
+            "link_url FROM assets WHERE org_id = ? AND asset_id = ? AND deleted_at IS NULL",
             (org_id, asset_id),
         )
         return StoredAsset(**dict(rows[0])) if rows else None

@@ -41,6 +41,23 @@ def test_preview_sorts_every_file_and_deletes_nothing(
     ), sandbox.requests()
 
 
+def test_a_link_kept_under_an_id_is_not_deletable_at_preview(
+    sandbox: Sandbox, sandbox_org: Organization, alice: User
+) -> None:
+    link = sandbox.server.store.add_link(
+        org_id=sandbox.org_id,
+        url="https://drive.example.com/offer",
+        name="Offer letter (Drive)",
+        subject_type="Run",
+        subject_id="a1" * 16,
+    )
+    job = previewed(sandbox_org, alice, [link.asset_id])
+    (only,) = job.files.all()
+    assert (only.preview, only.state) == (PreviewState.NOT_DELETABLE, FileState.LEFT_OUT)
+    assert only.note.startswith("Not deletable: a link, not a file.")
+    assert deletes_sent(sandbox) == []
+
+
 def test_a_job_deletes_each_file_once_with_one_log_row_each(
     sandbox: Sandbox, sandbox_org: Organization, alice: User
 ) -> None:
