@@ -242,8 +242,8 @@ class IndexedFileAdmin(admin.ModelAdmin):
         return selectors.indexed_files().select_related("organization")
 
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
-        # The files of one run or task: where a pasted run or task URL leads from the look-up.
-        if lookup in ("run_id", "task_id"):
+        # The files of one run, task or template: where a pasted URL of one leads from the look-up.
+        if lookup in ("run_id", "task_id", "template_id"):
             return True
         return super().lookup_allowed(lookup, value, request)
 
