@@ -115,8 +115,11 @@ def test_a_link_is_refused_before_anything_is_recorded_or_sent(
         subject_type="Run",
         subject_id="a1" * 16,
     )
-    with pytest.raises(services.NotDeletable, match="a link, not a file"):
-        delete(sandbox, sandbox_org, user, link.asset_id)
+    try:
+        with pytest.raises(services.NotDeletable, match="a link, not a file"):
+            delete(sandbox, sandbox_org, user, link.asset_id)
+    finally:  # the sandbox's store lives for the whole session: leave run a1 as it was
+        sandbox.server.store.delete_asset(org_id=sandbox.org_id, asset_id=link.asset_id)
     assert api_calls(sandbox) == [("GET", "assets")]
     assert FileDeletion.objects.count() == 0
 

@@ -51,7 +51,10 @@ def test_a_link_kept_under_an_id_is_not_deletable_at_preview(
         subject_type="Run",
         subject_id="a1" * 16,
     )
-    job = previewed(sandbox_org, alice, [link.asset_id])
+    try:
+        job = previewed(sandbox_org, alice, [link.asset_id])
+    finally:  # the sandbox's store lives for the whole session: leave run a1 as it was
+        sandbox.server.store.delete_asset(org_id=sandbox.org_id, asset_id=link.asset_id)
     (only,) = job.files.all()
     assert (only.preview, only.state) == (PreviewState.NOT_DELETABLE, FileState.LEFT_OUT)
     assert only.note.startswith("Not deletable: a link, not a file.")
