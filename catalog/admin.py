@@ -18,6 +18,7 @@ from django.utils.http import urlencode
 from admin_pages.pages import served_by
 from admin_pages.pagination import CappedCountPaginator
 from catalog import process_run_views, scans, search, selectors, tasks
+from catalog.conf import conf
 from catalog.deletion_jobs import deletion_job_from_index
 from catalog.models import IndexedFile, Scan
 from catalog.process_run_views import files_url
@@ -342,7 +343,13 @@ class IndexedFileAdmin(admin.ModelAdmin):
 class ScanForm(forms.ModelForm):
     class Meta:
         model = Scan
-        fields = ["organization"]
+        fields = ["organization", "refresh"]
+        labels = {"refresh": "Only what changed since the last scan"}
+        help_texts = {
+            "refresh": "Reads the activity feed since the day before the last scan, the process "
+            "runs and files it names, and runs started since: a few calls where a full scan "
+            "reads every list. The first scan of an organization is always full."
+        }
 
 
 @admin.register(Scan)
@@ -368,6 +375,7 @@ class ScanAdmin(admin.ModelAdmin):
     readonly_fields = [
         "organization",
         "scope",
+        "refresh",
         "state",
         "phase",
         "progress",
@@ -395,7 +403,7 @@ class ScanAdmin(admin.ModelAdmin):
     ]
 
     def get_fields(self, request: HttpRequest, obj: Scan | None = None) -> list[str]:
-        return ["organization"] if obj is None else self.readonly_fields
+        return ["organization", "refresh"] if obj is None else self.readonly_fields
 
     @admin.display(description="Notes")
     def notes_shown(self, scan: Scan) -> str:
@@ -410,7 +418,18 @@ class ScanAdmin(admin.ModelAdmin):
         return {"organization": request.GET.get("organization")}
 
     def save_form(self, request: HttpRequest, form: ScanForm, change: bool) -> Scan:
-        scan = scans.scan_start(organization=form.cleaned_data["organization"], user=request.user)
+        organization = form.cleaned_data["organization"]
+        scan = scans.scan_start(
+            organization=organization, user=request.user, refresh=form.cleaned_data["refresh"]
+        )
+        if scan.refresh and scans.full_scan_due(organization=organization):
+            days = conf.CATALOG_FULL_SCAN_DAYS
+            self.message_user(
+                request,
+                f"The last full scan of {organization} is more than {days} days old: a refresh "
+                "finds only what the activity feed names, so a full scan is suggested.",
+                messages.WARNING,
+            )
         transaction.on_commit(lambda: tasks.scan_organization.enqueue(scan.pk))
         return scan
 

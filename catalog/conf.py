@@ -17,6 +17,8 @@ class CatalogSettings:
     # Calls a scan may make asking the feed about one task or run whose files have no
     # uploader, when the organization-wide feed was read only back to the last scan.
     CATALOG_UPLOADER_LOOKUPS = Setting(env.int, 100)
+    # Days after a full scan from which a refresh (only what changed) suggests a full one.
+    CATALOG_FULL_SCAN_DAYS = Setting(env.int, 7)
 
 
 conf = CatalogSettings()

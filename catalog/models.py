@@ -40,6 +40,10 @@ class ScanPhase(models.TextChoices):
     TEMPLATES = "templates", "Templates"
     ARCHIVED_TEMPLATES = "archived_templates", "Archived templates"
     RUN = "run", "The process run"
+    CHANGES = "changes", "What changed (activity feed)"
+    NEW_RUNS = "new_runs", "Process runs started since"
+    CHANGED_RUNS = "changed_runs", "Process runs that changed"
+    CHANGED_FILES = "changed_files", "Files the feed names"
     UPLOADS = "uploads", "Who uploaded (activity feed)"
     UPLOADERS = "uploaders", "Asking the feed about files with no uploader"
     FINISHING = "finishing", "Checking files no longer found"
@@ -64,6 +68,11 @@ class Scan(models.Model):
         max_length=255,
         blank=True,
         help_text="Only this process run; blank for the whole organization.",
+    )
+    refresh = models.BooleanField(
+        default=False,
+        help_text="Reads only what changed since the last scan: the activity feed from the day "
+        "before it began, the runs and files the feed names, and runs started since.",
     )
     state = models.CharField(max_length=20, choices=ScanState.choices, default=ScanState.QUEUED)
     phase = models.CharField(max_length=30, choices=ScanPhase.choices, default=ScanPhase.RUNS)
@@ -160,6 +169,30 @@ class Scan(models.Model):
     @property
     def is_unfinished(self) -> bool:
         return self.state in UNFINISHED_SCAN_STATES
+
+
+class TargetKind(models.TextChoices):
+    RUN = "run", "Process run"
+    FILE = "file", "File"
+
+
+class ScanTarget(models.Model):
+    """A process run or a file a refresh reads again: named by the activity feed since the
+    last scan, or a run started since."""
+
+    scan = models.ForeignKey(Scan, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=TargetKind.choices)
+    target_id = models.CharField(max_length=255)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scan", "kind", "target_id"], name="catalog_target_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.target_id}"
 
 
 class ProcessRun(models.Model):

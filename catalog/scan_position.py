@@ -31,11 +31,23 @@ _AFTER_TASKS = [
 ]
 _RUNS = [ScanPhase.RUNS, ScanPhase.ARCHIVED_RUNS]
 _ONE_PROCESS_RUN = [ScanPhase.RUN, ScanPhase.UPLOADERS, ScanPhase.FINISHING, ScanPhase.DONE]
+_REFRESH = [
+    ScanPhase.CHANGES,
+    ScanPhase.NEW_RUNS,
+    ScanPhase.CHANGED_RUNS,
+    ScanPhase.CHANGED_FILES,
+    ScanPhase.UPLOADS,
+    ScanPhase.UPLOADERS,
+    ScanPhase.FINISHING,
+    ScanPhase.DONE,
+]
 
 
 def phases_of(scan: Scan) -> list[ScanPhase]:
     if scan.run_id:
         return _ONE_PROCESS_RUN
+    if scan.refresh:
+        return _REFRESH
     tasks = _TASKS_RUN_BY_RUN if scan.per_run_tasks else _ORGANIZATION_TASKS
     return [*_RUNS, *tasks, *_AFTER_TASKS]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.db.models.functions import Now
 
 import tallyfy_api
@@ -21,7 +21,21 @@ from catalog.conf import conf
 from catalog.feed_steps import step_uploaders, step_uploads
 from catalog.index_writes import Found, found_write
 from catalog.leases import LeasedStep
-from catalog.models import AttachedTo, IndexedFile, Scan, ScanPhase, ScanState
+from catalog.models import (
+    AttachedTo,
+    IndexedFile,
+    Scan,
+    ScanPhase,
+    ScanState,
+    ScanTarget,
+    TargetKind,
+)
+from catalog.refresh_steps import (
+    step_changed_files,
+    step_changed_runs,
+    step_changes,
+    step_new_runs,
+)
 from catalog.scan_position import PER_PAGE, next_phase, page_accept
 from catalog.task_steps import (
     process_run_place,
@@ -193,6 +207,11 @@ def _missing(scan: Scan) -> QuerySet[IndexedFile]:
     ).exclude(last_seen_scan=scan)
     if scan.run_id:
         missing = missing.filter(run_id=scan.run_id)
+    elif scan.refresh:  # only the runs and files it read again
+        targets = ScanTarget.objects.filter(scan=scan)
+        runs = targets.filter(kind=TargetKind.RUN).values("target_id")
+        files = targets.filter(kind=TargetKind.FILE).values("target_id")
+        missing = missing.filter(Q(run_id__in=runs) | Q(key__in=files))
     if scan.started_at is not None:
         # Seen meanwhile by another scan (of one run, or of the organization): still there.
         missing = missing.exclude(last_seen__gte=scan.started_at)
@@ -214,6 +233,10 @@ _STEPS: dict[ScanPhase, Callable[[Scan, LeasedStep], None]] = {
     ScanPhase.ARCHIVED_COMPLETED_ONEOFF_TASKS: step_oneoff_tasks,
     ScanPhase.TEMPLATES: _step_templates,
     ScanPhase.ARCHIVED_TEMPLATES: _step_templates,
+    ScanPhase.CHANGES: step_changes,
+    ScanPhase.NEW_RUNS: step_new_runs,
+    ScanPhase.CHANGED_RUNS: step_changed_runs,
+    ScanPhase.CHANGED_FILES: step_changed_files,
     ScanPhase.UPLOADS: step_uploads,
     ScanPhase.UPLOADERS: step_uploaders,
     ScanPhase.FINISHING: _step_finishing,

@@ -479,7 +479,7 @@ def _feed_entry(org_id: str, row: Any) -> dict[str, Any]:
         "source": shaped("web"),
         "actor_type": shaped(row["actor_type"]),
         "type": shaped("file"),
-        "description": shaped(f"uploaded {row['filename']}"),
+        "description": shaped(f"{row['verb']} {row['filename']}"),
         "actor": shaped({"email": row["actor_email"], "type": row["actor_type"]}),
         "created_at": row["created_at"],
         "auditable_type": parent[0],
@@ -506,6 +506,7 @@ def feed_add(
     store: Store,
     *,
     org_id: str,
+    verb: str = "uploaded",
     actor_email: str,
     actor_type: str,
     asset_id: str | None,
@@ -519,9 +520,10 @@ def feed_add(
     store.query(
         "INSERT INTO feed (org_id, verb, actor_email, actor_type, asset_id, run_id, filename, "
         "created_at, task_id, template_id, shape) "
-        "VALUES (?, 'uploaded', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             org_id,
+            verb,
             actor_email,
             actor_type,
             asset_id,

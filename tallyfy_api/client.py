@@ -106,8 +106,10 @@ class TallyfyClient:
         include: tuple[str, ...] = (),
         archived: str = "",
         status: str = "",
+        newest_first: bool = False,
     ) -> Page:
-        """`GET /runs`: one page of the organization's process runs.
+        """`GET /runs`: one page of the organization's process runs (`sort=-created_at` with
+        `newest_first`: there is no date filter, so read until the runs are older).
 
         `archived="only"` asks for archived runs (the SDK's way), `status="archived"` too (the
         docs' way); see `list_archived_runs`, which tries both."""
@@ -118,6 +120,8 @@ class TallyfyClient:
             params["archived"] = archived
         if status:
             params["status"] = status
+        if newest_first:
+            params["sort"] = "-created_at"
         return self._page("runs", page=page, per_page=per_page, params=params)
 
     def list_archived_runs(
@@ -212,7 +216,30 @@ class TallyfyClient:
         """`GET /activity-feeds?verb=uploaded&sort=-created_at`: who uploaded what, newest
         first; `created_after` is a date (YYYY-MM-DD); `entity_type` (`run`, `task`,
         `checklist`) with `entity_id` narrows it to the uploads to one parent."""
-        params: dict[str, str | int] = {"verb": "uploaded", "sort": "-created_at"}
+        return self.list_activity(
+            page=page,
+            per_page=per_page,
+            verb="uploaded",
+            created_after=created_after,
+            entity_type=entity_type,
+            entity_id=entity_id,
+        )
+
+    def list_activity(
+        self,
+        *,
+        page: int = 1,
+        per_page: int = 20,
+        verb: str = "",
+        created_after: str = "",
+        entity_type: str = "",
+        entity_id: str = "",
+    ) -> Page:
+        """`GET /activity-feeds?sort=-created_at`: what happened in the organization, newest
+        first (uploads, deletions, archivals, …), or only `verb`'s entries."""
+        params: dict[str, str | int] = {"sort": "-created_at"}
+        if verb:
+            params["verb"] = verb
         if created_after:
             params["created_after"] = created_after
         if entity_type:
