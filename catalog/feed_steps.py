@@ -96,9 +96,10 @@ def _not_reached(scan: Scan) -> QuerySet[IndexedFile]:
         older |= Q(uploaded_at__date__lt=scan.uploads_since)
     if scan.run_id:
         older = Q()  # a scan of one run reads no organization-wide feed
+    # A file an earlier scan asked about and explained is not asked about again.
     return (
         without_uploader(scan)
-        .filter(older, pk__gt=scan.checked_up_to)
+        .filter(older, uploader_note="", pk__gt=scan.checked_up_to)
         .filter(Q(task_id__gt="") | Q(run_id__gt=""))
         .order_by("pk")
     )
