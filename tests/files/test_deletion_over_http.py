@@ -108,13 +108,7 @@ def test_a_logo_is_refused_before_anything_is_recorded_or_deleted(
 def test_a_link_is_refused_before_anything_is_recorded_or_sent(
     sandbox: Sandbox, sandbox_org: Organization, user: User
 ) -> None:
-    link = sandbox.server.store.add_link(
-        org_id=sandbox.org_id,
-        url="https://drive.example.com/offer",
-        name="Offer letter (Drive)",
-        subject_type="Run",
-        subject_id="a1" * 16,
-    )
+    link = sandbox.add_link()
     try:
         with pytest.raises(services.NotDeletable, match="a link, not a file"):
             delete(sandbox, sandbox_org, user, link.asset_id)

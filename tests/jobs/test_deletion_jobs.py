@@ -44,13 +44,7 @@ def test_preview_sorts_every_file_and_deletes_nothing(
 def test_a_link_kept_under_an_id_is_not_deletable_at_preview(
     sandbox: Sandbox, sandbox_org: Organization, alice: User
 ) -> None:
-    link = sandbox.server.store.add_link(
-        org_id=sandbox.org_id,
-        url="https://drive.example.com/offer",
-        name="Offer letter (Drive)",
-        subject_type="Run",
-        subject_id="a1" * 16,
-    )
+    link = sandbox.add_link()
     try:
         job = previewed(sandbox_org, alice, [link.asset_id])
     finally:  # the sandbox's store lives for the whole session: leave run a1 as it was
