@@ -12,17 +12,35 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.functional import cached_property
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 
 from admin_pages.pages import served_by
 from admin_pages.pagination import CappedCountPaginator
 from catalog import process_run_views, scans, search, selectors, tasks
+from catalog.conf import conf
 from catalog.deletion_jobs import deletion_job_from_index
 from catalog.models import IndexedFile, Scan
 from catalog.process_run_views import files_url
 from jobs.services import JobRefused
 from organizations.models import Organization
 from tallyfy_api.names import display_name
+
+
+def _list_described(request: HttpRequest) -> str:
+    """The file index's list as the user had it: search and filters, in words."""
+    term = request.GET.get("q", "").strip()
+    filters = [
+        f"{name}={value}"
+        for name, value in request.GET.items()
+        if name not in ("q", "p", "o", "e", "_changelist_filters")
+    ]
+    described = "The file index"
+    if term:
+        described += f", searched for “{term}”"
+    if filters:
+        described += f", filtered by {', '.join(filters)}"
+    return described[:2000]
 
 
 class IndexPaginator(CappedCountPaginator):
@@ -106,6 +124,56 @@ class TemplateFilter(admin.SimpleListFilter):
         return queryset.filter(template_name=self.value()) if self.value() else queryset
 
 
+class UploaderFilter(admin.SimpleListFilter):
+    title = "uploader"
+    parameter_name = "uploader"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [
+            ("named", "Named by the activity feed"),
+            ("inferred", "Inferred (by place and name)"),
+            ("unknown", "Unknown"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        known = queryset.exclude(uploader_email="")
+        if self.value() == "named":
+            return known.filter(uploader_inferred=False)
+        if self.value() == "inferred":
+            return known.filter(uploader_inferred=True)
+        if self.value() == "unknown":
+            return queryset.filter(uploader_email="", is_link=False)
+        return queryset
+
+
+class CandidatesFilter(admin.SimpleListFilter):
+    """Files with an unknown uploader in the runs and tasks where a person uploaded: what a
+    search by that person's email leaves out, and may be theirs."""
+
+    title = "possibly uploaded by"
+    parameter_name = "candidates_for"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        email = search.whole_email(request.GET.get(self.parameter_name, ""))
+        return [(email, email)] if email else []
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        email = search.whole_email(self.value() or "")
+        if not email:
+            return queryset
+        candidates = selectors.unknown_uploader_candidates(email=email)
+        return queryset.filter(pk__in=candidates.values("pk"))
+
+
+def candidates_note(email: str, left_out: int) -> str:
+    return (
+        f"{left_out} file{'' if left_out == 1 else 's'} with an unknown uploader sit in the "
+        f"same process runs and tasks as the files uploaded by {email}: they may be theirs, "
+        f"and a search by email cannot find them. See them in the file index under "
+        f"“Possibly uploaded by {email}”."
+    )
+
+
 @admin.register(IndexedFile)
 class IndexedFileAdmin(admin.ModelAdmin):
     """The file index: found by scans, read-only here; each row opens the file's page."""
@@ -124,6 +192,8 @@ class IndexedFileAdmin(admin.ModelAdmin):
         "attached_to",
         RunStatusFilter,
         TemplateFilter,
+        UploaderFilter,
+        CandidatesFilter,
         GoneFilter,
         "is_link",
     ]
@@ -147,8 +217,20 @@ class IndexedFileAdmin(admin.ModelAdmin):
         confirmation, approval and log follow, as for any job."""
         if not request.user.has_perms(["files.lookup_file", "files.delete_file"]):
             raise PermissionDenied
+        email = search.whole_email(request.GET.get("q", ""))
+        warning = ""
+        if email:
+            chosen = queryset.values("pk")
+            candidates = selectors.unknown_uploader_candidates(email=email).exclude(pk__in=chosen)
+            if left_out := candidates.count():
+                warning = candidates_note(email, left_out)
         try:
-            job = deletion_job_from_index(files=queryset, user=request.user)
+            job = deletion_job_from_index(
+                files=queryset,
+                user=request.user,
+                built_from=_list_described(request),
+                warning=warning,
+            )
         except JobRefused as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return None
@@ -161,8 +243,8 @@ class IndexedFileAdmin(admin.ModelAdmin):
         return selectors.indexed_files().select_related("organization")
 
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
-        # The files of one run or task: where a pasted run or task URL leads from the look-up.
-        if lookup in ("run_id", "task_id"):
+        # The files of one run, task or template: where a pasted URL of one leads from the look-up.
+        if lookup in ("run_id", "task_id", "template_id"):
             return True
         return super().lookup_allowed(lookup, value, request)
 
@@ -184,7 +266,21 @@ class IndexedFileAdmin(admin.ModelAdmin):
     ) -> HttpResponse:
         can_scan = self.admin_site.is_registered(Scan) and request.user.has_perm("catalog.add_scan")
         extra = {"scan_url": reverse("admin:catalog_scan_add") if can_scan else ""}
+        email = search.whole_email(request.GET.get("q", ""))
+        if email and request.method == "GET":
+            self._warn_of_candidates(request, email)
         return super().changelist_view(request, {**extra, **(extra_context or {})})
+
+    def _warn_of_candidates(self, request: HttpRequest, email: str) -> None:
+        """A search by a person's email says at the top what it cannot find."""
+        left_out = selectors.unknown_uploader_candidates(email=email).count()
+        if not left_out:
+            return
+        url = f"{reverse('admin:catalog_indexedfile_changelist')}?" + urlencode(
+            {"candidates_for": email}
+        )
+        note = format_html('{} <a href="{}">Show them</a>.', candidates_note(email, left_out), url)
+        self.message_user(request, note, messages.WARNING)
 
     @admin.display(description="File name", ordering="file_name")
     def name_shown(self, row: IndexedFile) -> str:
@@ -213,10 +309,15 @@ class IndexedFileAdmin(admin.ModelAdmin):
 
     @admin.display(description="Uploader", ordering="uploader_email")
     def uploader_shown(self, row: IndexedFile) -> str:
-        if not row.uploader_email:
+        if row.is_link:
             return "—"
-        guest = " (guest)" if row.uploader_type == "guest" else ""
-        return f"{row.uploader_email}{guest}"
+        if not row.uploader_email:
+            return format_html('<span title="{}">Unknown</span>', row.uploader_note)
+        how = ["guest"] if row.uploader_type == "guest" else []
+        if row.uploader_inferred:
+            how.append("inferred")
+        shown = f"{row.uploader_email} ({', '.join(how)})" if how else row.uploader_email
+        return format_html('<span title="{}">{}</span>', row.uploader_note, shown)
 
     @admin.display(description="Status")
     def presence(self, row: IndexedFile) -> str:
@@ -242,7 +343,13 @@ class IndexedFileAdmin(admin.ModelAdmin):
 class ScanForm(forms.ModelForm):
     class Meta:
         model = Scan
-        fields = ["organization"]
+        fields = ["organization", "refresh"]
+        labels = {"refresh": "Only what changed since the last scan"}
+        help_texts = {
+            "refresh": "Reads the activity feed since the day before the last scan, the process "
+            "runs and files it names, and runs started since: a few calls where a full scan "
+            "reads every list. The first scan of an organization is always full."
+        }
 
 
 @admin.register(Scan)
@@ -268,6 +375,7 @@ class ScanAdmin(admin.ModelAdmin):
     readonly_fields = [
         "organization",
         "scope",
+        "refresh",
         "state",
         "phase",
         "progress",
@@ -287,10 +395,21 @@ class ScanAdmin(admin.ModelAdmin):
         "failures",
         "next_attempt_at",
         "last_error",
+        "notes_shown",
+        "per_run_tasks",
+        "run_tasks_read",
+        "uploader_lookups",
+        "feed_error",
     ]
 
     def get_fields(self, request: HttpRequest, obj: Scan | None = None) -> list[str]:
-        return ["organization"] if obj is None else self.readonly_fields
+        return ["organization", "refresh"] if obj is None else self.readonly_fields
+
+    @admin.display(description="Notes")
+    def notes_shown(self, scan: Scan) -> str:
+        if not scan.notes:
+            return "—"
+        return format_html_join("", "<p>{}</p>", ((note,) for note in scan.notes))
 
     def get_readonly_fields(self, request: HttpRequest, obj: Scan | None = None) -> list[str]:
         return [] if obj is None else self.readonly_fields
@@ -299,7 +418,18 @@ class ScanAdmin(admin.ModelAdmin):
         return {"organization": request.GET.get("organization")}
 
     def save_form(self, request: HttpRequest, form: ScanForm, change: bool) -> Scan:
-        scan = scans.scan_start(organization=form.cleaned_data["organization"], user=request.user)
+        organization = form.cleaned_data["organization"]
+        scan = scans.scan_start(
+            organization=organization, user=request.user, refresh=form.cleaned_data["refresh"]
+        )
+        if scan.refresh and scans.full_scan_due(organization=organization):
+            days = conf.CATALOG_FULL_SCAN_DAYS
+            self.message_user(
+                request,
+                f"The last full scan of {organization} is more than {days} days old: a refresh "
+                "finds only what the activity feed names, so a full scan is suggested.",
+                messages.WARNING,
+            )
         transaction.on_commit(lambda: tasks.scan_organization.enqueue(scan.pk))
         return scan
 

@@ -14,6 +14,11 @@ class CatalogSettings:
     CATALOG_SCAN_CHECK_BATCH = Setting(env.int, 25)
     # Pages of one process run's tasks read at most, whatever the list claims (100 a page).
     CATALOG_RUN_TASK_PAGES = Setting(env.int, 50)
+    # Calls a scan may make asking the feed about one task or run whose files have no
+    # uploader, when the organization-wide feed was read only back to the last scan.
+    CATALOG_UPLOADER_LOOKUPS = Setting(env.int, 100)
+    # Days after a full scan from which a refresh (only what changed) suggests a full one.
+    CATALOG_FULL_SCAN_DAYS = Setting(env.int, 7)
 
 
 conf = CatalogSettings()

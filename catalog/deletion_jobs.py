@@ -13,7 +13,13 @@ from jobs.services import JobRefused, job_create
 from organizations.models import Organization
 
 
-def deletion_job_from_index(*, files: QuerySet[IndexedFile], user: AbstractBaseUser) -> DeletionJob:
+def deletion_job_from_index(
+    *,
+    files: QuerySet[IndexedFile],
+    user: AbstractBaseUser,
+    built_from: str = "",
+    warning: str = "",
+) -> DeletionJob:
     """A deletion job (jobs) for the selected indexed files: preview, confirmation, approval and
     the log as for any job. Links and files already gone are left out; the files must all be of
     one organization. Raises JobRefused with nothing created."""
@@ -28,4 +34,10 @@ def deletion_job_from_index(*, files: QuerySet[IndexedFile], user: AbstractBaseU
     wanted = ParsedFiles()
     for line, asset_id in enumerate(chosen.order_by("pk").values_list("asset_id", flat=True), 1):
         wanted.add(line, asset_id)
-    return job_create(organization=organization, user=user, wanted=wanted)
+    return job_create(
+        organization=organization,
+        user=user,
+        wanted=wanted,
+        built_from=built_from,
+        warning=warning,
+    )

@@ -118,10 +118,17 @@ def found_write(found: Found) -> None:
     IndexedFile.objects.bulk_create(new, batch_size=500, ignore_conflicts=True)
     # Still marked seen now: a scan of one run counts a file seen since it began as present.
     IndexedFile.objects.filter(pk__in=seen_again).update(last_seen=now)
-    IndexedFile.objects.bulk_update(
+    # Written as an upsert on (organization, key), one statement a batch: bulk_update's
+    # CASE WHEN a row and a field costs seconds a page. Without their pks the rows conflict
+    # on that key only, and only the written fields are updated.
+    for row in changed:
+        row.pk = None
+    IndexedFile.objects.bulk_create(
         changed,
-        [*_WRITTEN_FIELDS, "last_seen"],
         batch_size=500,
+        update_conflicts=True,
+        unique_fields=["organization", "key"],
+        update_fields=[*_WRITTEN_FIELDS, "last_seen"],
     )
 
 

@@ -26,13 +26,28 @@ class ScanState(models.TextChoices):
 class ScanPhase(models.TextChoices):
     RUNS = "runs", "Process runs"
     ARCHIVED_RUNS = "archived_runs", "Archived process runs"
+    TASKS = "tasks", "Tasks"
+    COMPLETED_TASKS = "completed_tasks", "Completed tasks"
+    ARCHIVED_TASKS = "archived_tasks", "Archived tasks"
+    ARCHIVED_COMPLETED_TASKS = "archived_done_tasks", "Archived completed tasks"
+    # When the organization-wide task listing fails or leaves tasks out: each run's tasks,
+    # then one-off tasks apart.
+    RUN_TASKS = "run_tasks", "Each process run's tasks"
     ONEOFF_TASKS = "oneoff_tasks", "One-off tasks"
+    COMPLETED_ONEOFF_TASKS = "done_oneoffs", "Completed one-off tasks"
     ARCHIVED_ONEOFF_TASKS = "archived_oneoffs", "Archived one-off tasks"
+    ARCHIVED_COMPLETED_ONEOFF_TASKS = "archived_done_oneoffs", "Archived completed one-off tasks"
     TEMPLATES = "templates", "Templates"
     ARCHIVED_TEMPLATES = "archived_templates", "Archived templates"
     RUN = "run", "The process run"
+    CHANGES = "changes", "What changed (activity feed)"
+    NEW_RUNS = "new_runs", "Process runs started since"
+    CHANGED_RUNS = "changed_runs", "Process runs that changed"
+    CHANGED_FILES = "changed_files", "Files the feed names"
     UPLOADS = "uploads", "Who uploaded (activity feed)"
+    UPLOADERS = "uploaders", "Asking the feed about files with no uploader"
     FINISHING = "finishing", "Checking files no longer found"
+    DONE = "done", "Finished"
 
 
 UNFINISHED_SCAN_STATES = (ScanState.QUEUED, ScanState.RUNNING)
@@ -54,8 +69,13 @@ class Scan(models.Model):
         blank=True,
         help_text="Only this process run; blank for the whole organization.",
     )
+    refresh = models.BooleanField(
+        default=False,
+        help_text="Reads only what changed since the last scan: the activity feed from the day "
+        "before it began, the runs and files the feed names, and runs started since.",
+    )
     state = models.CharField(max_length=20, choices=ScanState.choices, default=ScanState.QUEUED)
-    phase = models.CharField(max_length=20, choices=ScanPhase.choices, default=ScanPhase.RUNS)
+    phase = models.CharField(max_length=30, choices=ScanPhase.choices, default=ScanPhase.RUNS)
     page = models.PositiveIntegerField("next page", default=1)
     phase_read = models.PositiveIntegerField("items read in this phase", default=0)
     archived_by_status = models.BooleanField(
@@ -77,6 +97,25 @@ class Scan(models.Model):
     )
     runs_total = models.PositiveIntegerField(null=True, blank=True)
     runs_read = models.PositiveIntegerField(default=0)
+    run_tasks_read = models.PositiveIntegerField(
+        "process runs' tasks read",
+        default=0,
+        help_text="Tasks of process runs in the organization-wide task listing.",
+    )
+    per_run_tasks = models.BooleanField(
+        "tasks read run by run",
+        default=False,
+        help_text="The organization-wide task listing failed or left tasks out.",
+    )
+    uploader_lookups = models.PositiveIntegerField(
+        "narrower feed look-ups", default=0, help_text="Calls asking the feed about one parent."
+    )
+    feed_error = models.TextField(
+        blank=True, help_text="Why the activity feed could not be read: uploaders unknown."
+    )
+    notes = models.JSONField(
+        default=list, blank=True, help_text="What the scan noticed about Tallyfy's answers."
+    )
     files_found = models.PositiveIntegerField(default=0)
     calls_made = models.PositiveIntegerField(default=0)
     files_gone = models.PositiveIntegerField("files no longer found", default=0)
@@ -132,6 +171,52 @@ class Scan(models.Model):
         return self.state in UNFINISHED_SCAN_STATES
 
 
+class TargetKind(models.TextChoices):
+    RUN = "run", "Process run"
+    FILE = "file", "File"
+
+
+class ScanTarget(models.Model):
+    """A process run or a file a refresh reads again: named by the activity feed since the
+    last scan, or a run started since."""
+
+    scan = models.ForeignKey(Scan, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=TargetKind.choices)
+    target_id = models.CharField(max_length=255)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scan", "kind", "target_id"], name="catalog_target_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.target_id}"
+
+
+class ProcessRun(models.Model):
+    """A process run as a scan last listed it: where its tasks' files are placed, by name."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    run_id = models.CharField("run id", max_length=255)
+    name = models.CharField(max_length=1000, blank=True)
+    status = models.CharField(max_length=30, blank=True)
+    template_id = models.CharField("template id", max_length=255, blank=True)
+    template_name = models.CharField("template", max_length=1000, blank=True)
+    last_seen_scan = models.ForeignKey(
+        Scan, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "run_id"], name="catalog_run_once"),
+        ]
+
+    def __str__(self) -> str:
+        return display_name(self.name) or self.run_id
+
+
 class IndexedFile(models.Model):
     """A file (or a link) found by a scan. Rows are never removed: a file a later scan no
     longer finds gets `gone_at` once Tallyfy answers 404 for it (a link, once missed), and one
@@ -162,7 +247,12 @@ class IndexedFile(models.Model):
     uploader_type = models.CharField(max_length=20, blank=True)
     uploader_inferred = models.BooleanField(
         default=False,
-        help_text="The activity feed did not name the file; matched by run and file name.",
+        help_text="The activity feed did not name the file; matched by its place and name.",
+    )
+    uploader_note = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="How the uploader was found, or why it is unknown.",
     )
     first_seen = models.DateTimeField(default=timezone.now)
     last_seen = models.DateTimeField(default=timezone.now)

@@ -1,41 +1,53 @@
-"""A scan's steps. Each reads one page of one list (with the calls that page needs), or one
-batch of the files the lists did not show, and writes what it found under the step's lease;
-it moves the scan's position on in memory, which the scan's life saves once the step succeeded.
+"""A scan's steps, one per call: each reads one page of one list (with the calls that page
+needs), or one batch of the files the lists did not show, and writes what it found under the
+step's lease (catalog.leases); it moves the scan's position on in memory
+(catalog.scan_position), which the scan's life saves once the step succeeded.
 
-A scan of the organization reads, in order, its process runs (active, then archived), one-off
-tasks, templates, the activity feed's uploads, and then checks the files it did not find; a
-scan of one process run (`Scan.run_id`) reads that run and its tasks, then checks its files.
+A scan of the organization reads, in order, its process runs (active, then archived), its
+tasks (catalog.task_steps), templates, the activity feed (catalog.feed_steps), and then checks
+the files it did not find; a scan of one process run reads that run and its tasks, asks the
+feed about its files, then checks its files.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.db.models.functions import Now
 
 import tallyfy_api
 from catalog.conf import conf
+from catalog.feed_steps import step_uploaders, step_uploads
 from catalog.index_writes import Found, found_write
 from catalog.leases import LeasedStep
-from catalog.models import AttachedTo, IndexedFile, Scan, ScanPhase, ScanState
-from catalog.uploaders import uploads_apply
+from catalog.models import (
+    AttachedTo,
+    IndexedFile,
+    Scan,
+    ScanPhase,
+    ScanState,
+    ScanTarget,
+    TargetKind,
+)
+from catalog.refresh_steps import (
+    step_changed_files,
+    step_changed_runs,
+    step_changes,
+    step_new_runs,
+)
+from catalog.scan_position import PER_PAGE, next_phase, page_accept
+from catalog.task_steps import (
+    process_run_place,
+    process_run_tasks_read,
+    process_runs_remember,
+    step_oneoff_tasks,
+    step_run_tasks,
+    step_tasks,
+)
 from tallyfy_api import finding
 from tallyfy_api.ids import InvalidId
 
-PER_PAGE = tallyfy_api.MAX_PER_PAGE
-_PHASES = [
-    ScanPhase.RUNS,
-    ScanPhase.ARCHIVED_RUNS,
-    ScanPhase.ONEOFF_TASKS,
-    ScanPhase.ARCHIVED_ONEOFF_TASKS,
-    ScanPhase.TEMPLATES,
-    ScanPhase.ARCHIVED_TEMPLATES,
-    ScanPhase.UPLOADS,
-    ScanPhase.FINISHING,
-]
-_PROCESS_RUN_PHASES = [ScanPhase.RUN, ScanPhase.FINISHING]
 # Errors after which the scan cannot go on until someone changes something.
 FATAL = (
     tallyfy_api.AuthenticationFailed,
@@ -48,55 +60,12 @@ class ProcessRunMissing(Exception):
     """Tallyfy says the process run a scan of one run is for does not exist."""
 
 
-def next_phase(scan: Scan) -> None:
-    phases = _PROCESS_RUN_PHASES if scan.run_id else _PHASES
-    scan.phase = phases[phases.index(ScanPhase(scan.phase)) + 1]
-    scan.page = 1
-    scan.phase_read = 0
-    scan.page_size = None
-    scan.page_budget = None
-    scan.page_fingerprint = ""
-
-
-def _accept(scan: Scan, page: tallyfy_api.Page) -> bool:
-    """Check `page` as the phase's next page, as `tallyfy_api.pages` checks every page (raises
-    ListingBroken when it cannot be), and move the position on; whether the phase's list is
-    read whole. Nothing is written until the step succeeds."""
-    cursor = tallyfy_api.ListCursor(
-        number=scan.page,
-        read=scan.phase_read,
-        page_size=scan.page_size,
-        fingerprint=scan.page_fingerprint,
-        max_pages=scan.page_budget,
-    )
-    last = cursor.accept(page)
-    if _reading_process_runs(scan) and scan.page == 1 and page.total is not None:
-        scan.runs_total = (scan.runs_total or 0) + page.total
-    scan.page, scan.phase_read = cursor.number, cursor.read
-    scan.page_size, scan.page_fingerprint = cursor.page_size, cursor.fingerprint
-    scan.page_budget = cursor.max_pages
-    return last
-
-
-def _reading_process_runs(scan: Scan) -> bool:
-    return scan.phase in (ScanPhase.RUNS, ScanPhase.ARCHIVED_RUNS)
-
-
-def _process_run_place(run: dict[str, Any], *, archived: bool) -> dict[str, str]:
-    status = "archived" if archived else str(run.get("status") or "")
-    return {
-        "run_id": str(run.get("id") or ""),
-        "run_name": str(run.get("name") or run.get("title") or ""),
-        "run_status": status[:30],
-        "template_id": str(run.get("checklist_id") or ""),
-        "template_name": str(run.get("checklist_title") or ""),
-    }
-
-
 def _read_process_runs(
     scan: Scan, step: LeasedStep, page: tallyfy_api.Page, *, by_status: bool
 ) -> None:
-    found = Found(scan)
+    """A page of runs: their own files and their kick-off forms' (their tasks' come with the
+    task listing), and each run's place remembered."""
+    found, places = Found(scan), []
     for run in page.items:
         run_id = str(run.get("id") or "")
         if not run_id:
@@ -109,45 +78,22 @@ def _read_process_runs(
                 run = {**run, **step.api.get_run(run_id)}
             except tallyfy_api.NotFound:
                 continue
-        _read_process_run(found, step, run, archived=archived)
-    step.write(lambda: found_write(found))
+        place = process_run_place(run, archived=archived)
+        places.append(place)
+        for item in finding.files_of_run(run):
+            found.add(item, attached_to=AttachedTo.RUN, **place)
+        scan.runs_read += 1
 
+    def write() -> None:
+        process_runs_remember(scan, places)
+        found_write(found)
 
-def _read_process_run(
-    found: Found, step: LeasedStep, run: dict[str, Any], *, archived: bool, each_page: bool = False
-) -> None:
-    """The files of one run (its own and its kick-off form's) and of its tasks, whose pages
-    are read through `tallyfy_api.pages` (so under its guards, and at most CATALOG_RUN_TASK_PAGES
-    of them). With `each_page`, what each page found is written before the next is asked for,
-    so no more than one page is held."""
-    run_id = str(run.get("id") or "")
-    place = _process_run_place(run, archived=archived)
-    for item in finding.files_of_run(run):
-        found.add(item, attached_to=AttachedTo.RUN, **place)
-    try:
-        for tasks in tallyfy_api.pages(
-            lambda n: step.api.list_run_tasks(run_id, page=n, per_page=PER_PAGE),
-            hard_cap=conf.CATALOG_RUN_TASK_PAGES,
-        ):
-            for task in tasks.items:
-                task_place = {
-                    **place,
-                    "task_id": str(task.get("id") or ""),
-                    "task_name": str(task.get("title") or task.get("name") or ""),
-                }
-                for item in finding.files_of_task(task):
-                    found.add(item, attached_to=AttachedTo.TASK, **task_place)
-            if each_page:
-                step.write(lambda: found_write(found))
-                found.rows = {}
-    except tallyfy_api.NotFound:
-        pass  # the run was deleted since the list was read
-    found.scan.runs_read += 1
+    step.write(write)
 
 
 def _step_process_runs(scan: Scan, step: LeasedStep) -> None:
     page = step.api.list_runs(page=scan.page, per_page=PER_PAGE, include=("assets",))
-    last = _accept(scan, page)
+    last = page_accept(scan, page)
     _read_process_runs(scan, step, page, by_status=False)
     if last:
         next_phase(scan)
@@ -160,47 +106,29 @@ def _step_archived_process_runs(scan: Scan, step: LeasedStep) -> None:
     if by_status and not scan.archived_by_status:
         step.api.calls += 1  # the page was asked twice
     scan.archived_by_status = by_status
-    last = _accept(scan, page)
+    last = page_accept(scan, page)
     _read_process_runs(scan, step, page, by_status=by_status)
     if last:
         next_phase(scan)
 
 
 def _step_process_run(scan: Scan, step: LeasedStep) -> None:
-    """A scan of one run: the run as `GET /runs/{id}` gives it, read as a list's run is."""
+    """A scan of one run: the run as `GET /runs/{id}` gives it, and its tasks' listing."""
     try:
         run = step.api.get_run(scan.run_id)
     except tallyfy_api.NotFound as exc:
         raise ProcessRunMissing(f"Tallyfy has no process run {scan.run_id} (HTTP 404).") from exc
+    run = {"id": scan.run_id, **run}
+    place = process_run_place(run, archived=bool(run.get("archived_at")))
     found = Found(scan)
     scan.runs_total = 1
-    run = {"id": scan.run_id, **run}
-    _read_process_run(found, step, run, archived=bool(run.get("archived_at")), each_page=True)
+    for item in finding.files_of_run(run):
+        found.add(item, attached_to=AttachedTo.RUN, **place)
+    step.write(lambda: process_runs_remember(scan, [place]))
+    process_run_tasks_read(found, step, place, each_page=True)
     step.write(lambda: found_write(found))
+    scan.runs_read = 1
     next_phase(scan)
-
-
-def _step_oneoff_tasks(scan: Scan, step: LeasedStep) -> None:
-    archived_only = scan.phase == ScanPhase.ARCHIVED_ONEOFF_TASKS
-    page = step.api.list_oneoff_tasks(
-        page=scan.page, per_page=PER_PAGE, archived="only" if archived_only else ""
-    )
-    last = _accept(scan, page)
-    found = Found(scan)
-    for task in page.items:
-        if task.get("is_oneoff_task") is False:
-            continue  # the filter was ignored: a run's task, read with its run
-        if archived_only and not task.get("archived_at"):
-            continue  # archived=only was ignored: an active task, read in the phase before
-        place = {
-            "task_id": str(task.get("id") or ""),
-            "task_name": str(task.get("title") or task.get("name") or ""),
-        }
-        for item in finding.files_of_task(task):
-            found.add(item, attached_to=AttachedTo.ONEOFF_TASK, **place)
-    step.write(lambda: found_write(found))
-    if last:
-        next_phase(scan)
 
 
 def _step_templates(scan: Scan, step: LeasedStep) -> None:
@@ -208,7 +136,7 @@ def _step_templates(scan: Scan, step: LeasedStep) -> None:
     page = step.api.list_templates(
         page=scan.page, per_page=PER_PAGE, archived="only" if archived_only else ""
     )
-    last = _accept(scan, page)
+    last = page_accept(scan, page)
     found = Found(scan)
     for template in page.items:
         if archived_only and not template.get("archived_at"):
@@ -221,24 +149,6 @@ def _step_templates(scan: Scan, step: LeasedStep) -> None:
             found.add(item, attached_to=AttachedTo.TEMPLATE, **place)
     step.write(lambda: found_write(found))
     if last:
-        next_phase(scan)
-
-
-def _step_uploads(scan: Scan, step: LeasedStep) -> None:
-    since = scan.uploads_since.isoformat() if scan.uploads_since else ""
-    page = step.api.list_uploads(page=scan.page, per_page=PER_PAGE, created_after=since)
-    last = _accept(scan, page)
-    reached_older = False
-    uploads = []
-    for entry in page.items:
-        upload = finding.upload_of_entry(entry)
-        if scan.uploads_since and upload.at and upload.at.date() < scan.uploads_since:
-            reached_older = True  # newest first: the rest was read by an earlier scan
-            break
-        if upload.actor_email:
-            uploads.append((upload, entry))
-    step.write(lambda: uploads_apply(scan, uploads))
-    if last or reached_older:
         next_phase(scan)
 
 
@@ -288,6 +198,7 @@ def _step_finishing(scan: Scan, step: LeasedStep) -> None:
         )
     if len(batch) < conf.CATALOG_SCAN_CHECK_BATCH:
         scan.state = ScanState.DONE
+        next_phase(scan)
 
 
 def _missing(scan: Scan) -> QuerySet[IndexedFile]:
@@ -296,6 +207,11 @@ def _missing(scan: Scan) -> QuerySet[IndexedFile]:
     ).exclude(last_seen_scan=scan)
     if scan.run_id:
         missing = missing.filter(run_id=scan.run_id)
+    elif scan.refresh:  # only the runs and files it read again
+        targets = ScanTarget.objects.filter(scan=scan)
+        runs = targets.filter(kind=TargetKind.RUN).values("target_id")
+        files = targets.filter(kind=TargetKind.FILE).values("target_id")
+        missing = missing.filter(Q(run_id__in=runs) | Q(key__in=files))
     if scan.started_at is not None:
         # Seen meanwhile by another scan (of one run, or of the organization): still there.
         missing = missing.exclude(last_seen__gte=scan.started_at)
@@ -306,11 +222,23 @@ _STEPS: dict[ScanPhase, Callable[[Scan, LeasedStep], None]] = {
     ScanPhase.RUNS: _step_process_runs,
     ScanPhase.ARCHIVED_RUNS: _step_archived_process_runs,
     ScanPhase.RUN: _step_process_run,
-    ScanPhase.ONEOFF_TASKS: _step_oneoff_tasks,
-    ScanPhase.ARCHIVED_ONEOFF_TASKS: _step_oneoff_tasks,
+    ScanPhase.TASKS: step_tasks,
+    ScanPhase.COMPLETED_TASKS: step_tasks,
+    ScanPhase.ARCHIVED_TASKS: step_tasks,
+    ScanPhase.ARCHIVED_COMPLETED_TASKS: step_tasks,
+    ScanPhase.RUN_TASKS: step_run_tasks,
+    ScanPhase.ONEOFF_TASKS: step_oneoff_tasks,
+    ScanPhase.COMPLETED_ONEOFF_TASKS: step_oneoff_tasks,
+    ScanPhase.ARCHIVED_ONEOFF_TASKS: step_oneoff_tasks,
+    ScanPhase.ARCHIVED_COMPLETED_ONEOFF_TASKS: step_oneoff_tasks,
     ScanPhase.TEMPLATES: _step_templates,
     ScanPhase.ARCHIVED_TEMPLATES: _step_templates,
-    ScanPhase.UPLOADS: _step_uploads,
+    ScanPhase.CHANGES: step_changes,
+    ScanPhase.NEW_RUNS: step_new_runs,
+    ScanPhase.CHANGED_RUNS: step_changed_runs,
+    ScanPhase.CHANGED_FILES: step_changed_files,
+    ScanPhase.UPLOADS: step_uploads,
+    ScanPhase.UPLOADERS: step_uploaders,
     ScanPhase.FINISHING: _step_finishing,
 }
 

@@ -27,10 +27,15 @@ _LONGEST_BACKOFF = 3600  # seconds between two attempts of a failing step, at mo
 
 
 def scan_start(
-    *, organization: Organization, user: AbstractBaseUser | None = None, run_id: str = ""
+    *,
+    organization: Organization,
+    user: AbstractBaseUser | None = None,
+    run_id: str = "",
+    refresh: bool = False,
 ) -> Scan:
     """A new scan of the organization (or of its run `run_id` only), or the one of the same
-    not yet finished (which is carried on)."""
+    not yet finished (which is carried on). With `refresh`, it reads only what changed since
+    the last scan of the organization; the first scan of an organization is always full."""
     unfinished = Scan.objects.filter(
         organization=organization, run_id=run_id, state__in=UNFINISHED_SCAN_STATES
     )
@@ -46,17 +51,35 @@ def scan_start(
         if last_done is not None and last_done.started_at is not None:
             # A day's margin: the feed's filter is by day and clocks differ.
             since = (last_done.started_at - timedelta(days=1)).date()
+    refresh = refresh and since is not None
+    phase = ScanPhase.RUN if run_id else ScanPhase.CHANGES if refresh else ScanPhase.RUNS
     try:
         with transaction.atomic():
             return Scan.objects.create(
                 organization=organization,
                 run_id=run_id,
-                phase=ScanPhase.RUN if run_id else ScanPhase.RUNS,
+                refresh=refresh,
+                phase=phase,
                 started_by=user if user is not None and user.pk else None,
                 uploads_since=since,
             )
     except IntegrityError:  # started by someone else a moment ago
         return unfinished.get()
+
+
+def full_scan_due(*, organization: Organization, now: datetime | None = None) -> bool:
+    """Whether the organization's last full scan is older than CATALOG_FULL_SCAN_DAYS (or it
+    has none): a refresh finds what the feed names, a full scan everything."""
+    last_full = (
+        Scan.objects.filter(
+            organization=organization, run_id="", refresh=False, state=ScanState.DONE
+        )
+        .order_by("-started_at")
+        .values_list("started_at", flat=True)
+        .first()
+    )
+    age = conf.CATALOG_FULL_SCAN_DAYS
+    return last_full is None or last_full < (now or timezone.now()) - timedelta(days=age)
 
 
 def scan_cancel(*, scan: Scan) -> Scan:
@@ -162,6 +185,11 @@ _SAVED_FIELDS = [
     "files_missed",
     "files_unchecked",
     "checked_up_to",
+    "run_tasks_read",
+    "per_run_tasks",
+    "uploader_lookups",
+    "feed_error",
+    "notes",
     "last_error",
 ]
 

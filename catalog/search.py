@@ -156,3 +156,11 @@ def _uploader_part(word: str, text_tables: bool, by_id: str) -> Q:
 
 def _has_text_tables(alias: str) -> bool:
     return sqlite_tables_exist(alias, NAMES_TEXT_TABLE, UPLOADERS_TEXT_TABLE)
+
+
+def whole_email(term: str) -> str:
+    """The email address a search is for, when it is one whole address; else ""."""
+    words = search_words(term)
+    if len(words) == 1 and _WHOLE_EMAIL.fullmatch(words[0]):
+        return words[0].lower()
+    return ""

@@ -30,6 +30,20 @@ def gone_q() -> Q:
     return Q(gone_at__isnull=False) | Q(deleted_here=True)
 
 
+def unknown_uploader_candidates(
+    *, email: str, organization: Organization | None = None
+) -> QuerySet[IndexedFile]:
+    """Files still there with no known uploader in the process runs and tasks where `email`
+    uploaded files: they may be that person's too, and nothing can tell."""
+    theirs = IndexedFile.objects.filter(uploader_email__iexact=email)
+    if organization is not None:
+        theirs = theirs.filter(organization=organization)
+    runs = theirs.exclude(run_id="").values("run_id")
+    tasks = theirs.exclude(task_id="").values("task_id")
+    unknown = indexed_files(organization=organization).filter(uploader_email="", is_link=False)
+    return unknown.exclude(gone_q()).filter(Q(run_id__in=runs) | Q(task_id__in=tasks))
+
+
 def process_run_or_task_indexed(
     *, organization: Organization, run_id: str = "", task_id: str = ""
 ) -> bool:

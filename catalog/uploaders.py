@@ -1,57 +1,104 @@
-"""Who uploaded each indexed file, from the activity feed's upload entries."""
+"""Who uploaded each indexed file, from the activity feed's upload entries, and for every file
+the feed leaves without one, why."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from typing import Any
 
+from django.db.models import Count, QuerySet
+
 import tallyfy_api
 from catalog.models import IndexedFile, Scan
+
+# The parents an entry may name, the most telling first: (column, what it is called).
+_PARENTS = (("task_id", "task"), ("run_id", "process run"), ("template_id", "template"))
+NAMED = "Named by its upload entry in the activity feed."
+UNKNOWN_NOT_NAMED = (
+    "Unknown: no entry of the activity feed names this file, nor its task or process run "
+    "with its name."
+)
+UNKNOWN_SAME_NAME = (
+    "Unknown: another file of its {parent} has the same name, and the feed's entries name "
+    "only the {parent} and the name."
+)
+
+type Parent = tuple[str, str]  # (column, id)
+type Uploader = tuple[str, str]  # (email, kind)
+
+
+def _parent_of(upload: tallyfy_api.Upload) -> Parent | None:
+    for column, _label in _PARENTS:
+        if value := getattr(upload, column):
+            return column, value
+    return None
+
+
+def _inferred_note(column: str) -> str:
+    label = dict(_PARENTS)[column]
+    return (
+        f"Inferred: its upload entry names its {label} and this file's name, and no other "
+        f"file of that {label} without an uploader has that name."
+    )
 
 
 def uploads_apply(scan: Scan, uploads: list[tuple[tallyfy_api.Upload, dict[str, Any]]]) -> None:
     """A page of the feed's uploads, newest first, in one read and one update per uploader,
     ending as writing them one entry at a time would: an entry naming a file gives it its
     uploader (for a file uploaded twice the earlier upload, read later, wins); an entry naming
-    none gives the file of its run whose name it mentions, when exactly one file of that run
-    still without an uploader does."""
+    none gives the file of its task (else run, else template) whose name it mentions, when
+    exactly one file there still without an uploader does."""
     files = IndexedFile.objects.filter(organization_id=scan.organization_id, is_link=False)
-    without_uploader: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
-    runs = {upload.run_id for upload, _entry in uploads if upload.run_id and not upload.asset_id}
-    unclaimed = files.filter(run_id__in=runs, uploader_email="").exclude(file_name="")
-    for pk, asset_id, run_id, name in unclaimed.values_list(
-        "pk", "asset_id", "run_id", "file_name"
-    ):
-        without_uploader[run_id].append((pk, asset_id, name))
-    named: dict[str, tuple[str, str]] = {}
-    inferred: dict[int, tuple[str, str]] = {}
+    without_uploader = _unclaimed_by_parent(files, uploads)
+    named: dict[str, Uploader] = {}
+    inferred: dict[int, tuple[Uploader, str]] = {}
     for upload, entry in uploads:
         if upload.asset_id:
             named[upload.asset_id] = _uploader(upload)
-            for run_files in without_uploader.values():
-                run_files[:] = [file for file in run_files if file[1] != upload.asset_id]
-        elif upload.run_id:
+            for parent_files in without_uploader.values():
+                parent_files[:] = [file for file in parent_files if file[1] != upload.asset_id]
+        elif parent := _parent_of(upload):
             text = _entry_text(upload, entry)
-            candidates = [file for file in without_uploader[upload.run_id] if file[2] in text]
+            candidates = [file for file in without_uploader[parent] if file[2] in text]
             if len(candidates) == 1:
-                without_uploader[upload.run_id].remove(candidates[0])
-                inferred[candidates[0][0]] = _uploader(upload)
+                without_uploader[parent].remove(candidates[0])
+                inferred[candidates[0][0]] = (_uploader(upload), parent[0])
     # Inferred first: an entry naming the file, wherever it sits on the page, has the last word.
-    for (email, kind), pks in _grouped(inferred).items():
+    by_uploader: dict[tuple[Uploader, str], list[int]] = defaultdict(list)
+    for pk, key in inferred.items():
+        by_uploader[key].append(pk)
+    for ((email, kind), column), pks in by_uploader.items():
         files.filter(pk__in=pks).update(
-            uploader_email=email, uploader_type=kind, uploader_inferred=True
+            uploader_email=email,
+            uploader_type=kind,
+            uploader_inferred=True,
+            uploader_note=_inferred_note(column),
         )
-    for (email, kind), asset_ids in _grouped(named).items():
+    asset_ids_of: dict[Uploader, list[str]] = defaultdict(list)
+    for asset_id, uploader in named.items():
+        asset_ids_of[uploader].append(asset_id)
+    for (email, kind), asset_ids in asset_ids_of.items():
         files.filter(asset_id__in=asset_ids).update(
-            uploader_email=email, uploader_type=kind, uploader_inferred=False
+            uploader_email=email, uploader_type=kind, uploader_inferred=False, uploader_note=NAMED
         )
 
 
-def _grouped[K](uploader_of: dict[K, tuple[str, str]]) -> dict[tuple[str, str], list[K]]:
-    keys_of: dict[tuple[str, str], list[K]] = defaultdict(list)
-    for key, uploader in uploader_of.items():
-        keys_of[uploader].append(key)
-    return keys_of
+def _unclaimed_by_parent(
+    files: QuerySet[IndexedFile], uploads: list[tuple[tallyfy_api.Upload, dict[str, Any]]]
+) -> dict[Parent, list[tuple[int, str, str]]]:
+    """The files without an uploader under each parent the page's unnamed entries name."""
+    wanted: dict[str, set[str]] = defaultdict(set)
+    for upload, _entry in uploads:
+        if not upload.asset_id and (parent := _parent_of(upload)):
+            wanted[parent[0]].add(parent[1])
+    without_uploader: dict[Parent, list[tuple[int, str, str]]] = defaultdict(list)
+    for column, ids in wanted.items():
+        unclaimed = files.filter(**{f"{column}__in": ids}, uploader_email="").exclude(file_name="")
+        for pk, asset_id, parent_id, name in unclaimed.values_list(
+            "pk", "asset_id", column, "file_name"
+        ):
+            without_uploader[column, parent_id].append((pk, asset_id, name))
+    return without_uploader
 
 
 def _entry_text(upload: tallyfy_api.Upload, entry: dict[str, Any]) -> str:
@@ -62,5 +109,39 @@ def _entry_text(upload: tallyfy_api.Upload, entry: dict[str, Any]) -> str:
     )
 
 
-def _uploader(upload: tallyfy_api.Upload) -> tuple[str, str]:
+def _uploader(upload: tallyfy_api.Upload) -> Uploader:
     return upload.actor_email[:254], upload.actor_type[:20]
+
+
+def without_uploader(scan: Scan) -> QuerySet[IndexedFile]:
+    """The files of the scan's scope that are still there and have no uploader."""
+    files = IndexedFile.objects.filter(
+        organization_id=scan.organization_id,
+        is_link=False,
+        uploader_email="",
+        gone_at__isnull=True,
+    )
+    return files.filter(run_id=scan.run_id) if scan.run_id else files
+
+
+def unknown_uploaders_explain(scan: Scan) -> None:
+    """Say why each file of the scan's scope has no uploader."""
+    unknown = without_uploader(scan)
+    if scan.feed_error:
+        reason = f"Unknown: the activity feed could not be read: {scan.feed_error}"
+        unknown.update(uploader_note=reason[:300])
+        return
+    unknown.update(uploader_note=UNKNOWN_NOT_NAMED)
+    for column, label in _PARENTS:
+        alike = (
+            unknown.exclude(**{column: ""})
+            .values(column, "file_name")
+            .annotate(files=Count("pk"))
+            .filter(files__gt=1)
+            .order_by()
+        )
+        for group in alike:
+            same = {column: group[column], "file_name": group["file_name"]}
+            unknown.filter(**same, uploader_note=UNKNOWN_NOT_NAMED).update(
+                uploader_note=UNKNOWN_SAME_NAME.format(parent=label)
+            )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
-from files.lookup_hints import LookupHint, RunOrTaskReference, hint_for, parse_run_or_task
+from files.lookup_hints import LookupHint, PlaceReference, hint_for, parse_place
 from organizations.models import Organization
 from tallyfy_api.ids import FileReference, InvalidId, parse_file_reference
 
@@ -21,17 +21,17 @@ class FileLookupForm(forms.Form):
     )
 
     hint: LookupHint | None = None
-    run_or_task: RunOrTaskReference | None = None
+    place: PlaceReference | None = None
 
     def clean_file(self) -> FileReference:
         text = self.cleaned_data["file"]
         try:
             return parse_file_reference(text)
         except InvalidId as exc:
-            run_or_task = parse_run_or_task(text)
-            if run_or_task is not None:
-                self.run_or_task = run_or_task
-                self.hint = hint_for(run_or_task)
+            place = parse_place(text)
+            if place is not None:
+                self.place = place
+                self.hint = hint_for(place)
                 raise forms.ValidationError(self.hint.message) from exc
             raise forms.ValidationError(str(exc)) from exc
 

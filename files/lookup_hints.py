@@ -1,9 +1,10 @@
-"""What a pasted Tallyfy URL that names no file is, and where it can lead.
+"""What a pasted Tallyfy URL that names no file is (a process run, a task or a template, as an
+API path or a page of Tallyfy's web app), and where it can lead.
 
-Someone who may scan is sent on to that run's or task's files (`files_of_run_or_task_url`:
-the file index's page that scans the run first when the index has none of it). Anyone else
-sees `hint_for`'s message, with a link to the files in the index. Both by URL name: `files`
-does not import the file index.
+Someone who may scan is sent on to that place's files (`files_of_place_url`: for a run or
+task, the file index's page that scans the run first when the index has none of it; for a
+template, the index filtered to it). Anyone else sees `hint_for`'s message, with a link to the
+files in the index. Both by URL name: `files` does not import the file index.
 """
 
 from __future__ import annotations
@@ -21,15 +22,42 @@ from tallyfy_api.ids import ID_PATTERN
 # The file index's permissions, named here rather than imported.
 SCAN_PERMISSIONS = ("catalog.add_scan", "catalog.view_indexedfile")
 
-_RUN_OR_TASK_RE = re.compile(
-    rf"/organizations/(?P<org_id>{ID_PATTERN})/(?P<kind>runs|tasks)/(?P<id>{ID_PATTERN})"
+_API_PATH_RE = re.compile(
+    rf"/organizations/(?P<org_id>{ID_PATTERN})/(?P<kind>runs|tasks|checklists)/(?P<id>{ID_PATTERN})"
     rf"(?:/tasks/(?P<task_id>{ID_PATTERN}))?(?:/[^/]*)?/?\Z"
 )
+# The web app's pages: an organization id, a segment naming the kind of place, a 32-hex id,
+# maybe a task of it, maybe more (a tab, a step). No public source pins these paths.
+_HEX_ID = "[0-9A-Fa-f]{32}"
+_WEB_KINDS = {
+    "process": "run",
+    "processes": "run",
+    "run": "run",
+    "runs": "run",
+    "tracker": "run",
+    "task": "task",
+    "tasks": "task",
+    "blueprint": "template",
+    "blueprints": "template",
+    "template": "template",
+    "templates": "template",
+    "checklist": "template",
+    "checklists": "template",
+}
+_WEB_PAGE_RE = re.compile(
+    rf"/(?P<org_id>{_HEX_ID})/(?P<kind>{'|'.join(_WEB_KINDS)})/(?P<id>{_HEX_ID})"
+    rf"(?:/tasks?/(?P<task_id>{_HEX_ID}))?(?:/.*)?\Z",
+    re.IGNORECASE,
+)
+_WHAT = {"run": "process run", "task": "task", "template": "template"}
+_INDEX_FILTER = {"run": "run_id", "task": "task_id", "template": "template_id"}
 
 
 @dataclass(frozen=True)
-class RunOrTaskReference:
-    kind: str  # "run" or "task"
+class PlaceReference:
+    """A place files sit in, named by a pasted URL."""
+
+    kind: str  # "run", "task" or "template"
     id: str
     org_id: str
     run_id: str = ""  # the task's run, when the URL names it
@@ -42,34 +70,39 @@ class LookupHint:
     link_text: str = ""
 
 
-def parse_run_or_task(text: str) -> RunOrTaskReference | None:
-    """A Tallyfy API URL of a run (`…/organizations/<org>/runs/<id>`) or a task
-    (`…/tasks/<id>`, `…/runs/<run>/tasks/<id>`), or None."""
+def parse_place(text: str) -> PlaceReference | None:
+    """A Tallyfy URL of a process run, a task or a template: an API path
+    (`…/organizations/<org>/runs/<id>`, `…/tasks/<id>`, `…/runs/<run>/tasks/<id>`,
+    `…/checklists/<id>`) or a web-app page (`https://go.tallyfy.com/<org>/process/<id>`,
+    `…/<org>/tasks/<id>`, `…/<org>/blueprint/<id>`, …); None when it is neither."""
     text = text.strip()
     if "/" not in text:
         return None
     path = unquote(urlsplit(text if "://" in text else f"//x/{text.lstrip('/')}").path)
-    match = _RUN_OR_TASK_RE.search(path)
-    if match is None:
+    if match := _API_PATH_RE.search(path):
+        kind = {"runs": "run", "tasks": "task", "checklists": "template"}[match["kind"]]
+    elif match := _WEB_PAGE_RE.search(path):
+        kind = _WEB_KINDS[match["kind"].lower()]
+    else:
         return None
-    if match["task_id"]:
-        return RunOrTaskReference(
+    if match["task_id"] and kind == "run":
+        return PlaceReference(
             kind="task", id=match["task_id"], org_id=match["org_id"], run_id=match["id"]
         )
-    kind = "run" if match["kind"] == "runs" else "task"
-    return RunOrTaskReference(kind=kind, id=match["id"], org_id=match["org_id"])
+    return PlaceReference(kind=kind, id=match["id"], org_id=match["org_id"])
 
 
-def files_of_run_or_task_url(
-    reference: RunOrTaskReference, *, user: AbstractBaseUser | AnonymousUser
-) -> str:
-    """Where this run's or task's files open, its run scanned first if need be; "" for users
-    who may not scan and for organizations not configured here."""
+def files_of_place_url(reference: PlaceReference, *, user: AbstractBaseUser | AnonymousUser) -> str:
+    """Where this place's files open (a run scanned first if need be); "" for users who may
+    not scan and for organizations not configured here."""
     if not user.has_perms(SCAN_PERMISSIONS):
         return ""
     organization = Organization.objects.filter(org_id=reference.org_id).first()
     if organization is None:
         return ""
+    if reference.kind == "template":
+        params = {"organization__id__exact": organization.pk, "template_id": reference.id}
+        return f"{reverse('admin:catalog_indexedfile_changelist')}?{urlencode(params)}"
     params: dict[str, object] = {"organization": organization.pk}
     if reference.kind == "run":
         params["run_id"] = reference.id
@@ -80,10 +113,10 @@ def files_of_run_or_task_url(
     return f"{reverse('admin:catalog_scan_process_run')}?{urlencode(params)}"
 
 
-def hint_for(reference: RunOrTaskReference) -> LookupHint:
-    """What to tell someone who pasted this run or task URL into the file look-up."""
+def hint_for(reference: PlaceReference) -> LookupHint:
+    """What to tell someone who pasted this place's URL into the file look-up."""
     organization = Organization.objects.filter(org_id=reference.org_id).first()
-    what = "process run" if reference.kind == "run" else "task"
+    what = _WHAT[reference.kind]
     if organization is None:
         return LookupHint(
             message=(
@@ -92,15 +125,13 @@ def hint_for(reference: RunOrTaskReference) -> LookupHint:
                 "organization under Organizations first."
             )
         )
-    where = organization.name
-    lookup = "run_id" if reference.kind == "run" else "task_id"
     index = reverse("admin:catalog_indexedfile_changelist")
     return LookupHint(
         message=(
-            f"This is the URL of a {what} ({reference.id}) in {where}, not of a file. Its files "
-            f"are in the file index once the organization has been scanned; or open the {what} "
-            "in Tallyfy and copy the link of one of its files."
+            f"This is the URL of a {what} ({reference.id}) in {organization.name}, not of a "
+            f"file. Its files are in the file index once the organization has been scanned; "
+            f"or open the {what} in Tallyfy and copy the link of one of its files."
         ),
-        url=f"{index}?{urlencode({lookup: reference.id})}",
+        url=f"{index}?{urlencode({_INDEX_FILTER[reference.kind]: reference.id})}",
         link_text=f"Files of this {what} in the file index",
     )

@@ -102,6 +102,11 @@ def file_deletion_refusal(*, asset: tallyfy_api.Asset, asset_id: str) -> str | N
             f"Tallyfy answered with file {asset.id} when asked for file {asset_id}, so "
             "nothing can be deleted safely: nothing was recorded or sent."
         )
+    if asset.is_link:
+        return (
+            "Not deletable: a link, not a file. This id names a link to elsewhere, not a file "
+            "stored in Tallyfy, so there is nothing to delete. Nothing was recorded or sent."
+        )
     if asset.subject_type == LOGO_SUBJECT_TYPE:
         return (
             "This is the organization's logo: Tallyfy does not let it be deleted through its "

@@ -22,7 +22,7 @@ from files import services
 from files.deletion_errors import describe_deletion_failure
 from files.file_responses import INLINE_SAFE_TYPES, file_response, media_type, safe_filename
 from files.forms import DeleteFileForm, FileLookupForm
-from files.lookup_hints import files_of_run_or_task_url
+from files.lookup_hints import files_of_place_url
 from files.models import DeletionState, FileDeletion
 from organizations.errors import USER_FACING_ERRORS, describe_failure, with_details
 from organizations.models import Organization
@@ -50,8 +50,8 @@ def file_lookup_view(request: HttpRequest) -> HttpResponse:
         if len(first_two) == 1:
             initial["organization"] = first_two[0]
     form = FileLookupForm(request.GET if "file" in request.GET else None, initial=initial)
-    pasted = form.run_or_task if form.is_bound and not form.is_valid() else None
-    if pasted and (files_url := files_of_run_or_task_url(pasted, user=request.user)):
+    pasted = form.place if form.is_bound and not form.is_valid() else None
+    if pasted and (files_url := files_of_place_url(pasted, user=request.user)):
         return redirect(files_url)
     if form.is_bound and form.is_valid():
         organization = form.cleaned_data["organization"]

@@ -38,6 +38,14 @@ class DeletionJob(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="retries"
     )
     reason = models.TextField(blank=True)
+    built_from = models.TextField(
+        "built from", blank=True, help_text="The search or list of the file index it was made of."
+    )
+    warning = models.TextField(
+        blank=True,
+        help_text="What the people confirming and approving it must know: files that may "
+        "belong to the same person and are not in it.",
+    )
     start_after = models.DateTimeField("start after", null=True, blank=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     approved_by = models.ForeignKey(

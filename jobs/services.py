@@ -41,6 +41,8 @@ def job_create(
     user: AbstractBaseUser,
     wanted: ParsedFiles,
     retry_of: DeletionJob | None = None,
+    built_from: str = "",
+    warning: str = "",
 ) -> DeletionJob:
     """A job for the files asked for, its preview started. Any bad line refuses the whole
     request (listed in BadLines); repeats are merged; URLs of another organization are kept
@@ -61,6 +63,8 @@ def job_create(
             created_by_name=user.get_username(),
             retry_of=retry_of,
             reason=retry_of.reason if retry_of is not None else "",
+            built_from=built_from,
+            warning=warning,
         )
         JobFile.objects.bulk_create(
             [

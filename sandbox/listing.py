@@ -20,7 +20,7 @@ _ID = r"[A-Za-z0-9_-]{1,255}"
 MAX_PER_PAGE = 100
 _ASSET_COLUMNS = (
     "asset_id, org_id, filename, content_type, version, uploaded_from, uploaded_at, step_id, "
-    "subject_type, subject_id, size, content IS NULL AS generated"
+    "subject_type, subject_id, size, content IS NULL AS generated, link_url"
 )
 NOT_FOUND = {"error": True, "message": "Resource not found", "code": "RESOURCE_NOT_FOUND"}
 ROUTES: list[tuple[str, re.Pattern[str], str]] = [
@@ -277,16 +277,31 @@ class ListingRoutes:
         self, org_id: str, run_id: str | None, *, limit: int = -1, offset: int = 0
     ) -> list[Any]:
         if run_id is None:
-            archived = "IS NOT NULL" if self._archived_only() else "IS NULL"
+            clause, params = self._tasks_filter(org_id)
             return self.server.store.query(
-                "SELECT * FROM tasks WHERE org_id = ? AND is_oneoff = 1 "  # noqa: S608
-                f"AND archived_at {archived} ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
-                (org_id, limit, offset),
+                f"SELECT t.* FROM tasks t LEFT JOIN run_details d ON d.run_id = t.run_id "  # noqa: S608
+                f"WHERE {clause} ORDER BY t.created_at DESC, t.rowid DESC LIMIT ? OFFSET ?",
+                (*params, limit, offset),
             )
         return self.server.store.query(
             "SELECT * FROM tasks WHERE org_id = ? AND run_id = ? ORDER BY rowid LIMIT ? OFFSET ?",
             (org_id, run_id, limit, offset),
         )
+
+    def _tasks_filter(self, org_id: str) -> tuple[str, list[Any]]:
+        """`GET /tasks`' filters. Archived tasks (a task's own archival, or its run's) only
+        under `archived=only`; completed tasks only under `status=completed`: left out by
+        default, as the API notes warn the server may do."""
+        where, params = ["t.org_id = ?"], [org_id]
+        if self._param("is_oneoff") == "true":
+            where.append("t.is_oneoff = 1")
+        archived = "(t.archived_at IS NOT NULL OR d.archived_at IS NOT NULL)"
+        where.append(archived if self._archived_only() else f"NOT {archived}")
+        if self._param("status") == "completed":
+            where.append("t.completed_at IS NOT NULL")
+        else:
+            where.append("t.completed_at IS NULL")
+        return " AND ".join(where), params
 
     def _tasks_json(self, org_id: str, rows: list[Any]) -> list[dict[str, Any]]:
         listing = self._listing()
@@ -306,6 +321,8 @@ class ListingRoutes:
                 "is_oneoff_task": bool(row["is_oneoff"]),
                 "created_at": row["created_at"],
                 "archived_at": row["archived_at"],
+                "status": "completed" if row["completed_at"] else "active",
+                "completed_at": row["completed_at"],
                 "taskdata": values[row["task_id"]],
             }
             if with_assets:
@@ -341,17 +358,12 @@ class ListingRoutes:
 
     def _api_list_tasks(self, org_id: str, match: re.Match[str]) -> None:
         page, per_page = self._paging()
-        if self._param("is_oneoff") != "true":
-            self._page_answer(
-                org_id, "tasks", [], total=0, page=page, per_page=per_page, no_links={}
-            )
-            return
         rows = self._task_rows(org_id, None, limit=per_page, offset=(page - 1) * per_page)
-        archived = "IS NOT NULL" if self._archived_only() else "IS NULL"
+        clause, params = self._tasks_filter(org_id)
         total = self.server.store.query(
-            "SELECT COUNT(*) AS n FROM tasks WHERE org_id = ? AND is_oneoff = 1 "  # noqa: S608
-            f"AND archived_at {archived}",
-            (org_id,),
+            "SELECT COUNT(*) AS n FROM tasks t LEFT JOIN run_details d ON d.run_id = t.run_id "  # noqa: S608
+            f"WHERE {clause}",
+            tuple(params),
         )[0]["n"]
         self._page_answer(
             org_id,
@@ -407,8 +419,9 @@ class ListingRoutes:
             if value := self._param(name):
                 where.append(f"{column} {operator} ?")
                 params.append(value)
-        if self._param("entity_type") == "run" and self._param("entity_id"):
-            where.append("run_id = ?")
+        entity_column = _ENTITY_COLUMNS.get(self._param("entity_type").lower())
+        if entity_column and self._param("entity_id"):
+            where.append(f"{entity_column} = ?")
             params.append(self._param("entity_id"))
         clause = " AND ".join(where)
         order = "created_at DESC, id DESC" if self._param("sort") == "-created_at" else "id"
@@ -433,33 +446,59 @@ class ListingRoutes:
         )
 
 
+_ENTITY_COLUMNS = {"run": "run_id", "task": "task_id", "checklist": "template_id"}
+_PARENT_TYPES = (
+    ("task_id", "App\\Models\\Task"),
+    ("run_id", "App\\Models\\Run"),
+    ("template_id", "App\\Models\\Checklist"),
+)
+_NESTED_KEYS = ("object", "asset", "subject", "entity")
+# How an entry names its file, by its id unless the row says: see _feed_entry.
+FEED_SHAPES = ("auditable", "nested", "parent", "auditable", "nested", "url")
+
+
 def _feed_entry(org_id: str, row: Any) -> dict[str, Any]:
     """Both documented shapes: odd ids with one-element arrays (current docs), even ids with
-    scalars (2025 Swagger). Where the file id sits is undocumented: only entries whose id is
-    divisible by three name it (as an asset-typed auditable); the rest name only the run and,
-    in their text, the file name."""
+    scalars (2025 Swagger). Where the file sits in an entry is undocumented, so each place the
+    API notes name is used by some entries: a third name the file as the auditable (an
+    asset-typed `auditable_*`); a third as a nested object (`object`, `asset`, `subject` or
+    `entity`, in turn) with the parent (task, else run, else template) as the auditable; of
+    the rest, half give the file's URL in `text`, half only the parent and, in the
+    description, the file's name. `parentable_*` names the run when there is one."""
     arrays = row["id"] % 2 == 1
 
     def shaped(value: Any) -> Any:
         return [value] if arrays else value
 
+    parent = next(
+        ((kind, row[column]) for column, kind in _PARENT_TYPES if row[column]), (None, None)
+    )
     entry: dict[str, Any] = {
         "id": str(row["id"]),
         "verb": shaped(row["verb"]),
         "source": shaped("web"),
         "actor_type": shaped(row["actor_type"]),
         "type": shaped("file"),
-        "description": shaped(f"uploaded {row['filename']}"),
+        "description": shaped(f"{row['verb']} {row['filename']}"),
         "actor": shaped({"email": row["actor_email"], "type": row["actor_type"]}),
         "created_at": row["created_at"],
+        "auditable_type": parent[0],
+        "auditable_id": parent[1],
         "parentable_type": "App\\Models\\Run" if row["run_id"] else None,
         "parentable_id": row["run_id"],
         "text": None,
         "references": None,
     }
-    if row["asset_id"] and row["id"] % 3 == 0:
+    asset_id, shape = row["asset_id"], row["shape"] or FEED_SHAPES[row["id"] % 6]
+    if asset_id and shape == "auditable":
         entry["auditable_type"] = "App\\Models\\Asset"
-        entry["auditable_id"] = row["asset_id"]
+        entry["auditable_id"] = asset_id
+    elif asset_id and shape == "nested":
+        key = _NESTED_KEYS[row["id"] // 6 % len(_NESTED_KEYS)]
+        entry[key] = {"type": "Asset" if arrays else "asset", "id": asset_id}
+        entry[key]["filename"] = row["filename"]
+    elif asset_id and shape == "url":
+        entry["text"] = [f'<a href="/organizations/{org_id}/file/{asset_id}/dl">file</a>']
     return entry
 
 
@@ -467,17 +506,34 @@ def feed_add(
     store: Store,
     *,
     org_id: str,
+    verb: str = "uploaded",
     actor_email: str,
     actor_type: str,
     asset_id: str | None,
     run_id: str | None,
     filename: str,
     created_at: str,
+    task_id: str | None = None,
+    template_id: str | None = None,
+    shape: str | None = None,
 ) -> None:
     store.query(
         "INSERT INTO feed (org_id, verb, actor_email, actor_type, asset_id, run_id, filename, "
-        "created_at) VALUES (?, 'uploaded', ?, ?, ?, ?, ?, ?)",
-        (org_id, actor_email, actor_type, asset_id, run_id, filename, created_at),
+        "created_at, task_id, template_id, shape) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            org_id,
+            verb,
+            actor_email,
+            actor_type,
+            asset_id,
+            run_id,
+            filename,
+            created_at,
+            task_id,
+            template_id,
+            shape,
+        ),
     )
 
 
@@ -533,9 +589,20 @@ def task_add(
     step_id: str | None = None,
     is_oneoff: bool = False,
     archived_at: str | None = None,
+    completed_at: str | None = None,
 ) -> None:
     store.query(
         "INSERT INTO tasks (task_id, org_id, run_id, step_id, title, is_oneoff, created_at, "
-        "archived_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (task_id, org_id, run_id, step_id, title, int(is_oneoff), created_at, archived_at),
+        "archived_at, completed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            task_id,
+            org_id,
+            run_id,
+            step_id,
+            title,
+            int(is_oneoff),
+            created_at,
+            archived_at,
+            completed_at,
+        ),
     )

@@ -55,7 +55,13 @@ def _file(
     step_id: str | None = None,
     uploaded_from: str = "ko_field",
     size: int = 2048,
+    task_id: str | None = None,
+    template_id: str | None = None,
+    in_feed: bool = True,
+    feed_shape: str | None = None,
 ) -> str:
+    """A stored file and, unless `in_feed` is false, its upload entry in the activity feed,
+    naming its task, else its run, else its template as the parent."""
     asset = store.add_asset(
         org_id=org_id,
         asset_id=asset_id,
@@ -68,16 +74,20 @@ def _file(
         uploaded_from=uploaded_from,
         uploaded_at=at,
     )
-    listing.feed_add(
-        store,
-        org_id=org_id,
-        actor_email=uploader[0],
-        actor_type=uploader[1],
-        asset_id=asset.asset_id,
-        run_id=run_id,
-        filename=name,
-        created_at=at,
-    )
+    if in_feed:
+        listing.feed_add(
+            store,
+            org_id=org_id,
+            actor_email=uploader[0],
+            actor_type=uploader[1],
+            asset_id=asset.asset_id,
+            run_id=run_id,
+            filename=name,
+            created_at=at,
+            task_id=task_id,
+            template_id=template_id,
+            shape=feed_shape,
+        )
     return asset.asset_id
 
 
@@ -104,6 +114,7 @@ def seed_places(store: Store, *, org_id: str) -> None:
         uploader=member,
         run_id=None,
         uploaded_from="template",
+        template_id=TEMPLATE_ID,
     )
     kickoff = _file(
         store,
@@ -132,6 +143,7 @@ def seed_places(store: Store, *, org_id: str) -> None:
         step_id=COLLECT_ID_STEP,
         title="Collect ID",
         created_at=_at(29),
+        completed_at=_at(28),
     )
     task_file = _file(
         store,
@@ -145,6 +157,8 @@ def seed_places(store: Store, *, org_id: str) -> None:
         uploader=guest,
         run_id=ONBOARDING_RUN,
         uploaded_from="capture_id",
+        task_id=COLLECT_ID_TASK,
+        feed_shape="auditable",
     )
     listing.field_value_add(store, owner_id=COLLECT_ID_TASK, field_id="id_scan", asset_id=task_file)
     _file(
@@ -159,6 +173,8 @@ def seed_places(store: Store, *, org_id: str) -> None:
         uploader=guest,
         run_id=ONBOARDING_RUN,
         uploaded_from="comment",
+        task_id=COLLECT_ID_TASK,
+        feed_shape="parent",  # its entry names only the task, and the file by name
     )
     store.add_run(org_id=org_id, name="Offboarding: John Roe", run_id=ARCHIVED_RUN)
     listing.run_details_set(
@@ -182,6 +198,7 @@ def seed_places(store: Store, *, org_id: str) -> None:
         title="Send NDA",
         is_oneoff=True,
         created_at=_at(10),
+        completed_at=_at(9),
     )
     _file(
         store,
@@ -193,6 +210,7 @@ def seed_places(store: Store, *, org_id: str) -> None:
         at=_at(9),
         uploader=member,
         run_id=None,
+        task_id=ONEOFF_TASK,
     )
     _archived_places(store, org_id=org_id, uploader=member)
 
@@ -218,6 +236,7 @@ def _archived_places(store: Store, *, org_id: str, uploader: tuple[str, str]) ->
         uploader=uploader,
         run_id=None,
         uploaded_from="template",
+        template_id=ARCHIVED_TEMPLATE_ID,
     )
     listing.task_add(
         store,
@@ -238,6 +257,7 @@ def _archived_places(store: Store, *, org_id: str, uploader: tuple[str, str]) ->
         at=_at(299),
         uploader=uploader,
         run_id=None,
+        task_id=ARCHIVED_ONEOFF_TASK,
     )
 
 
@@ -277,10 +297,14 @@ def populate(
     archived_share: float = 0.1,
     oneoff_tasks: int = 20,
     seed: int = 1,
+    unrecorded_share: float = 0.02,
 ) -> None:
     """Generated volume: `runs` runs (a share archived) holding about `files` files, in
-    kick-off fields, task fields and comments, plus templates' and one-off tasks' files."""
+    kick-off fields, task fields and comments, plus templates' and one-off tasks' files.
+    Tasks of completed runs are completed, and about half of the others; `unrecorded_share`
+    of the uploads have no entry in the activity feed."""
     rng = random.Random(seed)
+    extra = random.Random(seed + 1)  # apart, so `rng` draws what it always drew
     templates = []
     for number, title in enumerate(_TEMPLATES):
         template_id = new_id()
@@ -301,6 +325,8 @@ def populate(
                 uploader=(_MEMBERS[0], "member"),
                 run_id=None,
                 uploaded_from="template",
+                template_id=template_id,
+                in_feed=extra.random() >= unrecorded_share,
             )
     for number in range(runs):
         template_id, title = rng.choice(templates)
@@ -308,10 +334,11 @@ def populate(
         run_id = store.add_run(org_id=org_id, name=f"{title}: {person} #{number + 1}")
         age = 365 * (1 - number / max(runs, 1)) + rng.random()
         archived = rng.random() < archived_share
+        status = rng.choice(["active", "complete", "complete", "problem"])
         listing.run_details_set(
             store,
             run_id=run_id,
-            status=rng.choice(["active", "complete", "complete", "problem"]),
+            status=status,
             created_at=_at(age),
             archived_at=_at(age / 2) if archived else None,
             checklist_id=template_id,
@@ -328,6 +355,9 @@ def populate(
                 step_id=step_id,
                 title=["Collect documents", "Review and sign"][index],
                 created_at=_at(age),
+                completed_at=_at(age - 0.5)
+                if status == "complete" or extra.random() < 0.5
+                else None,
             )
             task_ids.append(task_id)
         count = files // runs + (1 if number < files % runs else 0)
@@ -347,6 +377,7 @@ def populate(
                     at=at,
                     uploader=uploader,
                     run_id=run_id,
+                    in_feed=extra.random() >= unrecorded_share,
                 )
                 listing.field_value_add(
                     store, owner_id=run_id, field_id="ko_docs", asset_id=asset_id
@@ -364,6 +395,8 @@ def populate(
                 uploader=uploader,
                 run_id=run_id,
                 uploaded_from="comment" if place > 0.85 else "capture_id",
+                task_id=task_ids[index],
+                in_feed=extra.random() >= unrecorded_share,
             )
             if place <= 0.85:
                 listing.field_value_add(
@@ -388,6 +421,7 @@ def populate(
             is_oneoff=True,
             created_at=_at(age),
             archived_at=_at(age / 2) if rng.random() < archived_share else None,
+            completed_at=_at(age / 3) if extra.random() < 0.5 else None,
         )
         _file(
             store,
@@ -398,6 +432,8 @@ def populate(
             at=_at(age),
             uploader=(rng.choice(_GUESTS), "guest"),
             run_id=None,
+            task_id=task_id,
+            in_feed=extra.random() >= unrecorded_share,
         )
 
 

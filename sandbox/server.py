@@ -441,6 +441,9 @@ class SandboxHandler(listing.ListingRoutes, BaseHTTPRequestHandler):
         asset = self._asset_or_404(org_id, match["asset"])
         if asset is None:
             return
+        if asset.link_url:  # no file behind it: answered as a file not found
+            self._json(404, NOT_FOUND)
+            return
         if asset.subject_type == "Organization":
             self._json(422, {"error": True, "message": "An organization logo cannot be deleted."})
             return

@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS assets (
     content_type TEXT NOT NULL, version INTEGER NOT NULL DEFAULT 1,
     uploaded_from TEXT NOT NULL, uploaded_at TEXT NOT NULL, step_id TEXT,
     subject_type TEXT NOT NULL, subject_id TEXT NOT NULL,
-    size INTEGER NOT NULL, content BLOB, deleted_at TEXT
+    size INTEGER NOT NULL, content BLOB, deleted_at TEXT, link_url TEXT
 );
 CREATE TABLE IF NOT EXISTS run_details (
     run_id TEXT PRIMARY KEY, status TEXT NOT NULL, archived_at TEXT, checklist_id TEXT,
@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS templates (
 );
 CREATE TABLE IF NOT EXISTS tasks (
     task_id TEXT PRIMARY KEY, org_id TEXT NOT NULL, run_id TEXT, step_id TEXT,
-    title TEXT NOT NULL, is_oneoff INTEGER NOT NULL, created_at TEXT NOT NULL, archived_at TEXT
+    title TEXT NOT NULL, is_oneoff INTEGER NOT NULL, created_at TEXT NOT NULL, archived_at TEXT,
+    completed_at TEXT
 );
 CREATE INDEX IF NOT EXISTS tasks_run ON tasks (run_id);
 CREATE TABLE IF NOT EXISTS field_values (
@@ -43,10 +44,20 @@ CREATE TABLE IF NOT EXISTS field_values (
 CREATE INDEX IF NOT EXISTS field_values_owner ON field_values (owner_id);
 CREATE TABLE IF NOT EXISTS feed (
     id INTEGER PRIMARY KEY, org_id TEXT NOT NULL, verb TEXT NOT NULL, actor_email TEXT NOT NULL,
-    actor_type TEXT NOT NULL, asset_id TEXT, run_id TEXT, filename TEXT, created_at TEXT NOT NULL
+    actor_type TEXT NOT NULL, asset_id TEXT, run_id TEXT, filename TEXT, created_at TEXT NOT NULL,
+    task_id TEXT, template_id TEXT, shape TEXT
 );
 CREATE INDEX IF NOT EXISTS assets_subject ON assets (org_id, subject_id);
 """
+# Columns added since the first databases were written: (table, column), all TEXT.
+_ADDED_COLUMNS = [
+    ("tasks", "archived_at"),
+    ("tasks", "completed_at"),
+    ("feed", "task_id"),
+    ("feed", "template_id"),
+    ("feed", "shape"),
+    ("assets", "link_url"),
+]
 
 CHUNK_BYTES = 256 * 1024
 
@@ -69,8 +80,18 @@ class StoredAsset:
     subject_id: str
     size: int
     generated: bool
+    link_url: str | None = None  # a link to elsewhere kept under an id, not a stored file
 
     def to_json(self) -> dict[str, Any]:
+        if self.link_url:
+            return {
+                "id": self.asset_id,
+                "filename": self.filename,
+                "url": self.link_url,
+                "source": "url",
+                "uploaded_at": self.uploaded_at,
+                "subject": {"id": self.subject_id, "type": self.subject_type},
+            }
         return {
             "id": self.asset_id,
             "filename": self.filename,
@@ -101,9 +122,10 @@ class Store:
         self._lock = threading.Lock()
         with self._lock:
             self._db.executescript(_SCHEMA)
-            columns = {row[1] for row in self._db.execute("PRAGMA table_info(tasks)")}
-            if "archived_at" not in columns:  # a database file from before tasks could be
-                self._db.execute("ALTER TABLE tasks ADD COLUMN archived_at TEXT")
+            for table, column in _ADDED_COLUMNS:  # a database file from before they existed
+                columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+                if column not in columns:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         return self._query(sql, params)
@@ -189,11 +211,29 @@ class Store:
         assert asset is not None
         return asset
 
+    def add_link(
+        self, *, org_id: str, url: str, name: str, subject_type: str, subject_id: str
+    ) -> StoredAsset:
+        """A link to elsewhere under an id of its own: GET /assets/{id} answers it with
+        `source: "url"`; there is no file to download or delete."""
+        link = self.add_asset(
+            org_id=org_id,
+            filename=name,
+            content_type="text/uri-list",
+            content=b"",
+            subject_type=subject_type,
+            subject_id=subject_id,
+        )
+        self._query("UPDATE assets SET link_url = ? WHERE asset_id = ?", (url, link.asset_id))
+        stored = self.asset(org_id=org_id, asset_id=link.asset_id)
+        assert stored is not None
+        return stored
+
     def asset(self, *, org_id: str, asset_id: str) -> StoredAsset | None:
         rows = self._query(
             "SELECT asset_id, org_id, filename, content_type, version, uploaded_from, "
-            "uploaded_at, step_id, subject_type, subject_id, size, content IS NULL AS generated "
-            "FROM assets WHERE org_id = ? AND asset_id = ? AND deleted_at IS NULL",
+            "uploaded_at, step_id, subject_type, subject_id, size, content IS NULL AS generated, "
+            "link_url FROM assets WHERE org_id = ? AND asset_id = ? AND deleted_at IS NULL",
             (org_id, asset_id),
         )
         return StoredAsset(**dict(rows[0])) if rows else None

@@ -34,6 +34,11 @@ class Asset:
     subject_id: str
     raw: dict[str, Any] = field(repr=False)
 
+    @property
+    def is_link(self) -> bool:
+        """A link to elsewhere (`source: "url"`) kept under an id: not a file in Tallyfy."""
+        return self.raw.get("source") == "url"
+
     @classmethod
     def from_payload(cls, payload: Any) -> Asset:
         data = payload.get("data") if isinstance(payload, dict) else None

@@ -106,8 +106,10 @@ class TallyfyClient:
         include: tuple[str, ...] = (),
         archived: str = "",
         status: str = "",
+        newest_first: bool = False,
     ) -> Page:
-        """`GET /runs`: one page of the organization's process runs.
+        """`GET /runs`: one page of the organization's process runs (`sort=-created_at` with
+        `newest_first`: there is no date filter, so read until the runs are older).
 
         `archived="only"` asks for archived runs (the SDK's way), `status="archived"` too (the
         docs' way); see `list_archived_runs`, which tries both."""
@@ -118,6 +120,8 @@ class TallyfyClient:
             params["archived"] = archived
         if status:
             params["status"] = status
+        if newest_first:
+            params["sort"] = "-created_at"
         return self._page("runs", page=page, per_page=per_page, params=params)
 
     def list_archived_runs(
@@ -167,14 +171,29 @@ class TallyfyClient:
             params={"with": "assets,form_fields"},
         )
 
-    def list_oneoff_tasks(self, *, page: int = 1, per_page: int = 10, archived: str = "") -> Page:
-        """`GET /tasks?is_oneoff=true&with=assets`: tasks outside any process.
+    def list_tasks(
+        self,
+        *,
+        page: int = 1,
+        per_page: int = 10,
+        oneoff: bool = False,
+        archived: str = "",
+        status: str = "",
+    ) -> Page:
+        """`GET /tasks?with=assets,form_fields`: the organization's tasks, those of its process
+        runs and one-off tasks alike (`is_oneoff_task` tells them apart), or with `oneoff` only
+        one-off tasks (`is_oneoff=true`).
 
-        `archived="only"` asks for archived ones; a server that ignores it answers with active
-        tasks (no `archived_at`), which the caller must check."""
-        params: dict[str, str | int] = {"is_oneoff": "true", "with": "assets,form_fields"}
+        Whether completed tasks are left out when no `status` is given is undocumented: ask for
+        them apart with `status="completed"`. `archived="only"` asks for archived ones. A server
+        may ignore either filter: the caller checks `status` and `archived_at`."""
+        params: dict[str, str | int] = {"with": "assets,form_fields"}
+        if oneoff:
+            params["is_oneoff"] = "true"
         if archived:
             params["archived"] = archived
+        if status:
+            params["status"] = status
         return self._page("tasks", page=page, per_page=per_page, params=params)
 
     def list_templates(self, *, page: int = 1, per_page: int = 10, archived: str = "") -> Page:
@@ -185,12 +204,48 @@ class TallyfyClient:
             params["archived"] = archived
         return self._page("checklists", page=page, per_page=per_page, params=params)
 
-    def list_uploads(self, *, page: int = 1, per_page: int = 20, created_after: str = "") -> Page:
+    def list_uploads(
+        self,
+        *,
+        page: int = 1,
+        per_page: int = 20,
+        created_after: str = "",
+        entity_type: str = "",
+        entity_id: str = "",
+    ) -> Page:
         """`GET /activity-feeds?verb=uploaded&sort=-created_at`: who uploaded what, newest
-        first; `created_after` is a date (YYYY-MM-DD)."""
-        params: dict[str, str | int] = {"verb": "uploaded", "sort": "-created_at"}
+        first; `created_after` is a date (YYYY-MM-DD); `entity_type` (`run`, `task`,
+        `checklist`) with `entity_id` narrows it to the uploads to one parent."""
+        return self.list_activity(
+            page=page,
+            per_page=per_page,
+            verb="uploaded",
+            created_after=created_after,
+            entity_type=entity_type,
+            entity_id=entity_id,
+        )
+
+    def list_activity(
+        self,
+        *,
+        page: int = 1,
+        per_page: int = 20,
+        verb: str = "",
+        created_after: str = "",
+        entity_type: str = "",
+        entity_id: str = "",
+    ) -> Page:
+        """`GET /activity-feeds?sort=-created_at`: what happened in the organization, newest
+        first (uploads, deletions, archivals, …), or only `verb`'s entries."""
+        params: dict[str, str | int] = {"sort": "-created_at"}
+        if verb:
+            params["verb"] = verb
         if created_after:
             params["created_after"] = created_after
+        if entity_type:
+            validate_id(entity_id, what=f"{entity_type} id")
+            params["entity_type"] = entity_type
+            params["entity_id"] = entity_id
         return self._page("activity-feeds", page=page, per_page=per_page, params=params)
 
     def _page(self, *segments: str, page: int, per_page: int, params: dict[str, str | int]) -> Page:

@@ -43,7 +43,8 @@ class FoundFile:
 @dataclass(frozen=True)
 class Upload:
     """An `uploaded` entry of the activity feed. `asset_id` is empty when the entry names no
-    file (where it would is undocumented); `run_id` and `filename` then help match it."""
+    file (where it would is undocumented); the parent it names (`task_id`, `run_id`,
+    `template_id`) and `filename` then help match it."""
 
     asset_id: str
     actor_email: str
@@ -51,6 +52,8 @@ class Upload:
     at: datetime | None
     run_id: str
     filename: str
+    task_id: str = ""
+    template_id: str = ""
 
 
 def parse_timestamp(value: Any) -> datetime | None:
@@ -200,22 +203,54 @@ def files_of_template(checklist: dict[str, Any]) -> list[FoundFile]:
     )
 
 
+# Where an entry may name its file, or the file's parent, as `<key>_type`/`<key>_id` or as a
+# nested object `{type, id, …}` under `<key>` (the API notes: nothing documents which).
+_ENTRY_PLACES = ("auditable", "entity", "object", "asset", "subject", "file", "parentable")
+_FILE_KINDS = {"asset", "file", "attachment", "upload"}
+_PARENT_KINDS = {
+    "task": "task_id",
+    "run": "run_id",
+    "process": "run_id",
+    "checklist": "template_id",
+    "blueprint": "template_id",
+    "template": "template_id",
+}
+
+
+def _kind(value: Any) -> str:
+    """`App\\Models\\Task`, `task`, `Task` → `task`."""
+    return _text(value).rsplit("\\", 1)[-1].lower()
+
+
+def _named_in(entry: dict[str, Any]) -> tuple[str, str, dict[str, str]]:
+    """The file id, the file name and the parents (`task_id`, `run_id`, `template_id`) an
+    entry names, wherever it names them."""
+    asset_id, filename, parents = "", "", {}
+    for place in _ENTRY_PLACES:
+        nested = entry.get(place)
+        pairs = [(entry.get(f"{place}_type"), entry.get(f"{place}_id"), None)]
+        if isinstance(nested, dict):
+            pairs.append((nested.get("type"), nested.get("id"), nested))
+        for kind_value, id_value, holder in pairs:
+            kind, named = _kind(kind_value), _text(id_value)
+            if not named:
+                continue
+            if kind in _FILE_KINDS or (not kind and holder and _looks_like_file(holder)):
+                asset_id = asset_id or named
+                if holder:
+                    filename = filename or _text(holder.get("filename") or holder.get("name"))
+            elif kind in _PARENT_KINDS:
+                parents.setdefault(_PARENT_KINDS[kind], named)
+    return asset_id, filename, parents
+
+
 def upload_of_entry(entry: dict[str, Any]) -> Upload:
     """An activity-feed entry of verb `uploaded`. The file id is looked for where it could
-    plausibly be: an asset-typed auditable or entity, `asset_id`/`file_id` keys, `references`,
-    and a file URL in the text."""
-    asset_id = ""
-    for type_key, id_key in (
-        ("auditable_type", "auditable_id"),
-        ("entity_type", "entity_id"),
-        ("object_type", "object_id"),
-    ):
-        if (
-            "asset" in _text(entry.get(type_key)).lower()
-            or "file" in _text(entry.get(type_key)).lower()
-        ):
-            asset_id = _text(entry.get(id_key))
-            break
+    plausibly be: an asset-typed `auditable_*`, `entity_*` or `object_*`, a nested object
+    (`object`, `asset`, `subject`, `entity`, …) with an id, `asset_id`/`file_id` keys,
+    `references`, and a file URL in the text. The parents named the same ways (a task, a run,
+    a template) are kept to match an entry that names no file."""
+    asset_id, nested_name, parents = _named_in(entry)
     for key in ("asset_id", "file_id"):
         asset_id = asset_id or _text(entry.get(key))
     references = entry.get("references")
@@ -223,8 +258,8 @@ def upload_of_entry(entry: dict[str, Any]) -> Upload:
         if asset_id:
             break
         if isinstance(reference, dict):
-            kind = _text(reference.get("type")).lower()
-            if "asset" in kind or "file" in kind:
+            kind = _kind(reference.get("type"))
+            if kind in _FILE_KINDS or "asset" in kind or "file" in kind:
                 asset_id = _text(reference.get("id"))
             elif found := found_file(reference):
                 asset_id = found.asset_id
@@ -233,11 +268,7 @@ def upload_of_entry(entry: dict[str, Any]) -> Upload:
         asset_id = match["id"]
     if asset_id and not is_valid_id(asset_id):
         asset_id = ""
-    run_id = ""
-    for type_key, id_key in (("parentable_type", "parentable_id"), ("entity_type", "entity_id")):
-        if _text(entry.get(type_key)).lower().rsplit("\\", 1)[-1] == "run":
-            run_id = _text(entry.get(id_key))
-            break
+    parents = {key: value for key, value in parents.items() if is_valid_id(value)}
     actor = entry.get("actor")
     actor = actor[0] if isinstance(actor, list) and actor else actor
     actor = actor if isinstance(actor, dict) else {}
@@ -246,6 +277,8 @@ def upload_of_entry(entry: dict[str, Any]) -> Upload:
         actor_email=(_text(entry.get("actor_email")) or _text(actor.get("email"))).lower(),
         actor_type=(_text(entry.get("actor_type")) or _text(actor.get("type"))).lower(),
         at=parse_timestamp(_text(entry.get("created_at"))),
-        run_id=run_id,
-        filename=_text(entry.get("filename")) or _text(entry.get("file_name")),
+        run_id=parents.get("run_id", ""),
+        filename=_text(entry.get("filename")) or _text(entry.get("file_name")) or nested_name,
+        task_id=parents.get("task_id", ""),
+        template_id=parents.get("template_id", ""),
     )

@@ -48,6 +48,8 @@ def parse_file_reference(text: str) -> FileReference:
     match = _FILE_PATH_RE.search(path)
     if not match:
         raise InvalidId(
-            "This is not a Tallyfy file URL: expected …/organizations/<org id>/file/<file id>."
+            "This link is not one the panel understands: paste a file's link "
+            "(…/organizations/<org id>/file/<file id>), or the page of a process, task or "
+            "template in Tallyfy."
         )
     return FileReference(asset_id=match["asset_id"], org_id=match["org_id"])

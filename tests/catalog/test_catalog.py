@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -14,7 +15,7 @@ from django.utils import timezone
 from catalog import leases, scans, search, selectors
 from catalog.admin import tallyfy_run_url
 from catalog.folding import fold
-from catalog.models import AttachedTo, IndexedFile, Scan, ScanState
+from catalog.models import AttachedTo, IndexedFile, Scan, ScanPhase, ScanState
 from catalog.tasks import scans_wake_stalled
 from files.models import DeletionState, FileDeletion
 from organizations.models import Organization
@@ -293,6 +294,41 @@ def test_scanning_needs_the_add_scan_permission(organization: Organization) -> N
     response = client.post(reverse("admin:catalog_scan_add"), {"organization": organization.pk})
     assert response.status_code == 403
     assert not Scan.objects.exists()
+
+
+@pytest.mark.usefixtures("queued_tasks")
+def test_a_refresh_asked_for_after_a_scan_reads_only_what_changed(
+    browser: Client, organization: Organization
+) -> None:
+    Scan.objects.create(
+        organization=organization,
+        state=ScanState.DONE,
+        started_at=timezone.now() - timedelta(days=2),
+    )
+    response = browser.post(
+        reverse("admin:catalog_scan_add"), {"organization": organization.pk, "refresh": "on"}
+    )
+    refresh = Scan.objects.get(state=ScanState.QUEUED)
+    assert (refresh.refresh, refresh.phase) == (True, ScanPhase.CHANGES)
+    assert refresh.uploads_since == (timezone.now() - timedelta(days=3)).date()
+    shown = [str(m) for m in get_messages(response.wsgi_request)]
+    assert not any("a full scan is suggested" in message for message in shown)
+
+
+@pytest.mark.usefixtures("queued_tasks")
+def test_a_refresh_suggests_a_full_scan_a_week_after_the_last(
+    browser: Client, organization: Organization
+) -> None:
+    Scan.objects.create(
+        organization=organization,
+        state=ScanState.DONE,
+        started_at=timezone.now() - timedelta(days=8),
+    )
+    response = browser.post(
+        reverse("admin:catalog_scan_add"), {"organization": organization.pk, "refresh": "on"}
+    )
+    shown = [str(m) for m in get_messages(response.wsgi_request)]
+    assert any("a full scan is suggested" in message for message in shown)
 
 
 @pytest.mark.usefixtures("queued_tasks")

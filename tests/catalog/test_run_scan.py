@@ -16,9 +16,11 @@ from django.http import HttpResponse
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from responses import matchers
 
 from catalog import process_run_scans, scans
 from catalog.models import AttachedTo, IndexedFile, Scan, ScanPhase, ScanState
+from catalog.uploaders import NAMED, UNKNOWN_NOT_NAMED
 from organizations.models import Organization
 from tests.fixtures.catalog import index_file
 from tests.fixtures.organizations import BASE_URL, ORG_ID
@@ -53,6 +55,19 @@ def mock_run(http: responses.RequestsMock, *, archived: bool = False) -> None:
     }
     http.get(f"{ROOT}/runs/{RUN_ID}", json={"data": run})
     http.get(f"{ROOT}/runs/{RUN_ID}/tasks", json=listing([task]))
+    upload = {
+        "verb": "uploaded",
+        "actor_email": "jane@example.com",
+        "actor_type": "guest",
+        "auditable_type": "App\\Models\\Asset",
+        "auditable_id": TASK_FILE,
+    }
+    feed = [
+        matchers.query_param_matcher(
+            {"entity_type": "run", "entity_id": RUN_ID}, strict_match=False
+        )
+    ]
+    http.get(f"{ROOT}/activity-feeds", match=feed, json=listing([upload]))
 
 
 def run_scan(organization: Organization, run_id: str = RUN_ID) -> Scan:
@@ -77,6 +92,10 @@ def test_a_run_scan_indexes_the_runs_files_and_its_tasks(
     )
     assert (kickoff.attached_to, kickoff.run_name) == (AttachedTo.RUN, "Onboarding: Jane Doe")
     assert (task_file.attached_to, task_file.task_id) == (AttachedTo.TASK, TASK_ID)
+    # The run's feed, asked once, names the task's file and not the kick-off's.
+    assert (task_file.uploader_email, task_file.uploader_note) == ("jane@example.com", NAMED)
+    assert (kickoff.uploader_email, kickoff.uploader_note) == ("", UNKNOWN_NOT_NAMED)
+    assert done.uploader_lookups == 1
 
 
 def test_a_run_scan_knows_an_archived_run(
@@ -185,7 +204,8 @@ def test_scanning_a_run_now_reads_it_once(
     mock_run(http)
     done = process_run_scans.process_run_scan_now(organization=organization, run_id=RUN_ID)
     run_calls = [c for c in http.calls if c.request.path_url.split("?")[0].endswith(RUN_ID)]
-    assert (done.state, done.calls_made, len(run_calls)) == (ScanState.DONE, 2, 1)
+    # The run, its tasks, and the run's uploads in the feed.
+    assert (done.state, done.calls_made, len(run_calls)) == (ScanState.DONE, 3, 1)
 
 
 def test_scanning_a_run_tallyfy_does_not_have_writes_nothing(

@@ -68,7 +68,8 @@ def test_a_run_is_scanned_in_two_calls(sandbox: Sandbox, sandbox_org: Organizati
     done = scan_now(sandbox_org)
     paths = [r["path"].split(f"/organizations/{sandbox.org_id}/")[1] for r in sandbox.requests()]
     run = places.ONBOARDING_RUN
-    assert (paths, done.calls_made) == ([f"runs/{run}", f"runs/{run}/tasks"], 2)
+    # The run, its tasks, and who uploaded its files (the run's entries in the feed).
+    assert (paths, done.calls_made) == ([f"runs/{run}", f"runs/{run}/tasks", "activity-feeds"], 3)
 
 
 def test_a_run_scan_leaves_other_runs_files_alone(

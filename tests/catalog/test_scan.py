@@ -12,7 +12,7 @@ from django.utils import timezone
 from responses import matchers
 
 from catalog import index_writes, scans, uploaders
-from catalog.models import IndexedFile, Scan, ScanPhase, ScanState
+from catalog.models import IndexedFile, ProcessRun, Scan, ScanPhase, ScanState
 from organizations.models import Organization
 from tallyfy_api import Upload
 from tests.fixtures.catalog import index_file
@@ -39,7 +39,6 @@ def test_kickoff_values_missing_from_the_list_are_read_from_the_run(
     http.get(f"{ROOT}/runs", json=listing([{"id": RUN_ID, "name": "Onboarding"}]))
     value = {"id": KICKOFF_FILE, "filename": "contract.pdf", "url": "x"}
     http.get(f"{ROOT}/runs/{RUN_ID}", json={"data": {"id": RUN_ID, "prerun": {"f": [value]}}})
-    http.get(f"{ROOT}/runs/{RUN_ID}/tasks", json=listing([]))
     scan = at_phase(organization, ScanPhase.RUNS)
     scans.scan_advance(scan_id=scan.pk, max_steps=1)
     assert IndexedFile.objects.get(key=KICKOFF_FILE).run_name == "Onboarding"
@@ -59,7 +58,7 @@ def test_the_feed_is_read_no_further_back_than_the_last_scan(
     scan = at_phase(organization, ScanPhase.UPLOADS, uploads_since=date(2025, 1, 1))
     scans.scan_advance(scan_id=scan.pk, max_steps=1)
     scan.refresh_from_db()
-    assert scan.phase == ScanPhase.FINISHING
+    assert scan.phase == ScanPhase.UPLOADERS
 
 
 def test_a_refused_token_fails_the_scan(
@@ -70,14 +69,14 @@ def test_a_refused_token_fails_the_scan(
     assert scans.scan_advance(scan_id=scan.pk).state == ScanState.FAILED
 
 
-def test_a_run_deleted_while_scanning_is_skipped(
+def test_a_run_deleted_while_its_tasks_are_read_run_by_run_is_skipped(
     http: responses.RequestsMock, organization: Organization
 ) -> None:
-    http.get(f"{ROOT}/runs", json=listing([{"id": RUN_ID, "name": "Gone", "prerun": {}}]))
     http.get(f"{ROOT}/runs/{RUN_ID}/tasks", status=404, json={"message": "not found"})
-    scan = at_phase(organization, ScanPhase.RUNS)
+    scan = at_phase(organization, ScanPhase.RUN_TASKS, per_run_tasks=True)
+    ProcessRun.objects.create(organization=organization, run_id=RUN_ID, last_seen_scan=scan)
     done = scans.scan_advance(scan_id=scan.pk, max_steps=1)
-    assert (done.phase, done.runs_read) == (ScanPhase.ARCHIVED_RUNS, 1)
+    assert (done.state, done.phase) == (ScanState.RUNNING, ScanPhase.ONEOFF_TASKS)
 
 
 TEMPLATE_ID = "71" * 16
@@ -127,18 +126,18 @@ def test_archived_oneoff_tasks_are_read_with_archived_only(
         {"archived": "only", "is_oneoff": "true"}, strict_match=False
     )
     http.get(f"{ROOT}/tasks", match=[matcher], json=listing([task]))
-    scan = at_phase(organization, ScanPhase.ARCHIVED_ONEOFF_TASKS)
+    scan = at_phase(organization, ScanPhase.ARCHIVED_ONEOFF_TASKS, per_run_tasks=True)
     done = scans.scan_advance(scan_id=scan.pk, max_steps=1)
     found = IndexedFile.objects.get(key=KICKOFF_FILE)
     assert (found.attached_to, found.task_name) == ("oneoff_task", "Old W-9")
-    assert done.phase == ScanPhase.TEMPLATES
+    assert done.phase == ScanPhase.ARCHIVED_COMPLETED_ONEOFF_TASKS
 
 
 def test_a_oneoff_task_without_archived_at_is_not_read_again_as_archived(
     http: responses.RequestsMock, organization: Organization
 ) -> None:
     http.get(f"{ROOT}/tasks", match=[ARCHIVED_ONLY], json=listing([oneoff_task()]))
-    scan = at_phase(organization, ScanPhase.ARCHIVED_ONEOFF_TASKS)
+    scan = at_phase(organization, ScanPhase.ARCHIVED_ONEOFF_TASKS, per_run_tasks=True)
     scans.scan_advance(scan_id=scan.pk, max_steps=1)
     assert not IndexedFile.objects.exists()
 
@@ -148,7 +147,7 @@ def test_active_oneoff_tasks_are_asked_for_without_archived(
 ) -> None:
     active = matchers.query_param_matcher({"is_oneoff": "true"}, strict_match=False)
     http.get(f"{ROOT}/tasks", match=[active], json=listing([oneoff_task()]))
-    scan = at_phase(organization, ScanPhase.ONEOFF_TASKS)
+    scan = at_phase(organization, ScanPhase.ONEOFF_TASKS, per_run_tasks=True)
     scans.scan_advance(scan_id=scan.pk, max_steps=1)
     assert "archived" not in http.calls[0].request.url
     assert IndexedFile.objects.get(key=KICKOFF_FILE).task_id == TASK_ID

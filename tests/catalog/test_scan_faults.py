@@ -17,7 +17,7 @@ from django.utils import timezone
 
 import tallyfy_api
 from catalog import deletion_jobs, index_writes, leases, process_run_scans, scans, selectors
-from catalog.models import AttachedTo, IndexedFile, Scan, ScanPhase, ScanState
+from catalog.models import AttachedTo, IndexedFile, ProcessRun, Scan, ScanPhase, ScanState
 from catalog.tasks import scans_wake_stalled
 from jobs.services import JobRefused
 from organizations.models import Organization
@@ -146,10 +146,10 @@ def test_a_step_that_succeeds_clears_the_failures(
     http: responses.RequestsMock, organization: Organization
 ) -> None:
     http.get(f"{ROOT}/tasks", json=listing(tasks("t1"), total=1))
-    scan = at_phase(organization, ScanPhase.ONEOFF_TASKS, failures=2)
+    scan = at_phase(organization, ScanPhase.ONEOFF_TASKS, failures=2, per_run_tasks=True)
     done = step(scan)
     assert (done.phase, done.failures, done.next_attempt_at) == (
-        ScanPhase.ARCHIVED_ONEOFF_TASKS,
+        ScanPhase.COMPLETED_ONEOFF_TASKS,
         0,
         None,
     )
@@ -262,7 +262,7 @@ def test_the_lease_is_timed_by_the_databases_clock(
     http: responses.RequestsMock, organization: Organization, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     http.get(f"{ROOT}/tasks", json=listing([], total=0))
-    scan = at_phase(organization, ScanPhase.ONEOFF_TASKS)
+    scan = at_phase(organization, ScanPhase.TASKS)
     behind = timezone.now() - timedelta(hours=1)
     monkeypatch.setattr(timezone, "now", lambda: behind)  # this machine's clock is an hour slow
     leases: list[bool] = []
@@ -279,10 +279,8 @@ def test_a_worker_whose_lease_was_taken_stops_and_writes_nothing(
     http: responses.RequestsMock, organization: Organization
 ) -> None:
     value = {"id": KICKOFF_FILE, "filename": "contract.pdf", "url": "x"}
-    runs = [
-        {"id": RUN_ID, "name": "First", "prerun": {"f": [value]}},
-        {"id": OTHER_RUN, "name": "Second", "prerun": {}},
-    ]
+    # The list leaves kick-off values out: each run is asked for.
+    runs = [{"id": RUN_ID, "name": "First"}, {"id": OTHER_RUN, "name": "Second"}]
     http.get(f"{ROOT}/runs", json=listing(runs, total=2))
     scan = at_phase(organization, ScanPhase.RUNS)
 
@@ -291,13 +289,14 @@ def test_a_worker_whose_lease_was_taken_stops_and_writes_nothing(
         Scan.objects.filter(pk=scan.pk).update(
             lease_owner="another-worker", lease_until=timezone.now() + timedelta(minutes=5)
         )
-        return 200, {}, json.dumps(listing([], total=0))
+        return 200, {}, json.dumps({"data": {"id": RUN_ID, "prerun": {"f": [value]}}})
 
-    http.add_callback(responses.GET, f"{ROOT}/runs/{RUN_ID}/tasks", callback=taken_meanwhile)
+    http.add_callback(responses.GET, f"{ROOT}/runs/{RUN_ID}", callback=taken_meanwhile)
     with pytest.raises(leases.LeaseLost):
         step(scan)
-    # No call for the second run's tasks (strict mocks), nothing written.
+    # No call for the second run (strict mocks), nothing written.
     assert not IndexedFile.objects.exists()
+    assert not ProcessRun.objects.exists()
     scan.refresh_from_db()
     assert (scan.lease_owner, scan.page, scan.runs_read) == ("another-worker", 1, 0)
 
@@ -349,6 +348,7 @@ def test_a_run_scan_writes_each_page_of_tasks_before_asking_for_the_next(
 
     http.get(f"{ROOT}/runs/{RUN_ID}", json={"data": {"id": RUN_ID, "prerun": {}}})
     http.add_callback(responses.GET, f"{ROOT}/runs/{RUN_ID}/tasks", callback=answer)
+    http.get(f"{ROOT}/activity-feeds", json=listing([], total=0))  # who uploaded them
     done = scans.scan_advance(scan_id=scans.scan_start(organization=organization, run_id=RUN_ID).pk)
     assert written_before_page_2 == [True]
     assert (done.state, done.files_found) == (ScanState.DONE, 101)

@@ -9,8 +9,9 @@ import pytest
 
 import tallyfy_api
 from catalog import process_run_scans, scans
-from catalog.models import IndexedFile, Scan, ScanState
+from catalog.models import AttachedTo, IndexedFile, Scan, ScanState
 from organizations.models import Organization
+from sandbox import listing
 from sandbox.places import generate_organization
 from tests.fixtures.organizations import make_organization
 from tests.fixtures.sandbox import Sandbox
@@ -71,9 +72,20 @@ def test_an_empty_page_before_the_total_marks_no_file_gone(
 def test_a_run_archived_between_two_pages_marks_no_file_gone(
     sandbox: Sandbox, generated: Organization
 ) -> None:
+    runs = active_runs(sandbox, generated)
+    kickoff = sandbox.server.store.add_asset(
+        org_id=generated.org_id,
+        filename="kickoff.pdf",
+        content_type="application/pdf",
+        content=b"%PDF-",
+        subject_type="Checklist",
+        subject_id="71" * 16,
+    )
+    listing.field_value_add(
+        sandbox.server.store, owner_id=runs[100], field_id="ko", asset_id=kickoff.asset_id
+    )
     scan_until_it_ends(generated)
     before = present(generated)
-    runs = active_runs(sandbox, generated)
     started = scans.scan_start(organization=generated)
     scans.scan_advance(scan_id=started.pk, max_steps=1)  # the first page of runs
     sandbox.server.store.query(
@@ -81,12 +93,20 @@ def test_a_run_archived_between_two_pages_marks_no_file_gone(
         (runs[2],),
     )
     done = scans.scan_advance(scan_id=started.pk)
+    # The run that moved to the page already read is missed by the runs' list: its own files
+    # are checked one by one and kept; its tasks' files come with the task listing.
     shifted = IndexedFile.objects.filter(organization=generated, run_id=runs[100])
-    assert shifted.exists()
+    own, on_tasks = (
+        shifted.filter(attached_to=AttachedTo.RUN),
+        shifted.exclude(attached_to=AttachedTo.RUN),
+    )
+    assert own.exists()
+    assert on_tasks.exists()
     assert present(generated) == before
     assert (done.state, done.files_gone) == (ScanState.DONE, 0)
-    assert {row.missed_by_scan_id for row in shifted} == {done.pk}
-    assert done.files_missed == shifted.count()
+    assert {row.missed_by_scan_id for row in own} == {done.pk}
+    assert {(row.missed_by_scan_id, row.last_seen_scan_id) for row in on_tasks} == {(None, done.pk)}
+    assert done.files_missed == own.count()
 
 
 @pytest.mark.usefixtures("bounded")

@@ -118,7 +118,8 @@ def test_templates_and_tasks_are_read_once_when_archived_only_is_ignored(
     done = scan(sandbox_org)
     lists = ("/checklists", "/tasks")
     asked = [r["query"] for r in sandbox.requests() if r["path"].endswith(lists)]
-    assert sum("archived=only" in query for query in asked) == 2
+    # Archived templates, archived tasks, archived completed tasks.
+    assert sum("archived=only" in query for query in asked) == 3
     assert not IndexedFile.objects.filter(
         key__in=[places.ARCHIVED_TEMPLATE_FILE, places.ARCHIVED_ONEOFF_FILE]
     ).exists()
@@ -236,8 +237,8 @@ def test_a_scan_whose_worker_died_waits_for_the_lease(sandbox_org: Organization)
 def test_a_scan_whose_worker_died_carries_on_from_its_row(
     sandbox: Sandbox, sandbox_org: Organization
 ) -> None:
-    dead = kill_mid_scan(sandbox_org, after_calls=5)  # in the one-off tasks' step
-    assert dead.phase == ScanPhase.ONEOFF_TASKS
+    dead = kill_mid_scan(sandbox_org, after_calls=5)  # in the last pass over the tasks
+    assert dead.phase == ScanPhase.ARCHIVED_COMPLETED_TASKS
     Scan.objects.filter(pk=dead.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
     sandbox.control("reset", {})
     done = scans.scan_advance(scan_id=dead.pk)

@@ -105,6 +105,19 @@ def test_a_logo_is_refused_before_anything_is_recorded_or_deleted(
     assert sandbox.exists(logo.asset_id)
 
 
+def test_a_link_is_refused_before_anything_is_recorded_or_sent(
+    sandbox: Sandbox, sandbox_org: Organization, user: User
+) -> None:
+    link = sandbox.add_link()
+    try:
+        with pytest.raises(services.NotDeletable, match="a link, not a file"):
+            delete(sandbox, sandbox_org, user, link.asset_id)
+    finally:  # the sandbox's store lives for the whole session: leave run a1 as it was
+        sandbox.server.store.delete_asset(org_id=sandbox.org_id, asset_id=link.asset_id)
+    assert api_calls(sandbox) == [("GET", "assets")]
+    assert FileDeletion.objects.count() == 0
+
+
 def test_expired_token_fails(sandbox: Sandbox, sandbox_org: Organization, user: User) -> None:
     asset = sandbox.add_file()
     sandbox.faults(expired_tokens=True)

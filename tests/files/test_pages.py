@@ -10,6 +10,7 @@ import responses
 from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.contrib.auth.models import User
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -105,15 +106,41 @@ def test_the_file_field_has_focus_when_the_page_opens(
             f"https://api.tallyfy.com/organizations/{ORG_ID}/runs/{'r' * 32}/tasks/{'t' * 32}",
             "task",
         ),
+        (f"https://go.tallyfy.com/api/organizations/{ORG_ID}/checklists/{'c' * 32}", "template"),
+        # Pages of Tallyfy's web app.
+        (f"https://go.tallyfy.com/{ORG_ID}/process/{'ab' * 16}", "process run"),
+        (f"https://go.tallyfy.com/{ORG_ID}/process/{'ab' * 16}/tasks/{'cd' * 16}?x=1", "task"),
+        (f"go.tallyfy.com/{ORG_ID}/tasks/{'cd' * 16}/", "task"),
+        (f"https://go.tallyfy.com/{ORG_ID}/blueprint/{'ef' * 16}/edit", "template"),
     ],
 )
-def test_a_run_or_task_url_says_what_it_is(
+def test_a_run_task_or_template_url_says_what_it_is(
     organization: Organization, viewer: User, pasted: str, what: str
 ) -> None:
     response = signed_in(viewer).get(reverse("admin:files_lookup"), {"file": pasted})
     errors = " ".join(response.context["form"].errors["file"])
     assert f"This is the URL of a {what}" in errors
     assert "in Acme" in errors
+
+
+def test_a_web_app_page_of_a_run_leads_a_scanner_to_its_files(
+    organization: Organization, admin_client: Client
+) -> None:
+    pasted = f"https://go.tallyfy.com/{ORG_ID}/process/{'ab' * 16}"
+    response = admin_client.get(reverse("admin:files_lookup"), {"file": pasted})
+    assert response["Location"] == (
+        f"{reverse('admin:catalog_scan_process_run')}?organization={organization.pk}"
+        f"&run_id={'ab' * 16}"
+    )
+
+
+def test_a_link_that_names_no_file_or_place_is_said_not_understood(
+    viewer: User, organization: Organization
+) -> None:
+    pasted = f"https://go.tallyfy.com/{ORG_ID}/dashboard"
+    response = signed_in(viewer).get(reverse("admin:files_lookup"), {"file": pasted})
+    errors = " ".join(response.context["form"].errors["file"])
+    assert errors.startswith("This link is not one the panel understands")
 
 
 def test_help_texts_are_linked_to_their_fields(viewer: User, organization: Organization) -> None:

@@ -41,6 +41,20 @@ def test_preview_sorts_every_file_and_deletes_nothing(
     ), sandbox.requests()
 
 
+def test_a_link_kept_under_an_id_is_not_deletable_at_preview(
+    sandbox: Sandbox, sandbox_org: Organization, alice: User
+) -> None:
+    link = sandbox.add_link()
+    try:
+        job = previewed(sandbox_org, alice, [link.asset_id])
+    finally:  # the sandbox's store lives for the whole session: leave run a1 as it was
+        sandbox.server.store.delete_asset(org_id=sandbox.org_id, asset_id=link.asset_id)
+    (only,) = job.files.all()
+    assert (only.preview, only.state) == (PreviewState.NOT_DELETABLE, FileState.LEFT_OUT)
+    assert only.note.startswith("Not deletable: a link, not a file.")
+    assert deletes_sent(sandbox) == []
+
+
 def test_a_job_deletes_each_file_once_with_one_log_row_each(
     sandbox: Sandbox, sandbox_org: Organization, alice: User
 ) -> None:

@@ -46,9 +46,29 @@ def test_a_runs_tasks_carry_their_form_values_and_files(sandbox: Sandbox) -> Non
 
 
 def test_oneoff_tasks_are_listed_with_their_files(sandbox: Sandbox) -> None:
-    body = call(sandbox, "GET", "tasks", params={"is_oneoff": "true", "with": "assets"}).json()
-    (task,) = body["data"]
+    params = {"is_oneoff": "true", "with": "assets", "status": "completed"}
+    (task,) = call(sandbox, "GET", "tasks", params=params).json()["data"]
     assert (task["is_oneoff_task"], task["assets"][0]["id"]) == (True, places.ONEOFF_FILE)
+
+
+def test_completed_tasks_are_left_out_unless_asked_for(sandbox: Sandbox) -> None:
+    def listed(**params: str) -> set[str]:
+        body = call(sandbox, "GET", "tasks", params=params).json()
+        return {task["id"] for task in body["data"]}
+
+    assert places.ONEOFF_TASK not in listed(is_oneoff="true")
+    assert places.COLLECT_ID_TASK not in listed()
+    assert {places.ONEOFF_TASK, places.COLLECT_ID_TASK} <= listed(status="completed")
+
+
+def test_the_organizations_tasks_are_listed_with_those_of_its_runs(sandbox: Sandbox) -> None:
+    params = {"with": "assets", "status": "completed"}
+    tasks = {
+        task["id"]: task for task in call(sandbox, "GET", "tasks", params=params).json()["data"]
+    }
+    collect_id = tasks[places.COLLECT_ID_TASK]
+    assert (collect_id["run_id"], collect_id["is_oneoff_task"]) == (places.ONBOARDING_RUN, False)
+    assert places.TASK_FILE in {asset["id"] for asset in collect_id["assets"]}
 
 
 def test_archived_oneoff_tasks_are_listed_only_when_asked_for(sandbox: Sandbox) -> None:
@@ -56,7 +76,7 @@ def test_archived_oneoff_tasks_are_listed_only_when_asked_for(sandbox: Sandbox) 
         body = call(sandbox, "GET", "tasks", params={"is_oneoff": "true", **params}).json()
         return [(task["id"], bool(task["archived_at"])) for task in body["data"]]
 
-    assert listed() == [(places.ONEOFF_TASK, False)]
+    assert listed(status="completed") == [(places.ONEOFF_TASK, False)]
     assert listed(archived="only") == [(places.ARCHIVED_ONEOFF_TASK, True)]
 
 

@@ -18,6 +18,8 @@ from tests.tallyfy_api.test_client import client
 ROOT = f"{BASE_URL}/organizations/{ORG_ID}"
 RUN_ID = "a1" * 16
 FILE_A = "c0" * 16
+TASK_ID = "a3" * 16
+TEMPLATE_ID = "71" * 16
 FILE_B = "c1" * 16
 
 
@@ -186,17 +188,29 @@ def test_each_listing_sends_its_filters(http: responses.RequestsMock) -> None:
         match=on_page(1, is_oneoff="true", **{"with": "assets,form_fields"}),
         json=empty,
     )
+    http.get(
+        f"{ROOT}/tasks",
+        match=on_page(1, status="completed", archived="only", **{"with": "assets,form_fields"}),
+        json=empty,
+    )
     http.get(f"{ROOT}/checklists", match=on_page(1, **{"with": "assets"}), json=empty)
     http.get(
         f"{ROOT}/activity-feeds",
         match=on_page(1, verb="uploaded", sort="-created_at", created_after="2024-05-01"),
         json=empty,
     )
+    http.get(
+        f"{ROOT}/activity-feeds",
+        match=on_page(1, verb="uploaded", sort="-created_at", entity_type="task", entity_id=RUN_ID),
+        json=empty,
+    )
     api = client()
     api.list_run_tasks(RUN_ID, page=1, per_page=2)
-    api.list_oneoff_tasks(page=1, per_page=2)
+    api.list_tasks(page=1, per_page=2, oneoff=True)
+    api.list_tasks(page=1, per_page=2, archived="only", status="completed")
     api.list_templates(page=1, per_page=2)
     api.list_uploads(page=1, per_page=2, created_after="2024-05-01")
+    api.list_uploads(page=1, per_page=2, entity_type="task", entity_id=RUN_ID)
 
 
 def test_one_run_is_read_with_its_kickoff_values(http: responses.RequestsMock) -> None:
@@ -359,3 +373,44 @@ def test_an_upload_entry_without_a_file_id() -> None:
     entry = {"actor_email": "a@b.c", "entity_type": "run", "entity_id": RUN_ID, "text": None}
     upload = finding.upload_of_entry(entry)
     assert (upload.asset_id, upload.run_id) == ("", RUN_ID)
+
+
+@pytest.mark.parametrize("place", ["object", "asset", "subject", "entity"])
+def test_an_upload_entry_naming_its_file_as_a_nested_object(place: str) -> None:
+    entry = {
+        "actor_email": "a@b.c",
+        place: {"type": "Asset", "id": FILE_A, "filename": "scan.pdf"},
+        "auditable_type": "App\\Models\\Task",
+        "auditable_id": TASK_ID,
+    }
+    upload = finding.upload_of_entry(entry)
+    assert (upload.asset_id, upload.filename, upload.task_id) == (FILE_A, "scan.pdf", TASK_ID)
+
+
+def test_a_nested_file_without_a_type_is_read_by_its_shape() -> None:
+    entry = {"actor_email": "a@b.c", "object": {"id": FILE_A, "filename": "scan.pdf"}}
+    assert finding.upload_of_entry(entry).asset_id == FILE_A
+
+
+def test_an_upload_entry_naming_only_its_parent_task_and_run() -> None:
+    entry = {
+        "actor_email": "a@b.c",
+        "description": ["uploaded scan.pdf"],
+        "auditable_type": "App\\Models\\Task",
+        "auditable_id": TASK_ID,
+        "parentable_type": "App\\Models\\Run",
+        "parentable_id": RUN_ID,
+    }
+    upload = finding.upload_of_entry(entry)
+    assert (upload.asset_id, upload.task_id, upload.run_id) == ("", TASK_ID, RUN_ID)
+
+
+def test_an_upload_entry_naming_its_template_as_a_nested_subject() -> None:
+    entry = {"actor_email": "a@b.c", "subject": {"type": "Checklist", "id": TEMPLATE_ID}}
+    upload = finding.upload_of_entry(entry)
+    assert (upload.asset_id, upload.template_id) == ("", TEMPLATE_ID)
+
+
+def test_a_parent_id_that_is_not_an_id_is_ignored() -> None:
+    entry = {"actor_email": "a@b.c", "auditable_type": "Task", "auditable_id": "../x"}
+    assert finding.upload_of_entry(entry).task_id == ""

@@ -10,7 +10,7 @@ import tallyfy_api
 from catalog import tasks
 from catalog.leases import LEASE, LeaseLost, ScanBusy, ScanWaiting
 from catalog.models import Scan, ScanState
-from catalog.scans import scan_advance, scan_start
+from catalog.scans import full_scan_due, scan_advance, scan_start
 from organizations.models import Organization
 from tallyfy_api.ids import is_valid_id
 
@@ -32,13 +32,25 @@ class Command(BaseCommand):
             help="scan this process run only (its files no longer found are marked gone)",
         )
         parser.add_argument(
+            "--refresh",
+            action="store_true",
+            help="read only what changed since the last scan (the activity feed since the day "
+            "before it, the runs and files it names, runs started since)",
+        )
+        parser.add_argument(
             "--background",
             action="store_true",
             help="hand the scan to the background workers instead of running it here",
         )
 
     def handle(
-        self, *args: Any, organization: str, run: str, background: bool, **options: Any
+        self,
+        *args: Any,
+        organization: str,
+        run: str,
+        refresh: bool,
+        background: bool,
+        **options: Any,
     ) -> None:
         if run and not is_valid_id(run):
             raise CommandError(f"{run!r} is not a valid Tallyfy process run id.")
@@ -48,7 +60,14 @@ class Command(BaseCommand):
         found = list(Organization.objects.filter(lookup)[:2])
         if len(found) != 1:
             raise CommandError(f"No single organization is named {organization!r}.")
-        scan = scan_start(organization=found[0], run_id=run)
+        if run and refresh:
+            raise CommandError("--refresh reads a whole organization's changes: drop --run.")
+        scan = scan_start(organization=found[0], run_id=run, refresh=refresh)
+        if scan.refresh and full_scan_due(organization=found[0]):
+            self.stderr.write(
+                "The last full scan is older than CATALOG_FULL_SCAN_DAYS: a refresh finds only "
+                "what the activity feed names; a full scan (without --refresh) is suggested."
+            )
         what = f"run {run} of {found[0]}" if run else str(found[0])
         if background:
             transaction.on_commit(lambda: tasks.scan_organization.enqueue(scan.pk))
