@@ -15,6 +15,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
+from admin_pages.list_guard import GuardedListAdmin
 from admin_pages.pages import served_by
 from admin_pages.pagination import CappedCountPaginator
 from catalog import process_run_views, scans, search, selectors, tasks
@@ -175,8 +176,11 @@ def candidates_note(email: str, left_out: int) -> str:
 
 
 @admin.register(IndexedFile)
-class IndexedFileAdmin(admin.ModelAdmin):
+class IndexedFileAdmin(GuardedListAdmin):
     """The file index: found by scans, read-only here; each row opens the file's page."""
+
+    # The files of one run, task or template: where a pasted URL of one leads.
+    extra_list_params = ("run_id", "task_id", "template_id")
 
     list_display = [
         "name_shown",
@@ -353,7 +357,7 @@ class ScanForm(forms.ModelForm):
 
 
 @admin.register(Scan)
-class ScanAdmin(admin.ModelAdmin):
+class ScanAdmin(GuardedListAdmin):
     """Scans: start one (the add page), follow it (its page reloads while it runs), cancel it."""
 
     form = ScanForm
