@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib import admin, messages
@@ -119,7 +120,7 @@ class TemplateFilter(admin.SimpleListFilter):
     parameter_name = "template"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(name, name) for name in template_names()]
+        return [(name, display_name(name)) for name in template_names()]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         return queryset.filter(template_name=self.value()) if self.value() else queryset
@@ -290,6 +291,9 @@ class IndexedFileAdmin(GuardedListAdmin):
     def name_shown(self, row: IndexedFile) -> str:
         name = display_name(row.file_name) or row.key
         if row.is_link:
+            if urlsplit(row.link_url).scheme.lower() not in ("http", "https"):
+                # javascript:, file:, ms-msdt:, …: shown as text, never a link.
+                return format_html("{} (link, not a Tallyfy file: {})", name, row.link_url)
             return format_html(
                 '{} <a href="{}" rel="noreferrer noopener">(link, not a Tallyfy file)</a>',
                 name,
@@ -301,15 +305,15 @@ class IndexedFileAdmin(GuardedListAdmin):
     @admin.display(description="Attached to")
     def attached_to_shown(self, row: IndexedFile) -> str:
         if row.run_id:
-            label = row.run_name or row.run_id
+            label = display_name(row.run_name) or row.run_id
             if row.task_name:
-                label = f"{label}: {row.task_name}"
+                label = f"{label}: {display_name(row.task_name)}"
             return format_html(
                 '<a href="{}" rel="noreferrer noopener">{}</a>',
                 tallyfy_run_url(row.organization, row.run_id),
                 label,
             )
-        return row.task_name or row.template_name or "—"
+        return display_name(row.task_name or row.template_name) or "—"
 
     @admin.display(description="Uploader", ordering="uploader_email")
     def uploader_shown(self, row: IndexedFile) -> str:

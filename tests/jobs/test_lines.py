@@ -67,3 +67,10 @@ def test_a_csv_field_over_the_csv_modules_limit_is_a_bad_line() -> None:
     (bad,) = parsed.bad
     assert bad.line == 3
     assert bad.reason.startswith("Line 3 cannot be read as CSV: field larger than field limit")
+
+
+def test_a_results_cell_has_no_control_or_bidi_characters() -> None:
+    from jobs.views import csv_safe
+
+    assert csv_safe("invoice\u202efdp.exe\x07\n") == "invoicefdp.exe"
+    assert csv_safe("=HYPERLINK()") == "'=HYPERLINK()"
