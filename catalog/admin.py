@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib import admin, messages
@@ -15,6 +16,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
+from admin_pages.list_guard import GuardedListAdmin
 from admin_pages.pages import served_by
 from admin_pages.pagination import CappedCountPaginator
 from catalog import process_run_views, scans, search, selectors, tasks
@@ -118,7 +120,7 @@ class TemplateFilter(admin.SimpleListFilter):
     parameter_name = "template"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(name, name) for name in template_names()]
+        return [(name, display_name(name)) for name in template_names()]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         return queryset.filter(template_name=self.value()) if self.value() else queryset
@@ -175,8 +177,11 @@ def candidates_note(email: str, left_out: int) -> str:
 
 
 @admin.register(IndexedFile)
-class IndexedFileAdmin(admin.ModelAdmin):
+class IndexedFileAdmin(GuardedListAdmin):
     """The file index: found by scans, read-only here; each row opens the file's page."""
+
+    # The files of one run, task or template: where a pasted URL of one leads.
+    extra_list_params = ("run_id", "task_id", "template_id")
 
     list_display = [
         "name_shown",
@@ -286,6 +291,9 @@ class IndexedFileAdmin(admin.ModelAdmin):
     def name_shown(self, row: IndexedFile) -> str:
         name = display_name(row.file_name) or row.key
         if row.is_link:
+            if urlsplit(row.link_url).scheme.lower() not in ("http", "https"):
+                # javascript:, file:, ms-msdt:, …: shown as text, never a link.
+                return format_html("{} (link, not a Tallyfy file: {})", name, row.link_url)
             return format_html(
                 '{} <a href="{}" rel="noreferrer noopener">(link, not a Tallyfy file)</a>',
                 name,
@@ -297,15 +305,15 @@ class IndexedFileAdmin(admin.ModelAdmin):
     @admin.display(description="Attached to")
     def attached_to_shown(self, row: IndexedFile) -> str:
         if row.run_id:
-            label = row.run_name or row.run_id
+            label = display_name(row.run_name) or row.run_id
             if row.task_name:
-                label = f"{label}: {row.task_name}"
+                label = f"{label}: {display_name(row.task_name)}"
             return format_html(
                 '<a href="{}" rel="noreferrer noopener">{}</a>',
                 tallyfy_run_url(row.organization, row.run_id),
                 label,
             )
-        return row.task_name or row.template_name or "—"
+        return display_name(row.task_name or row.template_name) or "—"
 
     @admin.display(description="Uploader", ordering="uploader_email")
     def uploader_shown(self, row: IndexedFile) -> str:
@@ -353,7 +361,7 @@ class ScanForm(forms.ModelForm):
 
 
 @admin.register(Scan)
-class ScanAdmin(admin.ModelAdmin):
+class ScanAdmin(GuardedListAdmin):
     """Scans: start one (the add page), follow it (its page reloads while it runs), cancel it."""
 
     form = ScanForm

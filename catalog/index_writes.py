@@ -12,7 +12,13 @@ from django.utils import timezone
 import tallyfy_api
 from catalog.folding import fold
 from catalog.models import AttachedTo, IndexedFile, Scan
+from tallyfy_api.names import bounded
 
+_LIMITS = {
+    field.name: field.max_length
+    for field in IndexedFile._meta.get_fields()
+    if getattr(field, "max_length", None)
+}
 # A file found in several places is shown where it says most: a task before its run, a run
 # (its kick-off form) before the template the upload was recorded against.
 _PRIORITY = {
@@ -31,7 +37,7 @@ class Found:
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def add(self, found: tallyfy_api.FoundFile, *, attached_to: AttachedTo, **place: str) -> None:
-        row = {
+        row: dict[str, Any] = {
             "asset_id": found.asset_id,
             "file_name": found.filename,
             "is_link": found.is_link,
@@ -40,6 +46,9 @@ class Found:
             "uploaded_at": found.uploaded_at,
             **place,
         }
+        for name, value in row.items():  # as a column can hold it, on any database
+            if isinstance(value, str) and name in _LIMITS:
+                row[name] = bounded(value, _LIMITS[name])
         earlier = self.rows.get(found.key)
         if earlier is None or _PRIORITY[attached_to] > _PRIORITY[earlier["attached_to"]]:
             if earlier is not None:
@@ -76,6 +85,11 @@ _WRITTEN_ATTRIBUTES = [
 ]
 
 
+def _folded(name: str) -> str:
+    # Folding may lengthen a name (an ellipsis folds to three dots).
+    return bounded(fold(name), _LIMITS["file_name_folded"])
+
+
 def _written(row: IndexedFile) -> tuple[Any, ...]:
     return tuple(getattr(row, attribute) for attribute in _WRITTEN_ATTRIBUTES)
 
@@ -107,7 +121,7 @@ def found_write(found: Found) -> None:
             current.template_id, current.template_name = row["template_id"], row["template_name"]
         if row["file_name"]:
             current.file_name = row["file_name"]
-            current.file_name_folded = fold(row["file_name"])
+            current.file_name_folded = _folded(row["file_name"])
         current.uploaded_at = row["uploaded_at"] or current.uploaded_at
         current.last_seen, current.last_seen_scan, current.gone_at = now, scan, None
         current.missed_by_scan = None
@@ -136,7 +150,7 @@ def _new_row(scan: Scan, key: str, row: dict[str, Any], now: datetime) -> Indexe
     return IndexedFile(
         organization_id=scan.organization_id,
         key=key,
-        file_name_folded=fold(row["file_name"]),
+        file_name_folded=_folded(row["file_name"]),
         first_seen=now,
         last_seen=now,
         last_seen_scan=scan,

@@ -18,6 +18,7 @@ from catalog.leases import LeasedStep
 from catalog.models import AttachedTo, ProcessRun, Scan, ScanPhase
 from catalog.scan_position import PER_PAGE, next_phase, note, page_accept, phase_start
 from tallyfy_api import finding
+from tallyfy_api.names import bounded
 
 # Phase: (archived, status) asked for.
 _FILTERS = {
@@ -41,13 +42,14 @@ _RUNS_A_STEP = 10
 
 
 def process_run_place(run: dict[str, Any], *, archived: bool) -> dict[str, str]:
+    """Where a run's files sit, each value as its column (here and in the index) holds it."""
     status = "archived" if archived else str(run.get("status") or "")
     return {
-        "run_id": str(run.get("id") or ""),
-        "run_name": str(run.get("name") or run.get("title") or ""),
-        "run_status": status[:30],
-        "template_id": str(run.get("checklist_id") or ""),
-        "template_name": str(run.get("checklist_title") or ""),
+        "run_id": bounded(str(run.get("id") or ""), 255),
+        "run_name": bounded(str(run.get("name") or run.get("title") or ""), 1000),
+        "run_status": bounded(status, 30),
+        "template_id": bounded(str(run.get("checklist_id") or ""), 255),
+        "template_name": bounded(str(run.get("checklist_title") or ""), 1000),
     }
 
 

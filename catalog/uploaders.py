@@ -10,6 +10,7 @@ from django.db.models import Count, QuerySet
 
 import tallyfy_api
 from catalog.models import IndexedFile, Scan
+from tallyfy_api.names import bounded
 
 # The parents an entry may name, the most telling first: (column, what it is called).
 _PARENTS = (("task_id", "task"), ("run_id", "process run"), ("template_id", "template"))
@@ -110,7 +111,7 @@ def _entry_text(upload: tallyfy_api.Upload, entry: dict[str, Any]) -> str:
 
 
 def _uploader(upload: tallyfy_api.Upload) -> Uploader:
-    return upload.actor_email[:254], upload.actor_type[:20]
+    return bounded(upload.actor_email, 254), bounded(upload.actor_type, 20)
 
 
 def without_uploader(scan: Scan) -> QuerySet[IndexedFile]:

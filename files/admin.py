@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from admin_pages.list_guard import GuardedListAdmin
 from admin_pages.pagination import CappedCountPaginator
 from files import log_search
 from files.deletion_errors import describe_deletion_failure
@@ -45,7 +46,7 @@ class JobFilter(admin.SimpleListFilter):
 
 
 @admin.register(FileDeletion)
-class FileDeletionAdmin(admin.ModelAdmin):
+class FileDeletionAdmin(GuardedListAdmin):
     """The deletion log: readable by whoever may view it, changeable by nobody."""
 
     # Who and why fit beside the sidebar and the filters at 1280 px; the organization is a

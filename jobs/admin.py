@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from admin_pages.list_guard import GuardedListAdmin
 from files.models import DeletionState
 from jobs.models import DeletionJob, FileState, JobState
 from jobs.views import may_approve_jobs, may_start_jobs, may_view_jobs
@@ -33,7 +34,7 @@ OUTCOMES = {
 
 
 @admin.register(DeletionJob)
-class DeletionJobAdmin(admin.ModelAdmin):
+class DeletionJobAdmin(GuardedListAdmin):
     list_display = [
         "job",
         "state",

@@ -64,7 +64,13 @@ def files_from_csv(data: bytes) -> ParsedFiles:
     except UnicodeDecodeError:
         parsed.bad.append(BadLine(0, "", "The file is not UTF-8 text: save the CSV as UTF-8."))
         return parsed
-    rows = list(csv.reader(io.StringIO(text)))
+    reader = csv.reader(io.StringIO(text))
+    try:
+        rows = list(reader)
+    except csv.Error as exc:  # a field over the csv module's limit, a NUL, …
+        line = reader.line_num
+        parsed.bad.append(BadLine(line, "", f"Line {line} cannot be read as CSV: {exc}."))
+        return parsed
     if not rows:
         return parsed
     header = [cell.strip().lower() for cell in rows[0]]

@@ -22,6 +22,7 @@ from jobs.conf import conf
 from jobs.forms import JobConfirmForm, JobCreateForm
 from jobs.models import DeletionJob, FileState, JobState, PreviewState
 from organizations.models import Organization
+from tallyfy_api.names import plain_text
 
 LOOKUP_PERMISSION = "files.lookup_file"
 DELETE_PERMISSION = "files.delete_file"
@@ -379,8 +380,9 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_safe(value: object) -> str:
-    """A spreadsheet must not run a cell from Tallyfy or a user as a formula."""
-    text = "" if value is None else str(value)
+    """A spreadsheet must not run a cell from Tallyfy or a user as a formula, nor show it
+    reordered or with control characters."""
+    text = "" if value is None else plain_text(str(value))
     return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 

@@ -13,6 +13,7 @@ from urllib.parse import unquote
 import requests
 
 from tallyfy_api.errors import DownloadInterrupted, UnexpectedResponse
+from tallyfy_api.names import bounded, storable_json
 from tallyfy_api.transport import BODY_READ_ERRORS, ascii_int, set_read_timeout
 
 DOWNLOAD_CHUNK_BYTES = 1024 * 1024
@@ -33,6 +34,9 @@ class Asset:
     subject_type: str
     subject_id: str
     raw: dict[str, Any] = field(repr=False)
+    # The fields whose value Tallyfy sent could not be stored as it was (a NUL, a name over
+    # 1,000 characters, …): they hold it cleaned (names.bounded); `raw` keeps the rest.
+    cleaned: tuple[str, ...] = ()
 
     @property
     def is_link(self) -> bool:
@@ -47,14 +51,23 @@ class Asset:
         if not isinstance(data, dict) or not data.get("id"):
             raise UnexpectedResponse("Tallyfy's answer holds no file metadata.")
         subject = data.get("subject") if isinstance(data.get("subject"), dict) else {}
+        sent = {
+            "filename": (str(data.get("filename") or ""), 1000),
+            "version": (str(data.get("version") or ""), 255),
+            "subject_type": (str(subject.get("type") or ""), 50),
+            "subject_id": (str(subject.get("id") or ""), 255),
+        }
+        kept = {name: bounded(value, limit) for name, (value, limit) in sent.items()}
+        cleaned = tuple(name for name, value in kept.items() if value != sent[name][0])
+        raw = storable_json(data)
+        if raw != data:
+            cleaned += ("raw",)
         return cls(
             id=str(data["id"]),
-            filename=str(data.get("filename") or ""),
-            version=str(data.get("version") or ""),
             uploaded_at=_parse_timestamp(data.get("uploaded_at")),
-            subject_type=str(subject.get("type") or ""),
-            subject_id=str(subject.get("id") or ""),
-            raw=data,
+            raw=raw,
+            cleaned=cleaned,
+            **kept,
         )
 
 

@@ -269,12 +269,39 @@ class TallyfyClient:
         )
 
 
+# Deeper than any answer of Tallyfy's: past it, reading (or showing, or storing) the answer
+# would exhaust Python's recursion, so it is an unreadable answer.
+MAX_JSON_DEPTH = 64
+
+
 def _json(answer: Answer) -> Any:
     try:
-        return json.loads(answer.body)
-    except ValueError as exc:
+        payload = json.loads(answer.body)
+    except (ValueError, RecursionError) as exc:
         raise UnexpectedResponse(
             "Tallyfy answered with something that is not JSON.",
             status=answer.status,
             request_id=answer.request_id,
         ) from exc
+    if _depth(payload) > MAX_JSON_DEPTH:
+        raise UnexpectedResponse(
+            f"Tallyfy's answer nests more than {MAX_JSON_DEPTH} levels deep: it cannot be read.",
+            status=answer.status,
+            request_id=answer.request_id,
+        )
+    return payload
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and objects nest in `value`, counted without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        elif not isinstance(item, list):
+            continue
+        deepest = max(deepest, level)
+        if level <= MAX_JSON_DEPTH:
+            stack.extend((child, level + 1) for child in item)
+    return deepest

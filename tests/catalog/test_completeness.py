@@ -194,3 +194,17 @@ def test_an_entry_naming_the_task_and_a_name_gives_that_file_its_uploader_as_inf
     found = IndexedFile.objects.get(key="d0" * 16)
     assert (found.uploader_email, found.uploader_inferred) == ("jane@example.com", True)
     assert "names its task" in found.uploader_note
+
+
+def test_names_no_column_can_hold_as_sent_are_indexed_cleaned(
+    http: responses.RequestsMock, organization: Organization
+) -> None:
+    value = {"id": FILE_ON_TASK, "filename": "scan\x00" + "n" * 1200, "url": "x"}
+    task = {**run_task(), "title": "t\x00" * 600, "taskdata": {"f": [value]}}
+    http.get(f"{ROOT}/tasks", json=listing([task]))
+    scan = at_phase(organization, ScanPhase.TASKS)
+    ProcessRun.objects.create(organization=organization, run_id=RUN_ID, last_seen_scan=scan)
+    scans.scan_advance(scan_id=scan.pk, max_steps=1)
+    found = IndexedFile.objects.get(key=FILE_ON_TASK)
+    assert (len(found.file_name), "\x00" in found.file_name + found.task_name) == (1000, False)
+    assert found.task_name == "t" * 600

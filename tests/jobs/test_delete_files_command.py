@@ -219,6 +219,17 @@ def test_bad_lines_are_listed_with_their_numbers_and_nothing_is_created(
     assert sandbox.requests() == []
 
 
+def test_a_csv_field_too_long_to_read_exits_2_with_its_line(
+    sandbox: Sandbox, sandbox_org: Organization, alice: User, tmp_path: Path
+) -> None:
+    path = tmp_path / "ids.csv"
+    path.write_text("file id\n" + "x" * 200_000 + "\n")
+    with pytest.raises(CommandError, match="1 line") as raised:
+        run(str(path), "--yes")
+    assert raised.value.returncode == 2
+    assert DeletionJob.objects.count() == 0
+
+
 def test_bad_lines_go_to_stderr_with_line_numbers(
     sandbox: Sandbox, sandbox_org: Organization, alice: User, tmp_path: Path
 ) -> None:

@@ -58,3 +58,19 @@ def test_csv_that_is_not_utf8_is_refused() -> None:
     parsed = files_from_csv(b"\xff\xfe\x00a")
     assert parsed.files == []
     assert "UTF-8" in parsed.bad[0].reason
+
+
+def test_a_csv_field_over_the_csv_modules_limit_is_a_bad_line() -> None:
+    data = b"id\naaaa\n" + b"x" * 200_000 + b"\n"
+    parsed = files_from_csv(data)
+    assert parsed.files == []
+    (bad,) = parsed.bad
+    assert bad.line == 3
+    assert bad.reason.startswith("Line 3 cannot be read as CSV: field larger than field limit")
+
+
+def test_a_results_cell_has_no_control_or_bidi_characters() -> None:
+    from jobs.views import csv_safe
+
+    assert csv_safe("invoice\u202efdp.exe\x07\n") == "invoicefdp.exe"
+    assert csv_safe("=HYPERLINK()") == "'=HYPERLINK()"

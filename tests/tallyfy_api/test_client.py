@@ -84,6 +84,22 @@ def test_a_body_without_metadata_is_unexpected(http: responses.RequestsMock) -> 
         client().get_asset(ASSET_ID)
 
 
+@pytest.mark.parametrize("levels", [65, 100_000])
+def test_an_answer_nested_too_deeply_is_unreadable(
+    http: responses.RequestsMock, levels: int
+) -> None:
+    nested = "[" * levels + "]" * levels  # 100,000 levels: 200 KB, under the body cap
+    http.get(ASSET_URL, body=f'{{"data": {{"id": "{ASSET_ID}", "x": {nested}}}}}')
+    with pytest.raises(tallyfy_api.UnexpectedResponse, match=r"cannot be read|not JSON"):
+        client().get_asset(ASSET_ID)
+
+
+def test_an_answer_nested_as_deep_as_allowed_is_read(http: responses.RequestsMock) -> None:
+    nested = "[" * 62 + "]" * 62  # with "data" and the asset: 64 levels
+    http.get(ASSET_URL, body=f'{{"data": {{"id": "{ASSET_ID}", "x": {nested}}}}}')
+    assert client().get_asset(ASSET_ID).id == ASSET_ID
+
+
 @pytest.mark.parametrize("bad_id", ["../x", "a/b", "a?b", "", "é", "x" * 256, "..", "a b"])
 def test_invalid_ids_are_refused_before_any_call(bad_id: str) -> None:
     with pytest.raises(InvalidId):
