@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import tallyfy_api
-from organizations.clients import tallyfy_client
+from catalog.page_ahead import PageAhead
+from organizations.clients import tallyfy_client, tallyfy_client_paced_by
 from organizations.models import Organization
+from throttling.services import throttle_for
 
 
 def scan_client(*, organization: Organization) -> tallyfy_api.TallyfyClient:
@@ -17,3 +19,15 @@ def interactive_scan_client(*, organization: Organization) -> tallyfy_api.Tallyf
     """The client for a scan run within a request (one run): it shares the organization's rate
     limit too, but each call waits only as long as a page may (TALLYFY_INTERACTIVE_WAIT_LIMIT)."""
     return tallyfy_client(organization=organization)
+
+
+def scan_page_ahead(*, organization: Organization) -> PageAhead:
+    """Pages asked ahead for a scan in the background (catalog.page_ahead), each taking its
+    slot of the organization's shared rate limit in the jobs' lane."""
+    shared = throttle_for(organization, background=True)
+    return PageAhead(
+        take_slot=lambda: shared.acquire(max_wait=None),
+        client_paced_by=lambda throttle: tallyfy_client_paced_by(
+            organization=organization, throttle=throttle
+        ),
+    )

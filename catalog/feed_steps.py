@@ -46,6 +46,8 @@ def step_uploads(scan: Scan, step: LeasedStep) -> None:
             break
         if upload.actor_email:
             uploads.append((upload, entry))
+    if not (last or reached_older):
+        step.ask_ahead("list_uploads", page=scan.page, per_page=PER_PAGE, created_after=since)
     step.write(lambda: uploads_apply(scan, uploads))
     if last or reached_older:
         next_phase(scan)

@@ -17,6 +17,7 @@ from django.db.models.functions import Coalesce, Now
 
 import tallyfy_api
 from catalog.models import UNFINISHED_SCAN_STATES, Scan, ScanState
+from catalog.page_ahead import PageAhead
 
 LEASE = timedelta(minutes=5)
 
@@ -84,13 +85,25 @@ class LeasedStep:
     """One step's way to Tallyfy and to the index, under the lease: every call to Tallyfy
     first renews it, and every write is made in one transaction with it renewed."""
 
-    def __init__(self, scan: Scan, client: tallyfy_api.TallyfyClient) -> None:
+    def __init__(
+        self, scan: Scan, client: tallyfy_api.TallyfyClient, ahead: PageAhead | None = None
+    ) -> None:
         self.scan = scan
-        self.api = _Fenced(scan, client)
+        self.api = _Fenced(scan, client, ahead)
+        self._ahead = ahead
 
     @property
     def calls(self) -> int:
         return self.api.calls
+
+    def ask_ahead(self, name: str, **kwargs: Any) -> None:
+        """Ask for the page the next step will read while this one is written (catalog.
+        page_ahead): under the renewed lease, taking its rate slot now."""
+        if self._ahead is None:
+            return
+        lease_renew(self.scan)
+        self._ahead.ask(name, **kwargs)
+        self.api.calls += 1
 
     def write(self, writes: Callable[[], object]) -> None:
         with transaction.atomic():
@@ -102,8 +115,10 @@ class _Fenced:
     """The client, renewing the lease before each call and counting the calls (retries
     inside one call count once)."""
 
-    def __init__(self, scan: Scan, client: tallyfy_api.TallyfyClient) -> None:
-        self._scan, self._client = scan, client
+    def __init__(
+        self, scan: Scan, client: tallyfy_api.TallyfyClient, ahead: PageAhead | None
+    ) -> None:
+        self._scan, self._client, self._ahead = scan, client, ahead
         self.calls = 0
 
     def __getattr__(self, name: str) -> Any:
@@ -111,6 +126,10 @@ class _Fenced:
 
         def fenced(*args: Any, **kwargs: Any) -> Any:
             lease_renew(self._scan)
+            if self._ahead is not None and not args:
+                answered, page = self._ahead.answer(name, kwargs)
+                if answered:
+                    return page  # asked ahead, and counted then
             self.calls += 1
             return method(*args, **kwargs)
 

@@ -94,6 +94,8 @@ def _read_process_runs(
 def _step_process_runs(scan: Scan, step: LeasedStep) -> None:
     page = step.api.list_runs(page=scan.page, per_page=PER_PAGE, include=("assets",))
     last = page_accept(scan, page)
+    if not last:
+        step.ask_ahead("list_runs", page=scan.page, per_page=PER_PAGE, include=("assets",))
     _read_process_runs(scan, step, page, by_status=False)
     if last:
         next_phase(scan)

@@ -16,10 +16,11 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 import tallyfy_api
-from catalog.clients import scan_client
+from catalog.clients import scan_client, scan_page_ahead
 from catalog.conf import conf
 from catalog.leases import LeasedStep, lease_release, lease_renew, lease_take
 from catalog.models import UNFINISHED_SCAN_STATES, IndexedFile, Scan, ScanPhase, ScanState
+from catalog.page_ahead import PageAhead
 from catalog.scan_steps import FATAL, ProcessRunMissing, step_take
 from organizations.models import Organization
 
@@ -121,6 +122,7 @@ def scan_advance(
     and the CATALOG_SCAN_MAX_FAILURES-th failure in a row, fail it)."""
     owner = uuid.uuid4().hex
     steps = 0
+    ahead: PageAhead | None = None
     try:
         while max_steps is None or steps < max_steps:
             scan = lease_take(scan_id=scan_id, owner=owner)
@@ -128,7 +130,9 @@ def scan_advance(
                 return scan
             if scan.cancel_requested:
                 return _end(scan, ScanState.CANCELLED)
-            step = LeasedStep(scan, client or scan_client(organization=scan.organization))
+            if client is None and ahead is None:
+                ahead = scan_page_ahead(organization=scan.organization)
+            step = LeasedStep(scan, client or scan_client(organization=scan.organization), ahead)
             try:
                 step_take(scan, step)
             except (*FATAL, ProcessRunMissing) as exc:
@@ -146,6 +150,8 @@ def scan_advance(
                 on_step(scan)
         return Scan.objects.get(pk=scan_id)
     finally:
+        if ahead is not None:
+            ahead.close()
         lease_release(scan_id=scan_id, owner=owner)
 
 

@@ -120,6 +120,10 @@ def step_tasks(scan: Scan, step: LeasedStep) -> None:
         return
     if status and any(str(task.get("status") or "completed") != "completed" for task in page.items):
         note(scan, "Tallyfy ignored status=completed on GET /tasks: tasks read again, kept once.")
+    if not last:
+        step.ask_ahead(
+            "list_tasks", page=scan.page, per_page=PER_PAGE, archived=archived, status=status
+        )
     runs = _places_of_runs(scan, {str(task.get("run_id") or "") for task in page.items})
     found = Found(scan)
     for task in page.items:

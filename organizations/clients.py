@@ -107,3 +107,17 @@ def tallyfy_client(
             cache.clear()
         cache[key] = client
     return client
+
+
+def tallyfy_client_paced_by(
+    *, organization: Organization, throttle: tallyfy_api.Throttle
+) -> tallyfy_api.TallyfyClient:
+    """A background client of the organization whose calls are paced by `throttle` rather
+    than the organization's shared one: for a caller that takes the shared slots itself."""
+    return tallyfy_api.TallyfyClient(
+        base_url=organization.api_base_url,
+        org_id=organization.org_id,
+        token=organization.access_token(),
+        config=client_config(background=True),
+        throttle=throttle,
+    )
