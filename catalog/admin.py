@@ -425,6 +425,18 @@ class ScanAdmin(GuardedListAdmin):
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         return {"organization": request.GET.get("organization")}
 
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """Starting a scan, not adding a record: one button, named for what it does."""
+        context = {
+            "title": "Scan an organization for its files",
+            "show_save_and_add_another": False,
+            "show_save_and_continue": False,
+            **(extra_context or {}),
+        }
+        return super().add_view(request, form_url, context)
+
     def save_form(self, request: HttpRequest, form: ScanForm, change: bool) -> Scan:
         organization = form.cleaned_data["organization"]
         scan = scans.scan_start(

@@ -11,11 +11,27 @@ from admin_pages.pages import served_by
 from files.urls import file_pages
 from jobs.urls import job_pages
 
+# The product's apps first, in the order of their use (find, delete, follow, set up); the
+# framework's (users, sign-in lockouts, task results) after them, as Django orders them.
+APPS_BY_USE = ["catalog", "files", "jobs", "organizations", "throttling"]
+
 
 class TallyfyAdminSite(admin.AdminSite):
     site_header = "Tallyfy admin"
     site_title = "Tallyfy admin"
     index_title = "Files and deletion log"
+
+    def get_app_list(
+        self, request: HttpRequest, app_label: str | None = None
+    ) -> list[dict[str, object]]:
+        apps = super().get_app_list(request, app_label)
+
+        def by_use(app: dict[str, object]) -> tuple[int, int]:
+            label = str(app["app_label"])
+            ours = label in APPS_BY_USE
+            return (0, APPS_BY_USE.index(label)) if ours else (1, 0)
+
+        return sorted(apps, key=by_use)  # stable: the framework's keep Django's order
 
     def get_urls(self) -> list[URLPattern | URLResolver]:
         """The admin's own pages, and the panel's: a file's pages and a deletion job's, each

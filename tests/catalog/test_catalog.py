@@ -462,3 +462,10 @@ def test_a_scans_page_shows_its_failures_and_missed_files(
     assert "Stopped after 8 failed attempts in a row" in page
     assert "Files missed but still there" in page
     assert "Files missed and not checked" in page
+
+
+def test_the_scan_page_starts_a_scan_with_one_button(browser: Client) -> None:
+    body = browser.get(reverse("admin:catalog_scan_add")).content.decode()
+    assert "Scan an organization for its files" in body
+    assert 'name="_addanother"' not in body
+    assert 'name="_continue"' not in body
