@@ -19,7 +19,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 import tallyfy_api
+from evidence.services import seal_append
 from files.conf import conf
+from files.evidence import DELETIONS
 from files.models import GONE_STATES, UNSETTLED_STATES, DeletionState, DeletionTicket, FileDeletion
 from organizations.clients import tallyfy_client
 from organizations.conf import conf as organizations_conf
@@ -584,27 +586,30 @@ def _record_unsent(
     """The metadata could not be read, so no DELETE was sent; the attempt is still recorded,
     naming the file as the user was shown it (when they were)."""
     gone = isinstance(error, tallyfy_api.NotFound)
-    return FileDeletion.objects.create(
-        organization=organization,
-        org_id=organization.org_id,
-        asset_id=asset_id,
-        file_name=file_name,
-        user=user,
-        username=username,
-        reason=reason,
-        job_id=job_id,
-        state=DeletionState.ALREADY_GONE if gone else DeletionState.FAILED,
-        outcome=(
-            "Not sent: Tallyfy answered 404 for the file's metadata; it was already gone."
-            if gone
-            else "Not sent: the file's metadata could not be read, so nothing was deleted."
-        ),
-        http_status=error.status,
-        error_message=error.message,
-        request_id=error.request_id,
-        attempts=0,
-        finished_at=timezone.now(),
-    )
+    with transaction.atomic():
+        deletion = FileDeletion.objects.create(
+            organization=organization,
+            org_id=organization.org_id,
+            asset_id=asset_id,
+            file_name=file_name,
+            user=user,
+            username=username,
+            reason=reason,
+            job_id=job_id,
+            state=DeletionState.ALREADY_GONE if gone else DeletionState.FAILED,
+            outcome=(
+                "Not sent: Tallyfy answered 404 for the file's metadata; it was already gone."
+                if gone
+                else "Not sent: the file's metadata could not be read, so nothing was deleted."
+            ),
+            http_status=error.status,
+            error_message=error.message,
+            request_id=error.request_id,
+            attempts=0,
+            finished_at=timezone.now(),
+        )
+        _seal(deletion)
+    return deletion
 
 
 def _settle(*, deletion: FileDeletion, attempts: int, result: DeletionOutcome) -> FileDeletion:
@@ -624,7 +629,10 @@ def _settle(*, deletion: FileDeletion, attempts: int, result: DeletionOutcome) -
 def _settle_once(
     *, deletion: FileDeletion, unsettled: tuple[DeletionState, ...], **final: object
 ) -> FileDeletion:
-    settled = FileDeletion.objects.filter(pk=deletion.pk, state__in=unsettled).update(**final)
+    with transaction.atomic():
+        settled = FileDeletion.objects.filter(pk=deletion.pk, state__in=unsettled).update(**final)
+        if settled and final["state"] not in UNSETTLED_STATES:
+            _seal(deletion)
     if settled:
         for name, value in final.items():
             setattr(deletion, name, value)
@@ -632,6 +640,11 @@ def _settle_once(
         deletion.refresh_from_db()
     logger.info("deletion %s %s", deletion.pk, deletion.state)
     return deletion
+
+
+def _seal(deletion: FileDeletion) -> None:
+    """Seal a row that has just settled, in the transaction that settled it."""
+    seal_append(kind=DELETIONS, object_id=deletion.pk)
 
 
 def deletion_reconcile(*, deletion: FileDeletion) -> FileDeletion:

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "files",
     "jobs",
     "catalog",
+    "evidence",
 ]
 
 MIDDLEWARE = [

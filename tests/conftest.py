@@ -11,4 +11,5 @@ pytest_plugins = [
     "tests.fixtures.files",
     "tests.fixtures.jobs",
     "tests.fixtures.catalog",
+    "tests.fixtures.evidence",
 ]

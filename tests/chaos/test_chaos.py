@@ -20,6 +20,7 @@ from organizations.models import Organization
 from tests.chaos.driver import ChaosConfig, ChaosReport, ChaosRun, chaos_seed, take_snapshot
 from tests.chaos.invariants import check_all, failures
 from tests.fixtures.accounts import make_staff
+from tests.fixtures.evidence import log_rewritten
 from tests.fixtures.sandbox import Sandbox
 from tests.processes import on_test_database_env
 
@@ -118,7 +119,8 @@ def test_a_calm_run_passes_and_violations_planted_in_its_rows_are_found(
         headers={"Authorization": f"Bearer {sandbox.token}", "X-Tallyfy-Client": "APIClient"},
         timeout=5,
     )
-    FileDeletion.objects.filter(pk=second.pk).update(state="pending")
+    with log_rewritten():
+        FileDeletion.objects.filter(pk=second.pk).update(state="pending")
     JobFile.objects.filter(deletion_id=third.pk).update(state="not_attempted")
     job_ids = list(JobFile.objects.values_list("job_id", flat=True).distinct())
     found = check_all(take_snapshot(sandbox, job_ids, set()))

@@ -22,6 +22,7 @@ from jobs.models import DeletionJob, FileState, JobFile, JobState, PreviewState
 from jobs.views import csv_safe
 from organizations.models import Organization
 from tests.fixtures.accounts import make_staff, signed_in
+from tests.fixtures.evidence import log_rewritten
 
 IDS = [f"{n:032x}" for n in range(1, 4)]
 
@@ -564,7 +565,8 @@ def test_the_files_table_filters_by_result(starter: User, organization: Organiza
     job = finished_job(organization, starter)
     last = job.files.last()
     assert last is not None
-    FileDeletion.objects.filter(pk=last.deletion_id).update(state=DeletionState.FAILED)
+    with log_rewritten():
+        FileDeletion.objects.filter(pk=last.deletion_id).update(state=DeletionState.FAILED)
     response = signed_in(starter).get(page("detail", job), {"result": "failed"})
     assert [f.asset_id for f in response.context["files"]] == [last.asset_id]
 
@@ -777,9 +779,10 @@ def failed_job(org: Organization, user: User) -> DeletionJob:
     """A finished job whose last file's deletion failed."""
     job = finished_job(org, user)
     last = job.files.order_by("line").last()
-    FileDeletion.objects.filter(pk=last.deletion_id).update(
-        state=DeletionState.FAILED, outcome="Tallyfy refused the deletion."
-    )
+    with log_rewritten():
+        FileDeletion.objects.filter(pk=last.deletion_id).update(
+            state=DeletionState.FAILED, outcome="Tallyfy refused the deletion."
+        )
     return in_state(job, JobState.FINISHED_WITH_FAILURES)
 
 
