@@ -572,6 +572,12 @@ def _snapshot(
     }
 
 
+def tallyfy_words(error: tallyfy_api.TallyfyError | None) -> str:
+    """Tallyfy's own message, when it answered: the log shows it as Tallyfy's. Our words
+    about a call that got no answer (refused, timed out) belong in the outcome instead."""
+    return error.message if error is not None and error.status is not None else ""
+
+
 def _record_unsent(
     *,
     organization: Organization,
@@ -601,9 +607,10 @@ def _record_unsent(
                 "Not sent: Tallyfy answered 404 for the file's metadata; it was already gone."
                 if gone
                 else "Not sent: the file's metadata could not be read, so nothing was deleted."
+                + ("" if error.status is not None else f" {error.message}")
             ),
             http_status=error.status,
-            error_message=error.message,
+            error_message=tallyfy_words(error),
             request_id=error.request_id,
             attempts=0,
             finished_at=timezone.now(),
@@ -618,7 +625,7 @@ def _settle(*, deletion: FileDeletion, attempts: int, result: DeletionOutcome) -
         "state": result.state,
         "outcome": result.outcome,
         "http_status": result.status,
-        "error_message": result.error.message if result.error else "",
+        "error_message": tallyfy_words(result.error),
         "request_id": result.request_id,
         "attempts": attempts,
         "finished_at": None if result.state == DeletionState.UNKNOWN else timezone.now(),

@@ -407,3 +407,18 @@ def test_deletion_time_limit_follows_the_call_deadline(settings: object) -> None
     before = services.deletion_time_limit()
     settings.TALLYFY_CALL_DEADLINE = 300  # type: ignore[attr-defined]
     assert services.deletion_time_limit() > before
+
+
+def test_our_words_about_a_call_with_no_answer_are_not_logged_as_tallyfys(
+    http: responses.RequestsMock, org: Organization, user: User
+) -> None:
+    for _ in range(4):  # the metadata read, retried, never answered
+        http.get(ASSET_URL, body=requests.ConnectionError("refused"))
+    deletion = delete(org, user)
+    assert (deletion.state, deletion.http_status, deletion.error_message) == (
+        DeletionState.FAILED,
+        None,
+        "",
+    )
+    assert deletion.outcome.startswith("Not sent: the file's metadata could not be read")
+    assert "Could not reach Tallyfy" in deletion.outcome
