@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import DateTimeField, ExpressionWrapper, Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 import tallyfy_api
@@ -709,17 +710,20 @@ def deletions_reconcile(*, older_than: timedelta | None = None) -> Iterable[File
     attempt that wrote them can no longer be running (`deletion_time_limit`). A deletion job's
     `pending` rows are left to the job: its worker may wait on the rate limit for longer than
     any bound, and a stopped worker's rows are resumed by the next one."""
-    now = timezone.now()
     older_than = (
         timedelta(seconds=conf.TALLYFY_RECONCILE_AFTER_SECONDS)
         if older_than is None
         else older_than
     )
     pending_age = max(older_than, deletion_time_limit())
+    # The database's clock: a worker's that runs ahead must not take a pending row whose
+    # request may still be running for one abandoned.
+    unknown_before = ExpressionWrapper(Now() - older_than, output_field=DateTimeField())
+    pending_before = ExpressionWrapper(Now() - pending_age, output_field=DateTimeField())
     unsettled = (
         FileDeletion.objects.filter(
-            Q(state=DeletionState.UNKNOWN, started_at__lt=now - older_than)
-            | Q(state=DeletionState.PENDING, job_id__isnull=True, started_at__lt=now - pending_age)
+            Q(state=DeletionState.UNKNOWN, started_at__lt=unknown_before)
+            | Q(state=DeletionState.PENDING, job_id__isnull=True, started_at__lt=pending_before)
         )
         .select_related("organization")
         .order_by("started_at", "id")

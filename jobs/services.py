@@ -254,13 +254,15 @@ def job_progress(*, job: DeletionJob) -> Progress:
         )
     )
     to_delete = preview[PreviewState.FOUND]
-    done = files[FileState.DONE] + files[FileState.REFUSED] + files[FileState.NOT_ATTEMPTED]
+    # Files a worker finished with; those a cancel left never attempted are not "done".
+    done = files[FileState.DONE] + files[FileState.REFUSED]
     per_minute = seconds_left = None
     if job.started_at and done:
         elapsed = ((job.finished_at or timezone.now()) - job.started_at).total_seconds()
         if elapsed > 0:
             per_minute = done * 60 / elapsed
-            seconds_left = max(0, to_delete - done) * 60 / per_minute
+            if job.state == JobState.RUNNING:  # a paused or ended job has no time left
+                seconds_left = max(0, to_delete - done) * 60 / per_minute
     return Progress(
         total=sum(preview.values()),
         preview=preview,

@@ -152,6 +152,7 @@ def _job_page(
         files=files,
         filters=filters,
         time_left=services.job_time_left_text(progress.seconds_left),
+        not_attempted=progress.files[FileState.NOT_ATTEMPTED],
     )
 
 

@@ -195,7 +195,11 @@ TASKS = {
 
 # --- Apps' own settings: each app's conf.py, with their defaults (see app_settings). ---
 # Run by every `run_worker` each JOBS_SWEEP_SECONDS: each wakes the work that lost its worker.
-BACKGROUND_SWEEPS = ["jobs.tasks.jobs_wake_stalled", "catalog.tasks.scans_wake_stalled"]
+BACKGROUND_SWEEPS = [
+    "jobs.tasks.jobs_wake_stalled",
+    "catalog.tasks.scans_wake_stalled",
+    "files.tasks.deletions_reconcile_due",
+]
 
 
 # Every record goes to the root's one handler, through one formatter that escapes control

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -537,6 +538,28 @@ def test_cancelling_marks_files_not_started_as_not_attempted(
     job.refresh_from_db()
     assert job.state == JobState.CANCELLED
     assert set(job.files.values_list("state", flat=True)) == {FileState.NOT_ATTEMPTED}
+
+
+def test_a_cancelled_jobs_progress_counts_the_files_never_attempted_apart(
+    starter: User, organization: Organization
+) -> None:
+    job = in_state(previewed_job(organization, starter), JobState.RUNNING)
+    now = timezone.now()
+    DeletionJob.objects.filter(pk=job.pk).update(started_at=now, confirmed_at=now)
+    signed_in(starter).post(page("cancel", job))
+    job.refresh_from_db()
+    progress = services.job_progress(job=job)
+    assert (progress.done, progress.percent, progress.seconds_left) == (0, 0, None)
+    body = signed_in(starter).get(page("detail", job)).content.decode()
+    assert f"{progress.to_delete} not attempted" in body
+
+
+def test_a_paused_job_has_no_time_left(starter: User, organization: Organization) -> None:
+    job = in_state(previewed_job(organization, starter), JobState.PAUSED)
+    DeletionJob.objects.filter(pk=job.pk).update(started_at=timezone.now() - timedelta(minutes=1))
+    job.files.filter(pk=job.files.first().pk).update(state=FileState.DONE)
+    job.refresh_from_db()
+    assert services.job_progress(job=job).seconds_left is None
 
 
 def test_an_approver_may_cancel_a_job_awaiting_approval(
