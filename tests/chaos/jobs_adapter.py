@@ -25,7 +25,7 @@ CANCELLED = "cancelled"
 FILE_WAITING = "waiting"
 FILE_DONE = "done"  # its log row says what happened
 FILE_NOT_ATTEMPTED = "not_attempted"
-FILE_FINISHED = frozenset({"not_attempted", "refused", "done"})  # what progress counts done
+FILE_FINISHED = frozenset({"refused", "done"})  # what progress counts done (not "not attempted")
 PREVIEW_FOUND = "found"
 # FileDeletion states.
 LOG_PENDING = "pending"
