@@ -247,7 +247,7 @@ def test_5_a_file_tallyfy_deleted_marked_not_attempted_is_reported() -> None:
     snapshot.journal[C]["exists"] = False
     snapshot.jobs[1].update(state="cancelled", finished_at=snapshot.jobs[0]["finished_at"])
     snapshot.job_files[2]["state"] = "not_attempted"
-    snapshot.progress[2].update(files={"not_attempted": 1}, done=1)
+    snapshot.progress[2].update(files={"not_attempted": 1}, done=0)  # not attempted: not done
     found = violated(snapshot)
     assert list(found) == ["5"]
     assert f"job 2, file {C} (file not_attempted; no row): Tallyfy deleted it" in found["5"][0]
