@@ -34,8 +34,9 @@ class GuardedListAdmin(admin.ModelAdmin):
     ) -> HttpResponse:
         kept = request.GET.copy()
         refused = []
+        offered = self._offered(request)
         for name, value in request.GET.items():
-            why = self._refusal(request, name, value)
+            why = self._refusal(offered, name, value)
             if why:
                 refused.append(why)
                 del kept[name]
@@ -46,7 +47,7 @@ class GuardedListAdmin(admin.ModelAdmin):
             )
         return super().changelist_view(request, extra_context)
 
-    def _refusal(self, request: HttpRequest, name: str, value: str) -> str:
+    def _refusal(self, offered: set[str], name: str, value: str) -> str:
         if name == SEARCH_VAR:
             words = len(search_words(value))
             if words > MAX_SEARCH_WORDS:
@@ -57,7 +58,7 @@ class GuardedListAdmin(admin.ModelAdmin):
             return ""
         if name in _LIST_PARAMS:
             return ""
-        if name in self._offered(request):
+        if name in offered:
             return ""
         field, _, part = name.partition("__")
         if field == self.date_hierarchy and part in _DATE_PARTS:

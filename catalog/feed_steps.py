@@ -56,9 +56,9 @@ def step_uploads(scan: Scan, step: LeasedStep) -> None:
 def step_uploaders(scan: Scan, step: LeasedStep) -> None:
     """Ask the feed of the next parents of files the feed read did not reach; at the end,
     give every file still without an uploader the reason."""
-    batch = _not_reached(scan)
+    batch = list(_not_reached(scan).values_list("pk", "task_id", "run_id")[:_FILES_A_STEP])
     parents: dict[tuple[str, str], None] = {}
-    for task_id, run_id in batch.values_list("task_id", "run_id")[:_FILES_A_STEP]:
+    for _pk, task_id, run_id in batch:
         parents[("run", run_id) if run_id else ("task", task_id)] = None
     asked = 0
     for kind, parent_id in parents:
@@ -80,10 +80,9 @@ def step_uploaders(scan: Scan, step: LeasedStep) -> None:
                 uploads.append((upload, entry))
         step.write(lambda uploads=uploads: uploads_apply(scan, uploads))
     scan.uploader_lookups += asked
-    pks = list(batch.values_list("pk", flat=True)[:_FILES_A_STEP])
-    if pks:
-        scan.checked_up_to = pks[-1]
-    if len(pks) < _FILES_A_STEP or asked < len(parents):
+    if batch:
+        scan.checked_up_to = batch[-1][0]
+    if len(batch) < _FILES_A_STEP or asked < len(parents):
         step.write(lambda: unknown_uploaders_explain(scan))
         next_phase(scan)
 

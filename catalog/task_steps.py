@@ -164,15 +164,16 @@ def _places_of_runs(scan: Scan, run_ids: set[str]) -> dict[str, dict[str, str]]:
     rows = ProcessRun.objects.filter(
         organization_id=scan.organization_id, run_id__in=run_ids - {""}
     )
+    return {row.run_id: _place_of(row) for row in rows}
+
+
+def _place_of(run: ProcessRun) -> dict[str, str]:
     return {
-        row.run_id: {
-            "run_id": row.run_id,
-            "run_name": row.name,
-            "run_status": row.status,
-            "template_id": row.template_id,
-            "template_name": row.template_name,
-        }
-        for row in rows
+        "run_id": run.run_id,
+        "run_name": run.name,
+        "run_status": run.status,
+        "template_id": run.template_id,
+        "template_name": run.template_name,
     }
 
 
@@ -191,8 +192,7 @@ def step_run_tasks(scan: Scan, step: LeasedStep) -> None:
     )
     found = Found(scan)
     for run in runs:
-        place = _places_of_runs(scan, {run.run_id})[run.run_id]
-        process_run_tasks_read(found, step, place)
+        process_run_tasks_read(found, step, _place_of(run))
     step.write(lambda: found_write(found))
     if runs:
         scan.checked_up_to = runs[-1].pk
