@@ -174,7 +174,8 @@ def main(selected: list[str]) -> None:
     chosen = selected or list(ALL)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (ROOT / "var").mkdir(exist_ok=True)  # the benchmarks' SQLite databases
-    pg = postgres_url("tallyfy_bench")
+    # BENCH_DATABASE: a name of its own when two checkouts benchmark on one server at once.
+    pg = postgres_url(os.environ.get("BENCH_DATABASE", "tallyfy_bench"))
     panel_db = pg or f"sqlite:///{ROOT / 'var' / 'bench.sqlite3'}"
     rows: list[dict[str, Any]] = []
     on_panel = [name for name in PANEL_BENCHMARKS if name in chosen]
