@@ -230,9 +230,10 @@ def scan(served: dict[str, Any], *, latency_ms: int, rate: int) -> dict[str, Any
     sandbox_control(root, "reset", {})
     sandbox_control(root, "faults", {"latency_ms": latency_ms, "rate_limit_per_minute": rate})
 
-    started = time.monotonic()
+    started, started_wall = time.monotonic(), time.time()
     scan = scans.scan_advance(scan_id=scans.scan_start(organization=organization).pk)
     seconds = time.monotonic() - started
+    ended_wall = time.time()
     indexed = IndexedFile.objects.filter(organization=organization, is_link=False)
     with_uploader = indexed.exclude(uploader_email="").count()
 
@@ -274,6 +275,9 @@ def scan(served: dict[str, Any], *, latency_ms: int, rate: int) -> dict[str, Any
         "median gap ms": round(1000 * statistics.median(gaps), 1),
         "gaps over 1.1 intervals": sum(1 for gap in gaps if gap > 1.1 * interval),
         "seconds behind the pace": round(sum(max(0.0, gap - interval) for gap in gaps), 1),
+        # The scan's own time outside its requests: starting, and finishing after the last.
+        "seconds before the first request": round(sent[0] - started_wall, 2),
+        "seconds after the last request": round(ended_wall - sent[-1], 2),
         # Where the scan fell behind: after which kind of request the next one came late.
         "seconds behind the pace after": {kind: round(lost, 1) for kind, lost in behind.items()},
     }

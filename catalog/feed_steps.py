@@ -19,8 +19,8 @@ from django.db.models import Q, QuerySet
 import tallyfy_api
 from catalog.conf import conf
 from catalog.leases import LeasedStep
-from catalog.models import IndexedFile, Scan
-from catalog.scan_position import PER_PAGE, next_phase, note, page_accept
+from catalog.models import IndexedFile, Scan, ScanPhase
+from catalog.scan_position import PER_PAGE, following_call, next_phase, note, page_accept, page_call
 from catalog.uploaders import unknown_uploaders_explain, uploads_apply, without_uploader
 from tallyfy_api import finding
 
@@ -28,9 +28,8 @@ _FILES_A_STEP = 200
 
 
 def step_uploads(scan: Scan, step: LeasedStep) -> None:
-    since = scan.uploads_since.isoformat() if scan.uploads_since else ""
     try:
-        page = step.api.list_uploads(page=scan.page, per_page=PER_PAGE, created_after=since)
+        page = step.read(page_call(scan, ScanPhase.UPLOADS, scan.page))
     except tallyfy_api.PermissionDenied as exc:
         scan.feed_error = f"Tallyfy refused it (HTTP 403: only administrators may read it): {exc}"
         note(scan, f"Uploaders unknown: the activity feed could not be read. {scan.feed_error}")
@@ -46,8 +45,7 @@ def step_uploads(scan: Scan, step: LeasedStep) -> None:
             break
         if upload.actor_email:
             uploads.append((upload, entry))
-    if not (last or reached_older):
-        step.ask_ahead("list_uploads", page=scan.page, per_page=PER_PAGE, created_after=since)
+    step.ask_ahead(following_call(scan, last=last or reached_older))
     step.write(lambda: uploads_apply(scan, uploads))
     if last or reached_older:
         next_phase(scan)

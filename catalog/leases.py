@@ -17,7 +17,7 @@ from django.db.models.functions import Coalesce, Now
 
 import tallyfy_api
 from catalog.models import UNFINISHED_SCAN_STATES, Scan, ScanState
-from catalog.page_ahead import PageAhead
+from catalog.page_ahead import PageAhead, PageCall
 
 LEASE = timedelta(minutes=5)
 
@@ -96,11 +96,17 @@ class LeasedStep:
     def calls(self) -> int:
         return self.api.calls
 
-    def ask_ahead(self, name: str, **kwargs: Any) -> None:
+    def read(self, call: PageCall) -> Any:
+        """A page of a list, by the call `catalog.scan_position.page_call` names."""
+        name, kwargs = call
+        return getattr(self.api, name)(**kwargs)
+
+    def ask_ahead(self, call: PageCall | None) -> None:
         """Ask for the page the next step will read while this one is written (catalog.
         page_ahead): under the renewed lease, taking its rate slot now."""
-        if self._ahead is None:
+        if self._ahead is None or call is None:
             return
+        name, kwargs = call
         lease_renew(self.scan)
         self._ahead.ask(name, **kwargs)
         self.api.calls += 1

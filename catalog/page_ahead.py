@@ -19,6 +19,8 @@ from typing import Any
 import tallyfy_api
 
 type Key = tuple[str, tuple[tuple[str, Any], ...]]
+# A listing call: the client's method and its keyword arguments.
+type PageCall = tuple[str, dict[str, Any]]
 
 
 class PageAbandoned(Exception):

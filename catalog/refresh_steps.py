@@ -15,8 +15,8 @@ from django.db.models.functions import Now
 import tallyfy_api
 from catalog.index_writes import Found, found_write
 from catalog.leases import LeasedStep
-from catalog.models import AttachedTo, IndexedFile, Scan, ScanTarget, TargetKind
-from catalog.scan_position import PER_PAGE, next_phase, page_accept
+from catalog.models import AttachedTo, IndexedFile, Scan, ScanPhase, ScanTarget, TargetKind
+from catalog.scan_position import following_call, next_phase, page_accept, page_call
 from catalog.task_steps import process_run_place, process_run_tasks_read, process_runs_remember
 from tallyfy_api import finding
 
@@ -40,9 +40,7 @@ def _targets_add(scan: Scan, kind: TargetKind, ids: set[str]) -> None:
 def step_changes(scan: Scan, step: LeasedStep) -> None:
     """A page of the feed since the last scan: the runs and files its entries name."""
     since = scan.uploads_since
-    page = step.api.list_activity(
-        page=scan.page, per_page=PER_PAGE, created_after=since.isoformat() if since else ""
-    )
+    page = step.read(page_call(scan, ScanPhase.CHANGES, scan.page))
     last = page_accept(scan, page)
     runs, files, reached_older = set(), set(), False
     for entry in page.items:
@@ -55,6 +53,8 @@ def step_changes(scan: Scan, step: LeasedStep) -> None:
         elif named.asset_id:
             files.add(named.asset_id)
 
+    step.ask_ahead(following_call(scan, last=last or reached_older))
+
     def record() -> None:
         _targets_add(scan, TargetKind.RUN, runs)
         _targets_add(scan, TargetKind.FILE, files)
@@ -66,7 +66,7 @@ def step_changes(scan: Scan, step: LeasedStep) -> None:
 
 def step_new_runs(scan: Scan, step: LeasedStep) -> None:
     """A page of the runs, newest first, until they are older than the last scan."""
-    page = step.api.list_runs(page=scan.page, per_page=PER_PAGE, newest_first=True)
+    page = step.read(page_call(scan, ScanPhase.NEW_RUNS, scan.page))
     last = page_accept(scan, page)
     started_since, reached_older = set(), False
     for run in page.items:
@@ -76,6 +76,7 @@ def step_new_runs(scan: Scan, step: LeasedStep) -> None:
             break
         if run_id := str(run.get("id") or ""):
             started_since.add(run_id)
+    step.ask_ahead(following_call(scan, last=last or reached_older))
     step.write(lambda: _targets_add(scan, TargetKind.RUN, started_since))
     if last or reached_older:
         next_phase(scan)

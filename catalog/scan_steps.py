@@ -36,7 +36,7 @@ from catalog.refresh_steps import (
     step_changes,
     step_new_runs,
 )
-from catalog.scan_position import PER_PAGE, next_phase, page_accept
+from catalog.scan_position import following_call, next_phase, page_accept, page_call
 from catalog.task_steps import (
     process_run_place,
     process_run_tasks_read,
@@ -92,23 +92,21 @@ def _read_process_runs(
 
 
 def _step_process_runs(scan: Scan, step: LeasedStep) -> None:
-    page = step.api.list_runs(page=scan.page, per_page=PER_PAGE, include=("assets",))
+    page = step.read(page_call(scan, ScanPhase.RUNS, scan.page))
     last = page_accept(scan, page)
-    if not last:
-        step.ask_ahead("list_runs", page=scan.page, per_page=PER_PAGE, include=("assets",))
+    step.ask_ahead(following_call(scan, last=last))
     _read_process_runs(scan, step, page, by_status=False)
     if last:
         next_phase(scan)
 
 
 def _step_archived_process_runs(scan: Scan, step: LeasedStep) -> None:
-    page, by_status = step.api.list_archived_runs(
-        page=scan.page, per_page=PER_PAGE, include=("assets",), by_status=scan.archived_by_status
-    )
+    page, by_status = step.read(page_call(scan, ScanPhase.ARCHIVED_RUNS, scan.page))
     if by_status and not scan.archived_by_status:
         step.api.calls += 1  # the page was asked twice
     scan.archived_by_status = by_status
     last = page_accept(scan, page)
+    step.ask_ahead(following_call(scan, last=last))
     _read_process_runs(scan, step, page, by_status=by_status)
     if last:
         next_phase(scan)
@@ -135,10 +133,9 @@ def _step_process_run(scan: Scan, step: LeasedStep) -> None:
 
 def _step_templates(scan: Scan, step: LeasedStep) -> None:
     archived_only = scan.phase == ScanPhase.ARCHIVED_TEMPLATES
-    page = step.api.list_templates(
-        page=scan.page, per_page=PER_PAGE, archived="only" if archived_only else ""
-    )
+    page = step.read(page_call(scan, ScanPhase(scan.phase), scan.page))
     last = page_accept(scan, page)
+    step.ask_ahead(following_call(scan, last=last))
     found = Found(scan)
     for template in page.items:
         if archived_only and not template.get("archived_at"):

@@ -16,21 +16,19 @@ from catalog.conf import conf
 from catalog.index_writes import Found, found_write
 from catalog.leases import LeasedStep
 from catalog.models import AttachedTo, ProcessRun, Scan, ScanPhase
-from catalog.scan_position import PER_PAGE, next_phase, note, page_accept, phase_start
+from catalog.scan_position import (
+    PER_PAGE,
+    TASK_FILTERS,
+    following_call,
+    next_phase,
+    note,
+    page_accept,
+    page_call,
+    phase_start,
+)
 from tallyfy_api import finding
 from tallyfy_api.names import bounded
 
-# Phase: (archived, status) asked for.
-_FILTERS = {
-    ScanPhase.TASKS: ("", ""),
-    ScanPhase.COMPLETED_TASKS: ("", "completed"),
-    ScanPhase.ARCHIVED_TASKS: ("only", ""),
-    ScanPhase.ARCHIVED_COMPLETED_TASKS: ("only", "completed"),
-    ScanPhase.ONEOFF_TASKS: ("", ""),
-    ScanPhase.COMPLETED_ONEOFF_TASKS: ("", "completed"),
-    ScanPhase.ARCHIVED_ONEOFF_TASKS: ("only", ""),
-    ScanPhase.ARCHIVED_COMPLETED_ONEOFF_TASKS: ("only", "completed"),
-}
 # Answers after which the organization-wide listing is not trusted: each run's is read instead.
 _LISTING_FAILED = (
     tallyfy_api.EndpointNotFound,
@@ -106,11 +104,10 @@ def process_run_tasks_read(
 
 def step_tasks(scan: Scan, step: LeasedStep) -> None:
     """A page of the organization-wide task listing, one of its four passes."""
-    archived, status = _FILTERS[ScanPhase(scan.phase)]
+    phase = ScanPhase(scan.phase)
+    archived, status = TASK_FILTERS[phase]
     try:
-        page = step.api.list_tasks(
-            page=scan.page, per_page=PER_PAGE, archived=archived, status=status
-        )
+        page = step.read(page_call(scan, phase, scan.page))
         last = page_accept(scan, page)
     except _LISTING_FAILED as exc:
         _read_run_by_run(scan, f"the organization-wide task listing failed ({exc})")
@@ -120,10 +117,6 @@ def step_tasks(scan: Scan, step: LeasedStep) -> None:
         return
     if status and any(str(task.get("status") or "completed") != "completed" for task in page.items):
         note(scan, "Tallyfy ignored status=completed on GET /tasks: tasks read again, kept once.")
-    if not last:
-        step.ask_ahead(
-            "list_tasks", page=scan.page, per_page=PER_PAGE, archived=archived, status=status
-        )
     runs = _places_of_runs(scan, {str(task.get("run_id") or "") for task in page.items})
     found = Found(scan)
     for task in page.items:
@@ -139,14 +132,18 @@ def step_tasks(scan: Scan, step: LeasedStep) -> None:
         place = runs.get(run_id) or {"run_id": run_id}
         for item in finding.files_of_task(task):
             found.add(item, attached_to=AttachedTo.TASK, **place, **_task_place(task))
+    none_of_the_runs = (
+        last
+        and phase == ScanPhase.ARCHIVED_COMPLETED_TASKS
+        and scan.runs_read
+        and not scan.run_tasks_read
+    )
+    if not none_of_the_runs:
+        step.ask_ahead(following_call(scan, last=last))
     step.write(lambda: found_write(found))
     if not last:
         return
-    if (
-        scan.phase == ScanPhase.ARCHIVED_COMPLETED_TASKS
-        and scan.runs_read
-        and not scan.run_tasks_read
-    ):
+    if none_of_the_runs:
         _read_run_by_run(
             scan,
             f"the organization-wide task listing gave no task of any of the {scan.runs_read} "
@@ -202,11 +199,11 @@ def step_run_tasks(scan: Scan, step: LeasedStep) -> None:
 
 def step_oneoff_tasks(scan: Scan, step: LeasedStep) -> None:
     """A page of one-off tasks (`is_oneoff=true`), when tasks are read run by run."""
-    archived, status = _FILTERS[ScanPhase(scan.phase)]
-    page = step.api.list_tasks(
-        page=scan.page, per_page=PER_PAGE, oneoff=True, archived=archived, status=status
-    )
+    phase = ScanPhase(scan.phase)
+    archived, _status = TASK_FILTERS[phase]
+    page = step.read(page_call(scan, phase, scan.page))
     last = page_accept(scan, page)
+    step.ask_ahead(following_call(scan, last=last))
     found = Found(scan)
     for task in page.items:
         if task.get("is_oneoff_task") is False:

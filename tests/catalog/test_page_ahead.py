@@ -42,6 +42,9 @@ def test_a_scan_asks_each_page_once_and_reads_the_next_while_writing(
     runs_pages = sorted(q for (path, q) in asked if path.endswith("/runs") and "archived" not in q)
     assert len(runs_pages) == 3  # 250 runs, some archived: pages 1 to 3
     assert {("list_runs", 2), ("list_runs", 3)} <= set(asked_ahead)
+    # At the end of each list, the first page of the next phase's list.
+    firsts = {name for name, page in asked_ahead if page == 1}
+    assert firsts == {"list_archived_runs", "list_tasks", "list_templates", "list_uploads"}
 
 
 class _Client:

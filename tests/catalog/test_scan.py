@@ -98,6 +98,7 @@ def test_archived_templates_are_read_with_archived_only(
         "assets": {"data": [file_of(KICKOFF_FILE, "handbook_2023.pdf")]},
     }
     http.get(f"{ROOT}/checklists", match=[ARCHIVED_ONLY], json=listing([template]))
+    http.get(f"{ROOT}/activity-feeds", json=listing([]))  # the next list, asked ahead
     scan = at_phase(organization, ScanPhase.ARCHIVED_TEMPLATES)
     scans.scan_advance(scan_id=scan.pk, max_steps=1)
     assert IndexedFile.objects.get(key=KICKOFF_FILE).template_name == "Old onboarding"
@@ -108,6 +109,7 @@ def test_a_template_without_archived_at_is_not_read_again_as_archived(
 ) -> None:
     active = {"id": TEMPLATE_ID, "title": "Onboarding", "assets": [file_of(KICKOFF_FILE, "x.pdf")]}
     http.get(f"{ROOT}/checklists", match=[ARCHIVED_ONLY], json=listing([active]))
+    http.get(f"{ROOT}/activity-feeds", json=listing([]))  # the next list, asked ahead
     scan = at_phase(organization, ScanPhase.ARCHIVED_TEMPLATES)
     done = scans.scan_advance(scan_id=scan.pk, max_steps=1)
     assert (done.phase, IndexedFile.objects.count()) == (ScanPhase.UPLOADS, 0)
