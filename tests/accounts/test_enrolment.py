@@ -145,3 +145,11 @@ def test_the_command_resets_a_locked_out_users_factors(deleter: User) -> None:
     assert not TOTPDevice.objects.filter(user=deleter).exists()
     entry = LogEntry.objects.get(object_id=str(deleter.pk))
     assert entry.user == root
+
+
+def test_the_pages_are_linked_from_every_page_and_the_users_page(deleter: User) -> None:
+    root = User.objects.create_superuser("root", "", "pw-for-tests-only")
+    client, _ = signed_in_with_app(root)
+    body = client.get(reverse("admin:auth_user_change", args=[deleter.pk])).content.decode()
+    assert f'href="{SECURITY}"' in body
+    assert f'href="{reverse("admin:accounts_reset_user", args=[deleter.pk])}"' in body
