@@ -3,17 +3,24 @@ authenticator, an authenticator app, sudo mode; no CSP violation, no axe violati
 
 from __future__ import annotations
 
+import re
+import time
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.contrib.sessions.backends.db import SessionStore
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 from playwright.sync_api import Page, expect
 
+from accounts.second_factor import VERIFIED_AT_KEY
+from files.models import FileDeletion
+from organizations.models import Organization
 from tests.accounts.conftest import totp_code
 from tests.e2e.conftest import PASSWORD
 from tests.e2e.test_pages import AXE, axe_violations
+from tests.fixtures.sandbox import Sandbox
 
 pytestmark = pytest.mark.skipif(not AXE.exists(), reason="axe-core is not installed: run npm ci")
 
@@ -61,6 +68,50 @@ def assert_accessible(page: Page) -> None:
 def sign_out(page: Page) -> None:
     page.click("#logout-form button")
     page.wait_for_load_state("load")
+
+
+def enrol_a_passkey(page: Page, panel: str, user: User) -> None:
+    password_step(page, panel, user)
+    page.goto(f"{panel}/admin/two-factor/passkey/")
+    page.click("#passkey-register-button")
+    page.wait_for_url(f"{panel}/admin/two-factor/")
+
+
+def age_second_factor(page: Page, seconds: float) -> None:
+    key = next(c["value"] for c in page.context.cookies() if c["name"] == "sessionid")
+    session = SessionStore(session_key=key)
+    session[VERIFIED_AT_KEY] = time.time() - seconds
+    session.save()
+
+
+def test_a_deletion_with_a_stale_second_factor_asks_for_the_passkey_and_keeps_the_form(
+    two_factor: str,
+    page: Page,
+    authenticator: str,
+    sandbox: Sandbox,
+    sandbox_org: Organization,
+    deleter: User,
+    browser_problems: list[str],
+) -> None:
+    asset = sandbox.add_file(filename="leaked.pdf", content_type="application/pdf")
+    enrol_a_passkey(page, two_factor, deleter)
+    page.goto(f"{two_factor}/admin/tallyfy-files/{sandbox_org.pk}/{asset.asset_id}/delete/")
+    page.fill("#id_reason", "GDPR-123")
+    page.fill("#id_confirmation", "leaked.pdf")
+    age_second_factor(page, 16 * 60)
+    page.click("#delete-submit")
+    page.wait_for_url(re.compile(r".*/admin/two-factor/confirm/\?form="))
+    assert sandbox.exists(asset.asset_id)
+    expect(page.locator("#passkey-verification-button")).to_be_visible()
+    assert_accessible(page)
+    page.click("#passkey-verification-button")
+    expect(page.locator("#sudo-continue")).to_be_visible()
+    assert_accessible(page)
+    assert sandbox.exists(asset.asset_id)
+    page.click("#sudo-continue")
+    expect(page.locator(".messagelist")).to_contain_text("was deleted from Tallyfy")
+    assert not sandbox.exists(asset.asset_id)
+    assert FileDeletion.objects.get(asset_id=asset.asset_id).reason == "GDPR-123"
 
 
 def test_a_deleter_enrols_a_passkey_and_signs_in_with_it(
