@@ -26,7 +26,12 @@ from django.utils.http import urlencode
 from django_otp.models import Device
 
 from accounts.lockout import lockout_response
-from accounts.selectors import second_factor_expected, two_factor_required, user_devices
+from accounts.selectors import (
+    has_second_factor,
+    second_factor_expected,
+    two_factor_required,
+    user_devices,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +87,7 @@ def second_step_redirect(request: HttpRequest) -> HttpResponse | None:
     if not second_factor_expected(user=user):
         return None
     name = _url_name(request.path_info)
-    if user_devices(user=user).any:
+    if has_second_factor(user=user):
         if name in SECOND_STEP_PAGES:
             return None
         target = reverse("admin:accounts_verify")

@@ -4,9 +4,12 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.conf import conf
-from accounts.selectors import two_factor_required
+from accounts.selectors import has_second_factor, two_factor_required
+from tests.accounts.conftest import add_app, add_recovery_codes
 
 
 @pytest.fixture
@@ -54,3 +57,15 @@ def test_deleters_approvers_and_superusers_must_viewers_need_not(
 def test_nobody_must_while_the_policy_is_off(settings: Any, deleter: User) -> None:
     settings.TALLYFY_TWO_FACTOR_REQUIRED = False
     assert not two_factor_required(user=deleter)
+
+
+def test_whether_a_user_has_a_second_factor_is_one_query(deleter: User, viewer: User) -> None:
+    with CaptureQueriesContext(connection) as queries:
+        assert not has_second_factor(user=viewer)
+    assert len(queries) == 1
+    add_recovery_codes(viewer)  # none left: nothing to give
+    assert not has_second_factor(user=viewer)
+    add_recovery_codes(deleter, "abcdefgh")
+    assert has_second_factor(user=deleter)
+    add_app(viewer)
+    assert has_second_factor(user=viewer)
