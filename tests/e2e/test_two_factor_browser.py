@@ -157,6 +157,14 @@ def test_a_deleter_enrols_an_app_and_signs_in_with_a_code(
     page.click("input[value='Generate new recovery codes']")
     expect(page.locator("#recovery-codes li")).to_have_count(10)
     assert_accessible(page)
+    page.click("text=Done")
+    expect(page.locator("#second-factors")).to_contain_text("10 left")
+    assert_accessible(page)
+    page.locator("#second-factors a", has_text="Remove").first.click()
+    expect(page.locator("#content")).to_contain_text("It will no longer sign you in")
+    assert_accessible(page)
+    page.click("input[value='Yes, remove it']")
+    expect(page.locator(".messagelist")).to_contain_text("This is your last authenticator app")
 
     sign_out(page)
     password_step(page, two_factor, deleter)
@@ -170,3 +178,22 @@ def test_a_deleter_enrols_an_app_and_signs_in_with_a_code(
     page.fill("#id_code", totp_code(device, steps_ahead=1))
     page.click("input[type=submit]")
     page.wait_for_url(f"{two_factor}/admin/")
+
+
+def test_a_superuser_resets_a_users_second_factors(
+    two_factor: str, page: Page, deleter: User, browser_problems: list[str]
+) -> None:
+    root = User.objects.create_superuser("root", "", PASSWORD)
+    device = TOTPDevice.objects.create(user=root, name="Phone", confirmed=True)
+    TOTPDevice.objects.create(user=deleter, name="Lost phone", confirmed=True)
+    password_step(page, two_factor, root)
+    page.fill("#id_code", totp_code(device))
+    page.click("input[type=submit]")
+    page.goto(f"{two_factor}/admin/auth/user/{deleter.pk}/change/")
+    page.click("text=Reset two-factor sign-in")
+    expect(page.locator("#content")).to_contain_text("1 authenticator app")
+    assert_accessible(page)
+    page.fill("#id_reason", "lost phone, ticket 42")
+    page.click("input[value='Reset two-factor sign-in']")
+    expect(page.locator(".messagelist")).to_contain_text("is reset (1 removed)")
+    assert not TOTPDevice.objects.filter(user=deleter).exists()
