@@ -28,7 +28,6 @@ from django_otp.models import Device
 from accounts.lockout import lockout_response
 from accounts.selectors import (
     has_second_factor,
-    second_factor_expected,
     two_factor_required,
     user_devices,
 )
@@ -84,10 +83,11 @@ def second_step_redirect(request: HttpRequest) -> HttpResponse | None:
     user = request.user
     if not user.is_authenticated or user.is_verified():
         return None
-    if not second_factor_expected(user=user):
+    has_one = has_second_factor(user=user)
+    if not has_one and not two_factor_required(user=user):
         return None
     name = _url_name(request.path_info)
-    if has_second_factor(user=user):
+    if has_one:
         if name in SECOND_STEP_PAGES:
             return None
         target = reverse("admin:accounts_verify")

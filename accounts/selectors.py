@@ -68,10 +68,3 @@ def has_second_factor(*, user: AbstractBaseUser) -> bool:
         )
         .exists()
     )
-
-
-def second_factor_expected(*, user: User) -> bool:
-    """Whether signing in takes a second step: the policy asks for one, or the user has one."""
-    if not user.is_authenticated:
-        return False
-    return two_factor_required(user=user) or has_second_factor(user=user)

@@ -153,3 +153,10 @@ def test_the_pages_are_linked_from_every_page_and_the_users_page(deleter: User) 
     body = client.get(reverse("admin:auth_user_change", args=[deleter.pk])).content.decode()
     assert f'href="{SECURITY}"' in body
     assert f'href="{reverse("admin:accounts_reset_user", args=[deleter.pk])}"' in body
+
+
+def test_second_factors_have_no_model_admin_of_their_own() -> None:
+    from django.contrib import admin
+
+    registered = {model._meta.app_label for model in admin.site._registry}
+    assert not registered & {"otp_totp", "otp_static", "django_otp_webauthn"}
