@@ -157,6 +157,7 @@ def second_factor_verify(*, request: HttpRequest, code: str) -> Outcome:
 
 
 def _locked_out(request: HttpRequest) -> Outcome:
+    logger.warning("second factor locked out: user=%r", request.user.get_username())
     logout(request)
     return Outcome(error="locked out", response=lockout_response(request))
 

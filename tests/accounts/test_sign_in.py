@@ -126,6 +126,7 @@ def test_wrong_codes_lock_the_user_out_and_are_logged(
     assert locked.status_code == 429
     assert "Too many failed sign-ins" in locked.content.decode()
     assert any("locked out" in r.getMessage() for r in caplog.records)
+    assert any(r.getMessage() == "second factor locked out: user='deleter'" for r in caplog.records)
     assert client.get(reverse("admin:index"))["Location"].startswith(reverse("admin:login"))
     # A right password does not clear it: the second step stays locked.
     password_step(client, deleter)
