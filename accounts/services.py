@@ -10,7 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
-from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice, default_key
 from django_otp_webauthn.models import WebAuthnCredential
 
 from accounts.selectors import two_factor_required, user_devices
@@ -24,10 +24,14 @@ class DeviceRefused(Exception):
     """The change would break the policy; nothing was changed."""
 
 
-def totp_device_start(*, user: AbstractBaseUser) -> TOTPDevice:
-    """A new, unconfirmed authenticator app for `user`; earlier unconfirmed ones are dropped."""
-    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
-    return TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+def totp_key_new() -> str:
+    """A new authenticator app's secret (hex), kept by the caller until it is confirmed."""
+    return default_key()
+
+
+def totp_device_unsaved(*, user: AbstractBaseUser, key: str) -> TOTPDevice:
+    """The app `key` describes, for its QR code and typed secret; nothing is written."""
+    return TOTPDevice(user=user, key=key, name="Authenticator app", confirmed=False)
 
 
 def totp_secret(device: TOTPDevice) -> str:
@@ -36,18 +40,26 @@ def totp_secret(device: TOTPDevice) -> str:
     return " ".join(text[i : i + 4] for i in range(0, len(text), 4))
 
 
-def totp_device_confirm(*, device: TOTPDevice, code: str) -> bool:
-    """Confirm the app once it shows a right code (which is then used up)."""
+def totp_device_confirm(*, user: AbstractBaseUser, key: str, code: str) -> TOTPDevice | None:
+    """Add the app of `key` once it shows a right code (which is then used up). Wrong codes
+    are throttled as at sign-in: they are counted on an unconfirmed device of that key."""
     with transaction.atomic():
-        device = TOTPDevice.objects.select_for_update().get(pk=device.pk)
+        TOTPDevice.objects.filter(user=user, confirmed=False).exclude(key=key).delete()
+        device = TOTPDevice.objects.select_for_update().filter(
+            user=user, key=key
+        ).first() or totp_device_unsaved(user=user, key=key)
+        if device.confirmed:
+            return None
+        if device.pk is None:
+            device.save()
         if not device.verify_is_allowed()[0]:
             raise DeviceRefused("Too many wrong codes: wait a few seconds, then try again.")
-        if device.confirmed or not device.verify_token(code):
-            return False
+        if not device.verify_token(code):
+            return None
         device.confirmed = True
         device.save(update_fields=["confirmed"])
-    logger.info("second factor added: user=%r kind=app", device.user.get_username())
-    return True
+    logger.info("second factor added: user=%r kind=app", user.get_username())
+    return device
 
 
 def recovery_codes_generate(*, user: AbstractBaseUser) -> list[str]:

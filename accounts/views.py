@@ -18,7 +18,6 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services
 from accounts.forms import CodeForm, ConfirmAppForm, ResetForm
@@ -94,37 +93,36 @@ def _qr_data_uri(text: str) -> str:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def add_app_view(request: HttpRequest) -> HttpResponse:
-    """An authenticator app: scan the QR code or type the secret, then confirm with a code."""
+    """An authenticator app: scan the QR code or type the secret, then confirm with a code.
+    The secret waits in the session until then; nothing is written before the POST."""
     user = request.user
-    device = TOTPDevice.objects.filter(
-        user=user, confirmed=False, pk=request.session.get(PENDING_APP_KEY) or 0
-    ).first()
-    if device is None or request.method == "GET":
-        device = services.totp_device_start(user=user)
-        request.session[PENDING_APP_KEY] = device.pk
+    key = request.session.get(PENDING_APP_KEY)
+    if not isinstance(key, str):
+        key = request.session[PENDING_APP_KEY] = services.totp_key_new()
     form = ConfirmAppForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            confirmed = services.totp_device_confirm(device=device, code=form.cleaned_data["code"])
+            device = services.totp_device_confirm(
+                user=user, key=key, code=form.cleaned_data["code"]
+            )
         except services.DeviceRefused as exc:
             form.add_error("code", str(exc))
-            confirmed = False
-        if confirmed:
-            request.session.pop(PENDING_APP_KEY, None)
-            device.refresh_from_db()
-            if not user.is_verified():
-                second_factor_login(request=request, device=device)
-            messages.success(request, "The authenticator app is added.")
-            return redirect(_safe_next(request, reverse("admin:accounts_security")))
-        if not form.errors:
+        else:
+            if device is not None:
+                request.session.pop(PENDING_APP_KEY, None)
+                if not user.is_verified():
+                    second_factor_login(request=request, device=device)
+                messages.success(request, "The authenticator app is added.")
+                return redirect(_safe_next(request, reverse("admin:accounts_security")))
             form.add_error("code", "That code is not right. Check the app's clock, then try again.")
+    shown = services.totp_device_unsaved(user=user, key=key)
     return render_page(
         request,
         "accounts/add_app.html",
         "Add an authenticator app",
         form=form,
-        qr_code=_qr_data_uri(device.config_url),
-        secret=services.totp_secret(device),
+        qr_code=_qr_data_uri(shown.config_url),
+        secret=services.totp_secret(shown),
         next_url=_safe_next(request, ""),
     )
 

@@ -25,26 +25,32 @@ ADD_APP = reverse("admin:accounts_add_app")
 SECURITY = reverse("admin:accounts_security")
 
 
+def shown_secret(body: str) -> str:
+    shown = re.search(r'id="totp-secret">([^<]+)<', body)
+    assert shown is not None
+    return shown.group(1).replace(" ", "")
+
+
 def test_enrolling_an_app_shows_its_qr_code_and_secret_then_signs_in(deleter: User) -> None:
     client = Client()
     password_step(client, deleter)
     page = client.get(ADD_APP)
     body = page.content.decode()
-    device = TOTPDevice.objects.get(user=deleter, confirmed=False)
+    assert not TOTPDevice.objects.filter(user=deleter).exists()  # nothing written on GET
+    assert shown_secret(client.get(ADD_APP).content.decode()) == shown_secret(body)
+    device = TOTPDevice(key=client.session["_pending_totp_device"])
     qr = re.search(r'src="data:image/svg\+xml;base64,([^"]+)"', body)
     assert qr is not None
     assert base64.b64decode(qr.group(1)).startswith(b"<?xml")
     secret = base64.b32encode(device.bin_key).decode()
-    shown = re.search(r'id="totp-secret">([^<]+)<', body)
-    assert shown is not None
-    assert shown.group(1).replace(" ", "") == secret
+    assert shown_secret(body) == secret
     assert "That code is not right" in client.post(ADD_APP, {"code": "000000"}).content.decode()
-    assert not TOTPDevice.objects.get(pk=device.pk).confirmed
+    assert not TOTPDevice.objects.get(user=deleter).confirmed
     assert "Too many wrong codes" in client.post(ADD_APP, {"code": "111111"}).content.decode()
-    unthrottle(device)
+    unthrottle(TOTPDevice.objects.get(user=deleter))
     response = client.post(ADD_APP, {"code": totp_code(device)})
     assert response["Location"] == SECURITY
-    assert TOTPDevice.objects.get(pk=device.pk).confirmed
+    assert TOTPDevice.objects.get(user=deleter).confirmed
     assert client.get(reverse("admin:index")).status_code == 200  # verified by enrolling
 
 
