@@ -5,7 +5,9 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from accounts.conf import conf
 from accounts.selectors import has_second_factor, two_factor_required
@@ -69,3 +71,24 @@ def test_whether_a_user_has_a_second_factor_is_one_query(deleter: User, viewer: 
     assert has_second_factor(user=deleter)
     add_app(viewer)
     assert has_second_factor(user=viewer)
+
+
+def test_in_development_the_demo_superuser_signs_in_with_the_password(
+    policy_unset: Any, db: None
+) -> None:
+    policy_unset.DEBUG = True
+    User.objects.create_superuser("admin", "", "pw-for-tests-only")
+    client = Client()
+    response = client.post(
+        reverse("admin:login"), {"username": "admin", "password": "pw-for-tests-only"}
+    )
+    assert response["Location"] == reverse("admin:index")
+    assert client.get(reverse("admin:index")).status_code == 200
+
+
+def test_in_production_the_superuser_is_sent_to_enrol(policy_unset: Any, db: None) -> None:
+    policy_unset.DEBUG = False
+    User.objects.create_superuser("admin", "", "pw-for-tests-only")
+    client = Client()
+    client.post(reverse("admin:login"), {"username": "admin", "password": "pw-for-tests-only"})
+    assert client.get(reverse("admin:index"))["Location"] == reverse("admin:accounts_security")
