@@ -65,6 +65,7 @@ def verify_view(request: HttpRequest) -> HttpResponse:
         devices=devices,
         next_url=next_url,
         passkey_config=passkey_script_config(request),
+        is_nav_sidebar_enabled=False,  # no other page answers before this step
     )
 
 
@@ -73,13 +74,16 @@ def verify_view(request: HttpRequest) -> HttpResponse:
 def security_view(request: HttpRequest) -> HttpResponse:
     """The user's own second factors: add, list, remove."""
     devices = user_devices(user=request.user)
+    required = two_factor_required(user=request.user)
     return render_page(
         request,
         "accounts/security.html",
         "Two-factor sign-in",
         devices=devices,
-        required=two_factor_required(user=request.user),
+        required=required,
         next_url=_safe_next(request, ""),
+        # A user who must enrol opens no other page until then.
+        is_nav_sidebar_enabled=not required or bool(devices.primary),
     )
 
 

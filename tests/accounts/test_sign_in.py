@@ -195,3 +195,14 @@ def test_a_session_verified_by_a_removed_device_is_asked_again(deleter: User) ->
     add_app(deleter)
     device.delete()
     assert client.get(reverse("admin:index"))["Location"] == VERIFY
+
+
+def test_pages_before_the_second_factor_link_to_no_other_page(deleter: User) -> None:
+    client = Client()
+    password_step(client, deleter)
+    enrol = client.get(ENROL).content.decode()
+    assert reverse("admin:files_lookup") not in enrol
+    add_app(deleter)
+    other = Client()
+    password_step(other, deleter)
+    assert reverse("admin:files_lookup") not in other.get(VERIFY).content.decode()
