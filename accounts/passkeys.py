@@ -10,9 +10,11 @@ from django.middleware import csrf
 from django.urls import path, reverse
 from django.views.i18n import JavaScriptCatalog
 from django_otp_webauthn import views as webauthn
+from django_otp_webauthn.exceptions import OTPWebAuthnApiError
 from django_otp_webauthn.helpers import WebAuthnHelper
 
 from accounts.second_factor import second_factor_login
+from accounts.sudo import sudo_fresh
 
 
 def relying_party_id(request: HttpRequest) -> str:
@@ -31,7 +33,26 @@ class PasskeyHelper(WebAuthnHelper):
         return "Passkey"
 
 
-class RegistrationComplete(webauthn.CompleteCredentialRegistrationView):
+class StaleSecondFactor(OTPWebAuthnApiError):
+    status_code = 403
+    default_code = "stale_second_factor"
+    default_detail = "Confirm it is you first: reload the page."
+
+
+class RegistrationCheck:
+    """A user who has a second factor adds a passkey only with a recent one (sudo mode), as
+    the page that offers it asked."""
+
+    def check_can_register(self) -> None:
+        if not sudo_fresh(self.request):  # type: ignore[attr-defined]
+            raise StaleSecondFactor()
+
+
+class RegistrationBegin(RegistrationCheck, webauthn.BeginCredentialRegistrationView):
+    pass
+
+
+class RegistrationComplete(RegistrationCheck, webauthn.CompleteCredentialRegistrationView):
     """A new passkey; a user enrolling their first factor is verified by it, now."""
 
     def post(self, *args: Any, **kwargs: Any) -> JsonResponse:
@@ -53,7 +74,7 @@ passkey_urls = (
     [
         path(
             "registration/begin/",
-            webauthn.BeginCredentialRegistrationView.as_view(),
+            RegistrationBegin.as_view(),
             name="credential-registration-begin",
         ),
         path(

@@ -43,9 +43,20 @@ def sudo_fresh(request: HttpRequest) -> bool:
 
 
 def sudo_required(view: View) -> View:
+    """A POST to `view` needs a recent second factor; a stale one's form is kept."""
+    return _sudo(view, methods={"POST"})
+
+
+def sudo_required_to_open(view: View) -> View:
+    """`view` needs a recent second factor even to be opened (adding a second factor: a
+    stolen session must not add its own); after confirming, the page opens."""
+    return _sudo(view, methods={"GET", "HEAD", "POST"})
+
+
+def _sudo(view: View, *, methods: set[str]) -> View:
     @wraps(view)
     def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.method != "POST" or sudo_fresh(request):
+        if request.method not in methods or sudo_fresh(request):
             return view(request, *args, **kwargs)
         key = _keep(request)
         return HttpResponseRedirect(f"{reverse('admin:accounts_sudo')}?{urlencode({'form': key})}")
@@ -57,6 +68,7 @@ def _keep(request: HttpRequest) -> str:
     pending: dict[str, Any] = dict(request.session.get(PENDING_KEY, {}))
     key = secrets.token_urlsafe(12)
     pending[key] = {
+        "method": "POST" if request.method == "POST" else "GET",
         "path": request.get_full_path(),
         "fields": [
             [name, value]

@@ -24,7 +24,13 @@ from accounts.forms import CodeForm, ConfirmAppForm, ResetForm
 from accounts.passkeys import passkey_script_config
 from accounts.second_factor import second_factor_login, second_factor_verify
 from accounts.selectors import two_factor_required, user_devices
-from accounts.sudo import kept_form, kept_form_drop, sudo_fresh, sudo_required
+from accounts.sudo import (
+    kept_form,
+    kept_form_drop,
+    sudo_fresh,
+    sudo_required,
+    sudo_required_to_open,
+)
 from admin_pages.pages import render_page
 
 PENDING_APP_KEY = "_pending_totp_device"
@@ -96,6 +102,7 @@ def _qr_data_uri(text: str) -> str:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@sudo_required_to_open
 def add_app_view(request: HttpRequest) -> HttpResponse:
     """An authenticator app: scan the QR code or type the secret, then confirm with a code.
     The secret waits in the session until then; nothing is written before the POST."""
@@ -133,6 +140,7 @@ def add_app_view(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @require_http_methods(["GET"])
+@sudo_required_to_open
 def add_passkey_view(request: HttpRequest) -> HttpResponse:
     return render_page(
         request,
@@ -239,6 +247,8 @@ def sudo_view(request: HttpRequest) -> HttpResponse:
             form.add_error("code", outcome.error)
     if sudo_fresh(request):
         kept_form_drop(request, key)
+        if kept.get("method") == "GET":
+            return redirect(kept["path"])
         return render_page(
             request, "accounts/sudo_continue.html", "Confirmed: send it on", kept=kept
         )

@@ -166,3 +166,21 @@ def test_second_factors_have_no_model_admin_of_their_own() -> None:
 
     registered = {model._meta.app_label for model in admin.site._registry}
     assert not registered & {"otp_totp", "otp_static", "django_otp_webauthn"}
+
+
+def test_adding_a_factor_with_a_stale_one_asks_for_it_first(deleter: User) -> None:
+    client, device = signed_in_with_app(deleter)
+    session = client.session
+    session["_second_factor_at"] = session["_second_factor_at"] - 16 * 60
+    session.save()
+    for url in (ADD_APP, reverse("admin:accounts_add_passkey")):
+        asked = client.get(url)
+        assert asked["Location"].startswith(reverse("admin:accounts_sudo")), url
+    begin = client.post(reverse("otp_webauthn:credential-registration-begin"))
+    assert begin.status_code == 403
+    assert begin.json()["code"] == "stale_second_factor"
+    assert "otp_webauthn_register_state" not in client.session
+    confirmed = client.post(asked["Location"], {"code": totp_code(device, steps_ahead=1)})
+    assert confirmed["Location"] == reverse("admin:accounts_add_passkey")  # the page opens
+    assert client.get(ADD_APP).status_code == 200
+    assert client.post(reverse("otp_webauthn:credential-registration-begin")).status_code == 200
