@@ -34,3 +34,21 @@ class SessionLifetimeMiddleware:
             elif now - request.session.get(_TOUCHED_KEY, 0) > SESSION_TOUCH_INTERVAL:
                 request.session[_TOUCHED_KEY] = now
         return self.get_response(request)
+
+
+class SecondFactorMiddleware:
+    """A signed-in user who owes a second factor reaches only the pages that take it.
+
+    After the password alone (the admin's login), a user who must or can give a second factor
+    is sent to the second step; one who must but has none is sent to enrolment. Every other
+    URL, the file pages and the log included, answers with that redirect (or 403 to a script).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from accounts.second_factor import second_step_redirect
+
+        redirect = second_step_redirect(request)
+        return redirect if redirect is not None else self.get_response(request)

@@ -17,6 +17,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 import tallyfy_api
+from accounts.sudo import sudo_required
 from admin_pages.pages import View, admin_page, render_page
 from files import services
 from files.deletion_errors import describe_deletion_failure
@@ -145,6 +146,7 @@ def file_inline_view(request: HttpRequest, org_pk: int, asset_id: str) -> HttpRe
 @transaction.non_atomic_requests
 @require_http_methods(["GET", "POST"])
 @staff_view(LOOKUP_PERMISSION, DELETE_PERMISSION)
+@sudo_required
 def file_delete_view(request: HttpRequest, org_pk: int, asset_id: str) -> HttpResponse:
     organization = get_object_or_404(Organization, pk=org_pk)
     detail_url = reverse(

@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.sudo import sudo_required
 from admin_pages.pages import User, admin_page, render_page
 from files.models import DeletionState
 from jobs import services
@@ -264,6 +265,7 @@ def job_progress_view(request: HttpRequest, job_pk: int) -> JsonResponse:
 
 @require_POST
 @admin_page(may_start_jobs)
+@sudo_required
 def job_confirm_view(request: HttpRequest, job_pk: int) -> HttpResponse:
     job = _job(job_pk)
     form = JobConfirmForm(request.POST)
@@ -295,6 +297,7 @@ def job_confirm_view(request: HttpRequest, job_pk: int) -> HttpResponse:
 
 @require_POST
 @admin_page(may_approve_jobs)
+@sudo_required
 def job_approve_view(request: HttpRequest, job_pk: int) -> HttpResponse:
     return _act(request, _job(job_pk), services.job_approve, "{job} is approved and scheduled.")
 

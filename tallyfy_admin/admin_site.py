@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver, include, path, reverse
 
 from accounts.password_change import ThrottledPasswordChangeView
+from accounts.urls import account_pages
 from admin_pages.pages import served_by
 from files.urls import file_pages
 from jobs.urls import job_pages
@@ -39,6 +40,7 @@ class TallyfyAdminSite(admin.AdminSite):
         return [
             path("tallyfy-files/", include(served_by(self, file_pages))),
             path("deletion-jobs/", include(served_by(self, job_pages))),
+            path("two-factor/", include(served_by(self, account_pages))),
             *super().get_urls(),
         ]
 

@@ -45,6 +45,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "axes",
     "django_tasks_db",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "django_otp_webauthn",
     "accounts",
     "organizations",
     "throttling",
@@ -62,7 +66,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "accounts.middleware.SessionLifetimeMiddleware",
+    "accounts.middleware.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "jobs.middleware.JobEndedMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -182,6 +188,26 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 # X-Forwarded-For is believed only as far as DJANGO_PROXY_COUNT trusted proxies wrote it.
 AXES_CLIENT_IP_CALLABLE = "accounts.client_ip.client_ip"
+
+# --- Second factors: django-otp (authenticator apps, recovery codes), django-otp-webauthn
+# (passkeys). Who must use one, and how fresh it must be, is accounts.conf's. ---
+OTP_TOTP_ISSUER = env.str("TALLYFY_TOTP_ISSUER", default="Tallyfy admin")
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # the device admins never show a secret
+OTP_WEBAUTHN_RP_NAME = OTP_TOTP_ISSUER
+# The relying party is the host the page was served from (checked against ALLOWED_HOSTS)
+# unless named here; an origin a passkey may be used from must be listed (https://host),
+# except, with DJANGO_DEBUG, the page's own (make run's http://localhost:8000).
+OTP_WEBAUTHN_RP_ID = env.str("TALLYFY_WEBAUTHN_RP_ID", default="")
+OTP_WEBAUTHN_RP_ID_CALLABLE = "accounts.passkeys.relying_party_id"
+OTP_WEBAUTHN_HELPER_CLASS = "accounts.passkeys.PasskeyHelper"
+OTP_WEBAUTHN_ALLOWED_ORIGINS = env.list(
+    "TALLYFY_WEBAUTHN_ORIGINS",
+    default=[
+        f"https://{host}" for host in ALLOWED_HOSTS if host and host[0] != "." and host != "*"
+    ],
+)
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False  # the password first, always
+OTP_WEBAUTHN_EXCEPTION_LOGGER_NAME = "accounts.passkeys"
 
 # --- Background tasks (django.tasks). ---
 # The database backend keeps the queue in our database; `manage.py db_worker` runs it (one per

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
+
+from accounts.passkeys import passkey_urls
 
 
 def no_favicon(request: HttpRequest) -> HttpResponse:
@@ -15,6 +17,7 @@ def no_favicon(request: HttpRequest) -> HttpResponse:
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("favicon.ico", no_favicon),
+    path("admin/passkeys/", include(passkey_urls)),
     path("admin/", admin.site.urls),
 ]
 

@@ -18,6 +18,10 @@ os.environ.setdefault("TALLYFY_DEFAULT_RATE_PER_MINUTE", "600000")
 # The embedded default, on whichever database the suite runs on: tasks are rows that real
 # worker processes (manage.py db_worker) take, as in production.
 os.environ["DJANGO_TASKS_BACKEND"] = "django_tasks_db.DatabaseBackend"
+# Second factors are asked only by the tests about them (tests/accounts, which turn the
+# policy on): the rest sign in deleters with a password or force_login. The policy's own
+# default (on unless DJANGO_DEBUG) is tested with this variable removed.
+os.environ["TALLYFY_TWO_FACTOR_REQUIRED"] = "false"
 
 from tallyfy_admin.settings import *  # noqa: F403
 
