@@ -107,10 +107,12 @@ def test_max_wait_returns_the_delay_and_takes_no_slot(organization: Organization
 def test_max_wait_none_waits_for_the_slot(organization: Organization) -> None:
     set_rate(organization, 240)
     throttle = throttle_for(organization)
-    throttle.acquire(max_wait=None)
+    # Timed from before the first slot: the time the first call spends after taking its slot
+    # (a commit on a busy machine) is part of the 0.25 s between the two slots.
     started = time.monotonic()
+    throttle.acquire(max_wait=None)
     assert throttle.acquire(max_wait=None) is None
-    assert time.monotonic() - started >= 0.2
+    assert time.monotonic() - started >= 0.24
 
 
 def test_a_429_holds_back_the_organizations_next_request(organization: Organization) -> None:
