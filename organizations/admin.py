@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -136,7 +138,11 @@ class OrganizationAccessInline(admin.StackedInline):
 
     model = OrganizationAccess
     fields = ["all_organizations", "organizations"]
-    filter_horizontal = ["organizations"]
+    # Checkboxes, not the admin's two-list filter (whose icons carry an ARIA label axe
+    # refuses): a panel has a few organizations, not hundreds.
+    formfield_overrides = {
+        models.ManyToManyField: {"widget": forms.CheckboxSelectMultiple},
+    }
     extra = 1
     max_num = 1
     can_delete = False

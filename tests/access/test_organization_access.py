@@ -379,3 +379,24 @@ def test_access_is_edited_on_the_user_page_by_whoever_reaches_all(
     limited_admin = access(staff_with_every_permission("limited-admin"), org_a)
     limited_admin.user_permissions.add(*Permission.objects.filter(codename="change_user"))
     assert "All organizations" not in page(signed_in(limited_admin), url)
+
+
+def test_a_group_made_in_the_admin_gives_its_members_its_organizations(
+    org_a: Organization, org_b: Organization
+) -> None:
+    root = signed_in(User.objects.create_superuser("root", password="pw-for-tests-only"))
+    response = root.post(
+        reverse("admin:auth_group_add"),
+        {
+            "name": "Bravo team",
+            "organization_access-TOTAL_FORMS": "1",
+            "organization_access-INITIAL_FORMS": "0",
+            "organization_access-MIN_NUM_FORMS": "0",
+            "organization_access-MAX_NUM_FORMS": "1",
+            "organization_access-0-organizations": [str(org_b.pk)],
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    member = staff_with_every_permission("member")
+    member.groups.add(Group.objects.get(name="Bravo team"))
+    assert list(organizations_for(member)) == [org_b]
