@@ -111,6 +111,10 @@ def measure(port: int) -> list[dict[str, Any]]:
     approver.user_permissions.set(
         [*deleting, *Permission.objects.filter(codename="approve_deletionjob")]
     )
+    from organizations.models import OrganizationAccess
+
+    for user in (creator, approver):  # and their organization, before each file too
+        OrganizationAccess.objects.create(user=user, all_organizations=True)
     logs = ROOT / "var" / "bench-chaos"
     control = ChaosConfig(
         seed=1800,

@@ -119,6 +119,8 @@ deleters, _ = Group.objects.get_or_create(name="Bench deleters")
 deleters.permissions.set(Permission.objects.filter(
     codename__in=["lookup_file", "delete_file", "view_filedeletion"]))
 staff.groups.add(deleters)
+from organizations.models import OrganizationAccess
+OrganizationAccess.objects.update_or_create(group=deleters, defaults={{"all_organizations": True}})
 from organizations.models import Organization
 from organizations.services import organization_create, organization_update
 fields = dict(name="Sandbox", org_id="{org_id}", api_base_url="{base_url}", token="{token}")

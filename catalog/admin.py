@@ -25,7 +25,9 @@ from catalog.deletion_jobs import deletion_job_from_index
 from catalog.models import IndexedFile, Scan
 from catalog.process_run_views import files_url
 from jobs.services import JobRefused
+from organizations.list_filters import ReachableOrganizationFilter
 from organizations.models import Organization
+from organizations.selectors import organizations_for, reaches_all_organizations, within_reach
 from tallyfy_api.names import display_name
 
 
@@ -109,7 +111,11 @@ SELECT name FROM names WHERE name IS NOT NULL LIMIT 100
 """
 
 
-def template_names() -> list[str]:
+def template_names(*, organizations: QuerySet[Organization] | None = None) -> list[str]:
+    """The index's template names; of `organizations` only, when given."""
+    if organizations is not None:
+        names = IndexedFile.objects.filter(organization__in=organizations).exclude(template_name="")
+        return list(names.order_by("template_name").values_list("template_name", flat=True))[:100]
     with connection.cursor() as cursor:
         cursor.execute(_TEMPLATE_NAMES)
         return [row[0] for row in cursor.fetchall()]
@@ -120,7 +126,8 @@ class TemplateFilter(admin.SimpleListFilter):
     parameter_name = "template"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(name, display_name(name)) for name in template_names()]
+        reach = None if reaches_all_organizations(request.user) else organizations_for(request.user)
+        return [(name, display_name(name)) for name in template_names(organizations=reach)]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         return queryset.filter(template_name=self.value()) if self.value() else queryset
@@ -193,7 +200,7 @@ class IndexedFileAdmin(GuardedListAdmin):
     ]
     list_display_links = None
     list_filter = [
-        "organization",
+        ("organization", ReachableOrganizationFilter),
         "attached_to",
         RunStatusFilter,
         TemplateFilter,
@@ -226,7 +233,9 @@ class IndexedFileAdmin(GuardedListAdmin):
         warning = ""
         if email:
             chosen = queryset.values("pk")
-            candidates = selectors.unknown_uploader_candidates(email=email).exclude(pk__in=chosen)
+            candidates = within_reach(
+                selectors.unknown_uploader_candidates(email=email), request.user
+            ).exclude(pk__in=chosen)
             if left_out := candidates.count():
                 warning = candidates_note(email, left_out)
         try:
@@ -245,7 +254,7 @@ class IndexedFileAdmin(GuardedListAdmin):
         return request.user.has_perms(["files.lookup_file", "files.delete_file"])
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[IndexedFile]:
-        return selectors.indexed_files().select_related("organization")
+        return within_reach(selectors.indexed_files().select_related("organization"), request.user)
 
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
         # The files of one run, task or template: where a pasted URL of one leads from the look-up.
@@ -278,7 +287,8 @@ class IndexedFileAdmin(GuardedListAdmin):
 
     def _warn_of_candidates(self, request: HttpRequest, email: str) -> None:
         """A search by a person's email says at the top what it cannot find."""
-        left_out = selectors.unknown_uploader_candidates(email=email).count()
+        candidates = selectors.unknown_uploader_candidates(email=email)
+        left_out = within_reach(candidates, request.user).count()
         if not left_out:
             return
         url = f"{reverse('admin:catalog_indexedfile_changelist')}?" + urlencode(
@@ -377,7 +387,7 @@ class ScanAdmin(GuardedListAdmin):
         "created_at",
         "finished_at",
     ]
-    list_filter = ["state", "organization"]
+    list_filter = ["state", ("organization", ReachableOrganizationFilter)]
     list_select_related = ["organization"]
     actions = None
     readonly_fields = [
@@ -409,6 +419,16 @@ class ScanAdmin(GuardedListAdmin):
         "uploader_lookups",
         "feed_error",
     ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Scan]:
+        return within_reach(super().get_queryset(request), request.user)
+
+    def formfield_for_foreignkey(
+        self, db_field: Any, request: HttpRequest, **kwargs: Any
+    ) -> forms.ModelChoiceField | None:
+        if db_field.name == "organization":
+            kwargs["queryset"] = organizations_for(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_fields(self, request: HttpRequest, obj: Scan | None = None) -> list[str]:
         return ["organization", "refresh"] if obj is None else self.readonly_fields
@@ -491,7 +511,7 @@ class ScanAdmin(GuardedListAdmin):
             return HttpResponseRedirect(reverse("admin:catalog_scan_change", args=[scan_pk]))
         if not self.has_add_permission(request):
             raise PermissionDenied
-        scan = scans.scan_cancel(scan=get_object_or_404(Scan, pk=scan_pk))
+        scan = scans.scan_cancel(scan=get_object_or_404(self.get_queryset(request), pk=scan_pk))
         self.message_user(request, f"{scan}: cancelled, or stopping before its next step.")
         return HttpResponseRedirect(reverse("admin:catalog_scan_change", args=[scan_pk]))
 

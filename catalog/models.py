@@ -148,6 +148,13 @@ class Scan(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # Only the permissions the panel checks, each named for what it allows (no add,
+        # change or delete of rows nobody edits by hand).
+        default_permissions = ()
+        permissions = [
+            ("view_scan", "Can view scans"),
+            ("add_scan", "Can start and cancel scans"),
+        ]
         constraints = [
             # A scan of one run neither waits for nor blocks the organization's whole scan.
             models.UniqueConstraint(
@@ -185,6 +192,7 @@ class ScanTarget(models.Model):
     target_id = models.CharField(max_length=255)
 
     class Meta:
+        default_permissions = ()
         constraints = [
             models.UniqueConstraint(
                 fields=["scan", "kind", "target_id"], name="catalog_target_once"
@@ -209,6 +217,7 @@ class ProcessRun(models.Model):
     )
 
     class Meta:
+        default_permissions = ()
         constraints = [
             models.UniqueConstraint(fields=["organization", "run_id"], name="catalog_run_once"),
         ]
@@ -272,6 +281,9 @@ class IndexedFile(models.Model):
     class Meta:
         verbose_name = "Tallyfy file"
         verbose_name_plural = "Tallyfy files"
+        # Only reading the index: deleting a Tallyfy file is files.delete_file.
+        default_permissions = ()
+        permissions = [("view_indexedfile", "Can view the file index")]
         ordering = ["-uploaded_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["organization", "key"], name="catalog_file_once"),

@@ -17,6 +17,7 @@ from catalog.models import Scan, ScanState
 from catalog.selectors import process_run_or_task_indexed
 from organizations.errors import USER_FACING_ERRORS, describe_failure
 from organizations.models import Organization
+from organizations.selectors import organizations_for
 from tallyfy_api.ids import is_valid_id
 
 SCAN_PERMISSION = "catalog.add_scan"
@@ -38,7 +39,7 @@ def process_run_files_view(request: HttpRequest) -> HttpResponse:
     org_pk, run_id, task_id = (data.get(name, "") for name in ("organization", "run_id", "task_id"))
     if not org_pk.isdigit() or not (run_id or task_id):
         return HttpResponseRedirect(reverse("admin:files_lookup"))
-    organization = get_object_or_404(Organization, pk=int(org_pk))
+    organization = get_object_or_404(organizations_for(request.user), pk=int(org_pk))
     if any(value and not is_valid_id(value) for value in (run_id, task_id)):
         messages.error(request, "That is not a valid Tallyfy run or task id.")
         return _back_to_lookup(organization)

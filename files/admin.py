@@ -16,6 +16,8 @@ from admin_pages.pagination import CappedCountPaginator
 from files import log_search
 from files.deletion_errors import describe_deletion_failure
 from files.models import DeletionState, FileDeletion
+from organizations.list_filters import ReachableOrganizationFilter
+from organizations.selectors import within_reach
 from tallyfy_api.names import display_name
 
 
@@ -60,7 +62,7 @@ class FileDeletionAdmin(GuardedListAdmin):
         "reason_short",
     ]
     # Users and organizations are listed from their own tables: nothing here reads the log.
-    list_filter = ["state", "organization", "user", JobFilter]
+    list_filter = ["state", ("organization", ReachableOrganizationFilter), "user", JobFilter]
     date_hierarchy = "started_at"  # drawn by files.templatetags.deletion_log, on the index
     # What files.log_search.matching searches; listing them gives the page its search box.
     search_fields = ["=asset_id", "file_name", "=username", "reason"]
@@ -132,6 +134,9 @@ class FileDeletionAdmin(GuardedListAdmin):
                     else "",
                 }
         return None
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[FileDeletion]:
+        return within_reach(super().get_queryset(request), request.user)
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[FileDeletion], search_term: str

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
+from django.db.models import QuerySet
 
 from files.lookup_hints import LookupHint, PlaceReference, hint_for, parse_place
 from organizations.models import Organization
@@ -23,6 +26,13 @@ class FileLookupForm(forms.Form):
     hint: LookupHint | None = None
     place: PlaceReference | None = None
 
+    def __init__(self, *args: Any, organizations: QuerySet[Organization], **kwargs: Any) -> None:
+        """`organizations`: those the user may reach (organizations.selectors), the only ones
+        offered, named or found by a pasted URL's organization id."""
+        super().__init__(*args, **kwargs)
+        self.organizations = organizations
+        self.fields["organization"].queryset = organizations
+
     def clean_file(self) -> FileReference:
         text = self.cleaned_data["file"]
         try:
@@ -31,7 +41,7 @@ class FileLookupForm(forms.Form):
             place = parse_place(text)
             if place is not None:
                 self.place = place
-                self.hint = hint_for(place)
+                self.hint = hint_for(place, organizations=self.organizations)
                 raise forms.ValidationError(self.hint.message) from exc
             raise forms.ValidationError(str(exc)) from exc
 
@@ -42,7 +52,7 @@ class FileLookupForm(forms.Form):
         if reference is None:
             return cleaned
         if organization is None:
-            named = Organization.objects.filter(org_id=reference.org_id).first()
+            named = self.organizations.filter(org_id=reference.org_id).first()
             if reference.org_id and named is None:
                 self.add_error(
                     "file",
@@ -54,7 +64,7 @@ class FileLookupForm(forms.Form):
             else:
                 cleaned["organization"] = named
         elif reference.org_id not in (None, organization.org_id):
-            owner = Organization.objects.filter(org_id=reference.org_id).first()
+            owner = self.organizations.filter(org_id=reference.org_id).first()
             hint = f" Pick {owner.name}." if owner else " No organization here has that id."
             self.add_error(
                 "file",

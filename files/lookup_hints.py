@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlencode, urlsplit
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
 from django.urls import reverse
 
 from organizations.models import Organization
+from organizations.selectors import organizations_for
 from tallyfy_api.ids import ID_PATTERN
 
 # The file index's permissions, named here rather than imported.
@@ -97,7 +99,7 @@ def files_of_place_url(reference: PlaceReference, *, user: AbstractBaseUser | An
     not scan and for organizations not configured here."""
     if not user.has_perms(SCAN_PERMISSIONS):
         return ""
-    organization = Organization.objects.filter(org_id=reference.org_id).first()
+    organization = organizations_for(user).filter(org_id=reference.org_id).first()
     if organization is None:
         return ""
     if reference.kind == "template":
@@ -113,9 +115,10 @@ def files_of_place_url(reference: PlaceReference, *, user: AbstractBaseUser | An
     return f"{reverse('admin:catalog_scan_process_run')}?{urlencode(params)}"
 
 
-def hint_for(reference: PlaceReference) -> LookupHint:
-    """What to tell someone who pasted this place's URL into the file look-up."""
-    organization = Organization.objects.filter(org_id=reference.org_id).first()
+def hint_for(reference: PlaceReference, *, organizations: QuerySet[Organization]) -> LookupHint:
+    """What to tell someone who pasted this place's URL into the file look-up (`organizations`:
+    those they may reach; any other reads as not configured)."""
+    organization = organizations.filter(org_id=reference.org_id).first()
     what = _WHAT[reference.kind]
     if organization is None:
         return LookupHint(

@@ -51,7 +51,11 @@ class FileDeletion(models.Model):
 
     class Meta:
         ordering = ["-started_at", "-id"]
+        # Only the permissions the panel checks, each named for what it allows (no add,
+        # change or delete of rows nobody edits by hand).
+        default_permissions = ()
         permissions = [
+            ("view_filedeletion", "Can read the deletion log"),
             ("lookup_file", "Can look up, view and download Tallyfy files"),
             ("delete_file", "Can permanently delete Tallyfy files"),
         ]
@@ -90,6 +94,9 @@ class DeletionTicket(models.Model):
     deletion = models.OneToOneField(
         FileDeletion, null=True, blank=True, on_delete=models.SET_NULL, related_name="ticket"
     )
+
+    class Meta:
+        default_permissions = ()
 
     def __str__(self) -> str:
         return f"ticket for {self.asset_id}"

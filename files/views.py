@@ -27,6 +27,7 @@ from files.lookup_hints import files_of_place_url
 from files.models import DeletionState, FileDeletion
 from organizations.errors import USER_FACING_ERRORS, describe_failure, with_details
 from organizations.models import Organization
+from organizations.selectors import organizations_for, within_reach
 from tallyfy_api.names import display_name, escaped_in_json
 
 LOOKUP_PERMISSION = "files.lookup_file"
@@ -47,10 +48,14 @@ def file_lookup_view(request: HttpRequest) -> HttpResponse:
         or request.session.get(LAST_ORGANIZATION_KEY)
     }
     if not initial["organization"]:
-        first_two = list(Organization.objects.all()[:2])
+        first_two = list(organizations_for(request.user)[:2])
         if len(first_two) == 1:
             initial["organization"] = first_two[0]
-    form = FileLookupForm(request.GET if "file" in request.GET else None, initial=initial)
+    form = FileLookupForm(
+        request.GET if "file" in request.GET else None,
+        initial=initial,
+        organizations=organizations_for(request.user),
+    )
     pasted = form.place if form.is_bound and not form.is_valid() else None
     if pasted and (files_url := files_of_place_url(pasted, user=request.user)):
         return redirect(files_url)
@@ -75,7 +80,7 @@ def file_lookup_view(request: HttpRequest) -> HttpResponse:
 @require_GET
 @staff_view(LOOKUP_PERMISSION)
 def file_detail_view(request: HttpRequest, org_pk: int, asset_id: str) -> HttpResponse:
-    organization = get_object_or_404(Organization, pk=org_pk)
+    organization = get_object_or_404(organizations_for(request.user), pk=org_pk)
     try:
         asset = services.file_lookup(organization=organization, asset_id=asset_id)
     except USER_FACING_ERRORS as exc:
@@ -121,7 +126,7 @@ def _probe(*, organization: Organization, asset_id: str) -> dict[str, Any] | Non
 
 
 def _file_body(request: HttpRequest, org_pk: int, asset_id: str, *, inline: bool) -> HttpResponse:
-    organization = get_object_or_404(Organization, pk=org_pk)
+    organization = get_object_or_404(organizations_for(request.user), pk=org_pk)
     try:
         download = services.file_open(organization=organization, asset_id=asset_id, inline=inline)
     except USER_FACING_ERRORS as exc:
@@ -148,7 +153,7 @@ def file_inline_view(request: HttpRequest, org_pk: int, asset_id: str) -> HttpRe
 @staff_view(LOOKUP_PERMISSION, DELETE_PERMISSION)
 @sudo_required
 def file_delete_view(request: HttpRequest, org_pk: int, asset_id: str) -> HttpResponse:
-    organization = get_object_or_404(Organization, pk=org_pk)
+    organization = get_object_or_404(organizations_for(request.user), pk=org_pk)
     detail_url = reverse(
         "admin:files_detail", kwargs={"org_pk": organization.pk, "asset_id": asset_id}
     )
@@ -313,7 +318,9 @@ def _announce(request: HttpRequest, deletion: FileDeletion, *, retry_url: str) -
 @require_POST
 @staff_view(LOOKUP_PERMISSION, DELETE_PERMISSION)
 def deletion_check_now_view(request: HttpRequest, pk: int) -> HttpResponse:
-    deletion = get_object_or_404(FileDeletion.objects.select_related("organization"), pk=pk)
+    deletion = get_object_or_404(
+        within_reach(FileDeletion.objects.select_related("organization"), request.user), pk=pk
+    )
     name = display_name(deletion.file_name) or deletion.asset_id
     was = deletion.state
     try:

@@ -16,6 +16,8 @@ from admin_pages.list_guard import GuardedListAdmin
 from files.models import DeletionState
 from jobs.models import DeletionJob, FileState, JobState
 from jobs.views import may_approve_jobs, may_start_jobs, may_view_jobs
+from organizations.list_filters import ReachableOrganizationFilter
+from organizations.selectors import within_reach
 
 # What the jobs list counts for each job: a key, its words, and its files.
 OUTCOMES = {
@@ -49,7 +51,7 @@ class DeletionJobAdmin(GuardedListAdmin):
     list_display_links = None
     list_filter = [
         "state",
-        "organization",
+        ("organization", ReachableOrganizationFilter),
         ("created_by", admin.RelatedOnlyFieldListFilter),
     ]
     list_select_related = ["organization"]
@@ -63,7 +65,8 @@ class DeletionJobAdmin(GuardedListAdmin):
             f"files_{key}": Count("files", filter=files)
             for key, (_label, files) in OUTCOMES.items()
         }
-        return super().get_queryset(request).annotate(files_count=Count("files"), **by_outcome)
+        jobs = within_reach(super().get_queryset(request), request.user)
+        return jobs.annotate(files_count=Count("files"), **by_outcome)
 
     @admin.display(description="Job", ordering="id")
     def job(self, job: DeletionJob) -> str:
@@ -127,7 +130,8 @@ class DeletionJobAdmin(GuardedListAdmin):
         extra_context = dict(extra_context or {})
         if may_approve_jobs(request.user):
             extra_context["awaiting_approval"] = (
-                DeletionJob.objects.filter(state=JobState.AWAITING_APPROVAL)
+                within_reach(DeletionJob.objects.all(), request.user)
+                .filter(state=JobState.AWAITING_APPROVAL)
                 .exclude(created_by=request.user)
                 .count()
             )

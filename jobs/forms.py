@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
+from django.db.models import QuerySet
 
 from jobs.conf import conf
 from jobs.lines import ParsedFiles, files_from_csv, files_from_text
@@ -28,8 +29,13 @@ class JobCreateForm(forms.Form):
         help_text="UTF-8, with a column named id or url (or a single column).",
     )
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(
+        self, *args: object, organizations: QuerySet[Organization], **kwargs: object
+    ) -> None:
+        """`organizations`: those the user may reach (organizations.selectors), the only ones
+        offered and accepted."""
         super().__init__(*args, **kwargs)
+        self.fields["organization"].queryset = organizations
         self.fields["files"].help_text += f" At most {conf.JOBS_MAX_FILES:,} files."
 
     def clean_csv_file(self) -> UploadedFile | None:

@@ -60,7 +60,10 @@ class DeletionJob(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        permissions = [("approve_deletionjob", "Can approve deletion jobs of other users")]
+        # Seeing, starting and stopping jobs follow files.delete_file (jobs.views): the only
+        # permission of their own is approving.
+        default_permissions = ()
+        permissions = [("approve_deletionjob", "Can approve other users' deletion jobs")]
         indexes = [
             models.Index(fields=["state"], name="job_state_idx"),
             # What each admin page asks: has a job of this user ended without telling them?
@@ -117,6 +120,7 @@ class JobFile(models.Model):
 
     class Meta:
         ordering = ["line", "id"]
+        default_permissions = ()
         constraints = [
             models.UniqueConstraint(fields=["job", "asset_id"], name="job_file_once"),
         ]
@@ -141,6 +145,9 @@ class Worker(models.Model):
     pid = models.PositiveIntegerField()
     started_at = models.DateTimeField(db_default=Now())
     heartbeat_at = models.DateTimeField(db_default=Now(), db_index=True)
+
+    class Meta:
+        default_permissions = ()
 
     def __str__(self) -> str:
         return f"{self.host}:{self.pid}"

@@ -22,7 +22,7 @@ from jobs import services
 from jobs.conf import conf
 from jobs.forms import JobConfirmForm, JobCreateForm
 from jobs.models import DeletionJob, FileState, JobState, PreviewState
-from organizations.models import Organization
+from organizations.selectors import organizations_for, within_reach
 from tallyfy_api.names import plain_text
 
 LOOKUP_PERMISSION = "files.lookup_file"
@@ -51,18 +51,25 @@ def may_stop_jobs(user: User) -> bool:
     return may_view_jobs(user)
 
 
-def _job(job_pk: int) -> DeletionJob:
-    return get_object_or_404(DeletionJob.objects.select_related("organization"), pk=job_pk)
+def _job(request: HttpRequest, job_pk: int) -> DeletionJob:
+    """The job, if its organization is one the user may reach; else 404."""
+    jobs = within_reach(DeletionJob.objects.select_related("organization"), request.user)
+    return get_object_or_404(jobs, pk=job_pk)
 
 
 @require_http_methods(["GET", "POST"])
 @admin_page(may_start_jobs)
 def job_create_view(request: HttpRequest) -> HttpResponse:
     initial: dict[str, Any] = {}
-    first_two = list(Organization.objects.all()[:2])
+    first_two = list(organizations_for(request.user)[:2])
     if len(first_two) == 1:
         initial["organization"] = first_two[0]
-    form = JobCreateForm(request.POST or None, request.FILES or None, initial=initial)
+    form = JobCreateForm(
+        request.POST or None,
+        request.FILES or None,
+        initial=initial,
+        organizations=organizations_for(request.user),
+    )
     bad_lines: list[Any] = []
     if request.method == "POST" and form.is_valid():
         wanted = form.wanted()
@@ -97,7 +104,7 @@ def job_create_view(request: HttpRequest) -> HttpResponse:
 @require_GET
 @admin_page(may_view_jobs)
 def job_detail_view(request: HttpRequest, job_pk: int) -> HttpResponse:
-    return _job_page(request, _job(job_pk))
+    return _job_page(request, _job(request, job_pk))
 
 
 def _job_page(
@@ -241,7 +248,7 @@ def _files_shown(
 @require_GET
 @admin_page(may_view_jobs)
 def job_progress_view(request: HttpRequest, job_pk: int) -> JsonResponse:
-    job = _job(job_pk)
+    job = _job(request, job_pk)
     progress = services.job_progress(job=job)
     resolved = progress.total - progress.preview[PreviewState.UNRESOLVED]
     payload = {
@@ -267,7 +274,7 @@ def job_progress_view(request: HttpRequest, job_pk: int) -> JsonResponse:
 @admin_page(may_start_jobs)
 @sudo_required
 def job_confirm_view(request: HttpRequest, job_pk: int) -> HttpResponse:
-    job = _job(job_pk)
+    job = _job(request, job_pk)
     form = JobConfirmForm(request.POST)
     if form.is_valid():
         try:
@@ -299,27 +306,32 @@ def job_confirm_view(request: HttpRequest, job_pk: int) -> HttpResponse:
 @admin_page(may_approve_jobs)
 @sudo_required
 def job_approve_view(request: HttpRequest, job_pk: int) -> HttpResponse:
-    return _act(request, _job(job_pk), services.job_approve, "{job} is approved and scheduled.")
+    return _act(
+        request, _job(request, job_pk), services.job_approve, "{job} is approved and scheduled."
+    )
 
 
 @require_POST
 @admin_page(may_stop_jobs)
 def job_pause_view(request: HttpRequest, job_pk: int) -> HttpResponse:
     return _act(
-        request, _job(job_pk), services.job_pause, "{job} is paused: files in flight finish."
+        request,
+        _job(request, job_pk),
+        services.job_pause,
+        "{job} is paused: files in flight finish.",
     )
 
 
 @require_POST
 @admin_page(may_start_jobs)
 def job_resume_view(request: HttpRequest, job_pk: int) -> HttpResponse:
-    return _act(request, _job(job_pk), services.job_resume, "{job} is running again.")
+    return _act(request, _job(request, job_pk), services.job_resume, "{job} is running again.")
 
 
 @require_POST
 @admin_page(may_start_jobs)
 def job_retry_view(request: HttpRequest, job_pk: int) -> HttpResponse:
-    job = _job(job_pk)
+    job = _job(request, job_pk)
     try:
         retry = services.job_retry_failed(job=job, user=request.user)
     except services.JobRefused as exc:
@@ -336,7 +348,7 @@ def job_retry_view(request: HttpRequest, job_pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @admin_page(may_stop_jobs)
 def job_cancel_view(request: HttpRequest, job_pk: int) -> HttpResponse:
-    job = _job(job_pk)
+    job = _job(request, job_pk)
     if request.method == "POST":
         return _act(
             request,
@@ -398,7 +410,7 @@ class _Echo:
 @require_GET
 @admin_page(may_view_jobs)
 def job_results_view(request: HttpRequest, job_pk: int) -> StreamingHttpResponse:
-    job = _job(job_pk)
+    job = _job(request, job_pk)
     writer = csv.writer(_Echo())
 
     def rows() -> Iterator[str]:

@@ -44,6 +44,7 @@ from jobs.machine import Claim, ClaimLost
 from jobs.models import DeletionJob, FileState, JobFile, JobState, PreviewState, Worker
 from organizations.clients import calls_guarded_by, tallyfy_client
 from organizations.errors import describe_failure
+from organizations.selectors import may_reach
 from organizations.tokens import TokenDecryptionError
 from tallyfy_api.base_urls import DisallowedBaseURL
 
@@ -488,12 +489,13 @@ def _pause_if_failing(job: DeletionJob, last: str) -> None:
 
 def job_authority_problem(job: DeletionJob) -> str | None:
     """Why the job may not delete now, or None: its creator (and approver) must still be active
-    staff with their permissions."""
+    staff with their permissions, reaching the job's organization."""
     problem = _user_problem(
-        job.created_by_id, job.created_by_name, "creator", START_PERMISSIONS, "delete files"
+        job, job.created_by_id, job.created_by_name, "creator", START_PERMISSIONS, "delete files"
     )
     if problem is None and job.approved_by_name:
         problem = _user_problem(
+            job,
             job.approved_by_id,
             job.approved_by_name,
             "approver",
@@ -504,11 +506,18 @@ def job_authority_problem(job: DeletionJob) -> str | None:
 
 
 def _user_problem(
-    user_id: int | None, name: str, role: str, permissions: tuple[str, ...], power: str
+    job: DeletionJob,
+    user_id: int | None,
+    name: str,
+    role: str,
+    permissions: tuple[str, ...],
+    power: str,
 ) -> str | None:
     user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
     if user is None or not (user.is_active and user.is_staff):
         return f"Paused: the job's {role}, {name}, is no longer an active staff user."
     if not user.has_perms(permissions):
         return f"Paused: the job's {role}, {name}, no longer has the permission to {power}."
+    if not may_reach(user, job.organization_id):
+        return f"Paused: the job's {role}, {name}, no longer has access to its organization."
     return None

@@ -2,8 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -16,7 +20,8 @@ from django.views.decorators.http import require_POST
 from organizations import services
 from organizations.errors import USER_FACING_ERRORS, describe_failure
 from organizations.forms import OrganizationForm
-from organizations.models import Organization
+from organizations.models import Organization, OrganizationAccess
+from organizations.selectors import organizations_for, reaches_all_organizations
 from throttling.admin import RateLimitInline
 
 
@@ -58,8 +63,11 @@ class OrganizationAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Organization]:
+        return super().get_queryset(request) & organizations_for(request.user)
+
     def test_connection_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        organization = get_object_or_404(Organization, pk=pk)
+        organization = get_object_or_404(self.get_queryset(request), pk=pk)
         if not self.has_view_permission(request, organization):
             raise PermissionDenied
         self._check_connection(request, organization)
@@ -123,3 +131,48 @@ class OrganizationAdmin(admin.ModelAdmin):
             )
         else:
             self.message_user(request, f"{organization.name}: {verdict}", messages.SUCCESS)
+
+
+class OrganizationAccessInline(admin.StackedInline):
+    """A user's or a group's organizations, on its own admin page."""
+
+    model = OrganizationAccess
+    fields = ["all_organizations", "organizations"]
+    # Checkboxes, not the admin's two-list filter (whose icons carry an ARIA label axe
+    # refuses): a panel has a few organizations, not hundreds.
+    formfield_overrides = {
+        models.ManyToManyField: {"widget": forms.CheckboxSelectMultiple},
+    }
+    extra = 1
+    max_num = 1
+    can_delete = False
+    verbose_name = verbose_name_plural = "Organization access"
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._may_edit_access(request, obj)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._may_edit_access(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._may_edit_access(request, obj)
+
+    def _may_edit_access(self, request: HttpRequest, obj: Any) -> bool:
+        # Only who reaches every organization hands organizations out: no one grants a
+        # reach they do not have themselves. Editing users or groups is the framework's
+        # permission (auth.change_user / auth.change_group), checked by the page itself.
+        return reaches_all_organizations(request.user)
+
+
+class UserWithAccessAdmin(UserAdmin):
+    inlines = [*UserAdmin.inlines, OrganizationAccessInline]
+
+
+class GroupWithAccessAdmin(GroupAdmin):
+    inlines = [*GroupAdmin.inlines, OrganizationAccessInline]
+
+
+for _model, _model_admin in ((User, UserWithAccessAdmin), (Group, GroupWithAccessAdmin)):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+    admin.site.register(_model, _model_admin)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
@@ -65,3 +66,55 @@ class Organization(models.Model):
 
     def access_token(self) -> str:
         return decrypt_token(self.token_ciphertext, owner=f"organization {self.name!r}")
+
+
+class OrganizationAccess(models.Model):
+    """The organizations one user, or the members of one group, may reach in the panel.
+
+    A user reaches the union of their own row and their groups' rows; a superuser reaches
+    every organization. A user with no row and no group row reaches none: a new user sees
+    nothing until given organizations (or *all organizations*). Users who existed before
+    organization access came got a row with *all organizations* on, so an upgrade changed
+    nothing until configured (organizations/migrations/0002_organization_access.py)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="organization_access",
+    )
+    group = models.OneToOneField(
+        "auth.Group",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="organization_access",
+    )
+    all_organizations = models.BooleanField(
+        default=False,
+        help_text="Every organization, today's and those added later.",
+    )
+    organizations = models.ManyToManyField(
+        Organization,
+        blank=True,
+        related_name="+",
+        help_text="The organizations reached when “all organizations” is off.",
+    )
+
+    class Meta:
+        verbose_name = "organization access"
+        verbose_name_plural = "organization access"
+        default_permissions = ()
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(user__isnull=False, group__isnull=True)
+                | models.Q(user__isnull=True, group__isnull=False),
+                name="organization_access_one_holder",
+                violation_error_message="Organization access belongs to a user or a group.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        holder = self.user if self.user_id else self.group
+        return f"organization access of {holder}"

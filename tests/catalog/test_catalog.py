@@ -19,6 +19,7 @@ from catalog.models import AttachedTo, IndexedFile, Scan, ScanPhase, ScanState
 from catalog.tasks import scans_wake_stalled
 from files.models import DeletionState, FileDeletion
 from organizations.models import Organization
+from tests.fixtures.accounts import reach_all
 from tests.fixtures.catalog import index_file
 
 CHANGELIST = "admin:catalog_indexedfile_changelist"
@@ -134,6 +135,7 @@ def test_the_run_link_goes_to_tallyfys_web_app(organization: Organization) -> No
 
 def staff(*codenames: str) -> User:
     user = User.objects.create_user(username="ops", password="pw-for-tests-only", is_staff=True)
+    reach_all(user)
     user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
     return user
 

@@ -22,6 +22,7 @@ from catalog import process_run_scans, scans
 from catalog.models import AttachedTo, IndexedFile, Scan, ScanPhase, ScanState
 from catalog.uploaders import NAMED, UNKNOWN_NOT_NAMED
 from organizations.models import Organization
+from tests.fixtures.accounts import reach_all
 from tests.fixtures.catalog import index_file
 from tests.fixtures.organizations import BASE_URL, ORG_ID
 
@@ -247,6 +248,7 @@ def test_a_run_whose_tasks_fail_is_handed_to_the_workers(
 
 def staff(*codenames: str) -> Client:
     user = User.objects.create_user(username="ops", password="pw-for-tests-only", is_staff=True)
+    reach_all(user)
     user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
     client = Client()
     client.force_login(user)

@@ -15,6 +15,7 @@ from admin_pages import text_search
 from catalog import search, selectors
 from catalog.models import IndexedFile
 from organizations.models import Organization
+from tests.fixtures.accounts import reach_all
 from tests.fixtures.catalog import index_file
 
 CHANGELIST = "admin:catalog_indexedfile_changelist"
@@ -39,6 +40,7 @@ def files(organization: Organization) -> None:
 
 def searched_page(term: str, **filters: str) -> str:
     user, _ = User.objects.get_or_create(username="searcher", is_staff=True)
+    reach_all(user)
     user.user_permissions.set(Permission.objects.filter(codename="view_indexedfile"))
     client = Client()
     client.force_login(user)

@@ -14,6 +14,7 @@ from jobs.models import DeletionJob, JobState
 from organizations.models import Organization
 from sandbox import places
 from tests.e2e.conftest import PASSWORD, sign_in
+from tests.fixtures.accounts import reach_all
 from tests.fixtures.sandbox import Sandbox
 
 GUEST_FILES = {places.TASK_FILE: "Führerschein_scan.jpg", places.COMMENT_FILE: "comment_photo.jpg"}
@@ -21,6 +22,7 @@ GUEST_FILES = {places.TASK_FILE: "Führerschein_scan.jpg", places.COMMENT_FILE: 
 
 def make_indexer(*more: str) -> User:
     user = User.objects.create_user(username="indexer", password=PASSWORD, is_staff=True)
+    reach_all(user)
     user.user_permissions.set(
         Permission.objects.filter(
             codename__in=["view_indexedfile", "view_scan", "add_scan", "lookup_file", *more]

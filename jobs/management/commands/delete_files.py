@@ -23,6 +23,7 @@ from jobs.lines import ParsedFiles, files_from_csv, files_from_text
 from jobs.machine import FINISHED_STATES
 from jobs.models import DeletionJob, FileState, JobFile, JobState, PreviewState
 from organizations.models import Organization
+from organizations.selectors import organizations_for
 
 # Exit statuses, as documented in --help and the README.
 EXIT_DONE = 0
@@ -122,8 +123,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        organization = _organization(options["organization"])
         user = _user(options["user"])
+        organization = _organization(options["organization"], user=user)
         wanted = _read_ids(Path(options["ids_file"]))
         if wanted.bad:
             for bad in wanted.bad:
@@ -412,11 +413,14 @@ def job_admin_path(job: DeletionJob) -> str:
     return reverse("admin:jobs_detail", args=[job.pk])
 
 
-def _organization(name_or_id: str) -> Organization:
-    matches = list(Organization.objects.filter(Q(name__iexact=name_or_id) | Q(org_id=name_or_id)))
+def _organization(name_or_id: str, *, user: AbstractBaseUser) -> Organization:
+    """Among the organizations `user` may reach: the job is theirs, as on its page."""
+    named = Q(name__iexact=name_or_id) | Q(org_id=name_or_id)
+    matches = list(organizations_for(user).filter(named))
     if not matches:
         raise CommandError(
-            f"No organization is named {name_or_id!r} or has that Tallyfy organization id.",
+            f"No organization is named {name_or_id!r} or has that Tallyfy organization id "
+            f"among those {user} may reach.",
             returncode=EXIT_BAD_INPUT,
         )
     if len(matches) > 1:

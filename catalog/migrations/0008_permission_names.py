@@ -1,0 +1,61 @@
+"""catalog: only the permissions the panel checks, each named for what it allows."""
+
+from django.db import migrations
+
+
+APP_LABEL = "catalog"
+
+def permissions_as_declared(apps, schema_editor):
+    """Existing databases: the permission rows follow the models' new options (post_migrate
+    only adds missing ones): renamed where the name changed, removed where no longer declared
+    (taking them off the users and groups that had them, where they meant nothing)."""
+    Permission = apps.get_model("auth", "Permission")
+    ContentType = apps.get_model("contenttypes", "ContentType")
+    db = schema_editor.connection.alias
+    for model in apps.get_app_config(APP_LABEL).get_models():
+        opts = model._meta
+        content_type = (
+            ContentType.objects.using(db)
+            .filter(app_label=APP_LABEL, model=opts.model_name)
+            .first()
+        )
+        if content_type is None:
+            continue  # a new database: post_migrate creates the declared ones
+        declared = {
+            f"{action}_{opts.model_name}": f"Can {action} {opts.verbose_name_raw}"
+            for action in opts.default_permissions
+        }
+        declared.update(dict(opts.permissions))
+        rows = Permission.objects.using(db).filter(content_type=content_type)
+        rows.exclude(codename__in=declared).delete()
+        for codename, name in declared.items():
+            rows.filter(codename=codename).exclude(name=name).update(name=name)
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ('auth', '0012_alter_user_first_name_max_length'),
+        ('contenttypes', '0002_remove_content_type_name'),
+        ('catalog', '0007_complete_index'),
+    ]
+
+    operations = [
+        migrations.AlterModelOptions(
+            name='indexedfile',
+            options={'default_permissions': (), 'ordering': ['-uploaded_at', '-id'], 'permissions': [('view_indexedfile', 'Can view the file index')], 'verbose_name': 'Tallyfy file', 'verbose_name_plural': 'Tallyfy files'},
+        ),
+        migrations.AlterModelOptions(
+            name='processrun',
+            options={'default_permissions': ()},
+        ),
+        migrations.AlterModelOptions(
+            name='scan',
+            options={'default_permissions': (), 'ordering': ['-created_at', '-id'], 'permissions': [('view_scan', 'Can view scans'), ('add_scan', 'Can start and cancel scans')]},
+        ),
+        migrations.AlterModelOptions(
+            name='scantarget',
+            options={'default_permissions': ()},
+        ),
+        migrations.RunPython(permissions_as_declared, migrations.RunPython.noop),
+    ]
