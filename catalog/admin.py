@@ -24,8 +24,8 @@ from catalog.conf import conf
 from catalog.deletion_jobs import deletion_job_from_index
 from catalog.models import IndexedFile, Scan
 from catalog.process_run_views import files_url
+from catalog.selectors import tallyfy_run_url
 from jobs.services import JobRefused
-from organizations.models import Organization
 from tallyfy_api.names import display_name
 
 
@@ -60,13 +60,6 @@ class BroadSearchPaginator(CappedCountPaginator):
     @cached_property
     def count(self) -> int:
         return self.COUNT_CAP + 1
-
-
-def tallyfy_run_url(organization: Organization, run_id: str) -> str:
-    """The run's page in Tallyfy's web app, next to the API it was read from."""
-    root = organization.api_base_url.rstrip("/").removesuffix("/api")
-    root = root.replace("://api.tallyfy.com", "://go.tallyfy.com")
-    return f"{root}/{organization.org_id}/process/{run_id}"
 
 
 class GoneFilter(admin.SimpleListFilter):
@@ -337,6 +330,12 @@ class IndexedFileAdmin(GuardedListAdmin):
             # Its run or task is no longer listed, yet GET /assets answers: worth a look.
             return f"Present (not listed by scan {row.missed_by_scan_id})"
         return "Present"
+
+    def has_view_permission(self, request: HttpRequest, obj: IndexedFile | None = None) -> bool:
+        # An approver reads the index to see what a job would erase.
+        return super().has_view_permission(request, obj) or request.user.has_perm(
+            "jobs.approve_deletionjob"
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
