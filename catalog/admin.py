@@ -12,9 +12,11 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.formats import date_format
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
+from django.utils.timezone import localtime
 
 from admin_pages.list_guard import GuardedListAdmin
 from admin_pages.pages import served_by
@@ -178,9 +180,8 @@ class IndexedFileAdmin(GuardedListAdmin):
 
     list_display = [
         "name_shown",
-        "attached_to",
         "attached_to_shown",
-        "uploaded_at",
+        "uploaded",
         "uploader_shown",
         "presence",
     ]
@@ -295,18 +296,27 @@ class IndexedFileAdmin(GuardedListAdmin):
         url = reverse("admin:files_detail", args=[row.organization_id, row.asset_id])
         return format_html('<a href="{}">{}</a>', url, name)
 
-    @admin.display(description="Attached to")
+    @admin.display(description="Attached to", ordering="attached_to")
     def attached_to_shown(self, row: IndexedFile) -> str:
+        kind = row.get_attached_to_display()
         if row.run_id:
             label = display_name(row.run_name) or row.run_id
             if row.task_name:
                 label = f"{label}: {display_name(row.task_name)}"
             return format_html(
-                '<a href="{}" rel="noreferrer noopener">{}</a>',
+                '<span class="quiet">{}</span><br><a href="{}" rel="noreferrer noopener">{}</a>',
+                kind,
                 tallyfy_run_url(row.organization, row.run_id),
                 label,
             )
-        return display_name(row.task_name or row.template_name) or "—"
+        place = display_name(row.task_name or row.template_name) or "—"
+        return format_html('<span class="quiet">{}</span><br>{}', kind, place)
+
+    @admin.display(description="Uploaded", ordering="uploaded_at")
+    def uploaded(self, row: IndexedFile) -> str:
+        if row.uploaded_at is None:
+            return "—"
+        return date_format(localtime(row.uploaded_at), "Y-m-d H:i")
 
     @admin.display(description="Uploader", ordering="uploader_email")
     def uploader_shown(self, row: IndexedFile) -> str:

@@ -10,7 +10,9 @@ from django.db.models import Count, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.timezone import localtime
 
 from admin_pages.list_guard import GuardedListAdmin
 from files.models import DeletionState
@@ -39,12 +41,11 @@ class DeletionJobAdmin(GuardedListAdmin):
         "job",
         "state",
         "organization",
-        "created_by_name",
-        "created_at",
+        "started",
         "file_count",
         "outcomes",
         "reason_short",
-        "approved_by_name",
+        "decided_by",
     ]
     list_display_links = None
     list_filter = [
@@ -71,6 +72,20 @@ class DeletionJobAdmin(GuardedListAdmin):
             '<a href="{}">{}</a>', reverse("admin:jobs_detail", kwargs={"job_pk": job.pk}), str(job)
         )
 
+    @admin.display(description="Started by", ordering="created_at")
+    def started(self, job: DeletionJob) -> str:
+        return format_html(
+            '{}<br><span class="quiet">{}</span>',
+            job.created_by_name,
+            date_format(localtime(job.created_at), "Y-m-d H:i"),
+        )
+
+    @admin.display(description="Approved by")
+    def decided_by(self, job: DeletionJob) -> str:
+        if job.rejected_at is not None:
+            return f"Rejected by {job.rejected_by_name or '(a deleted user)'}"
+        return job.approved_by_name or "—"
+
     @admin.display(description="Files", ordering="files_count")
     def file_count(self, job: DeletionJob) -> int:
         return job.files_count  # type: ignore[attr-defined]
@@ -86,7 +101,7 @@ class DeletionJobAdmin(GuardedListAdmin):
 
     @admin.display(description="Reason")
     def reason_short(self, job: DeletionJob) -> str:
-        return job.reason if len(job.reason) <= 60 else f"{job.reason[:59]}…"
+        return job.reason if len(job.reason) <= 40 else f"{job.reason[:39]}…"
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return may_view_jobs(request.user)

@@ -39,6 +39,12 @@ def awaiting(organization: Organization, starter: User, **changes: object) -> De
     )
 
 
+def row_of(content: str, asset_id: str) -> str:
+    """The files table's row of one file."""
+    start = content.index(f'<tr data-file="{asset_id}">')
+    return content[start : content.index("</tr>", start)]
+
+
 # What the approver sees
 
 
@@ -68,15 +74,17 @@ def test_the_approval_page_names_places_and_uploaders_from_the_index(
     index_file(organization, "file-2.pdf", key=IDS[2], run_id="b" * 32, run_name="Offboarding")
     job = awaiting(organization, starter, built_from="the file index searched for “jane”")
     content = signed_in(approver).get(page("detail", job)).content.decode()
-    assert "Onboarding: Jane Roe</a>: Upload your passport" in content
-    assert "(template Client onboarding)" in content
-    assert "Template Contract template" in content
-    assert "<code>run-1</code>" not in content  # the preview's bare id gives way to names
-    assert "jane@example.com" in content
-    assert "(exact)" in content
-    assert "bob@example.com" in content
-    assert "(inferred)" in content
-    assert ">unknown<" in content
+    first, second, third = (row_of(content, asset_id) for asset_id in IDS)
+    assert "Onboarding: Jane Roe</a>: Upload your passport" in first
+    assert "template Client onboarding" in first
+    assert "<code>run-1</code>" not in first  # the preview's bare id gives way to names
+    assert "jane@example.com" in first
+    assert ">exact<" in first
+    assert "Template</span> Contract template" in second
+    assert "bob@example.com" in second
+    assert ">inferred<" in second
+    assert "Offboarding" in third
+    assert ">unknown<" in third
     assert "the file index searched for “jane”" in content
     assert 'id="job-index-link"' in content
 
@@ -86,7 +94,7 @@ def test_a_file_the_index_has_not_seen_keeps_what_the_preview_read(
 ) -> None:
     job = awaiting(organization, starter)
     content = signed_in(approver).get(page("detail", job)).content.decode()
-    assert "Run <code>run-1</code>" in content
+    assert "Run <code>run-1</code>" in row_of(content, IDS[0])
     assert content.count("not in the index") == len(IDS)
 
 
@@ -216,3 +224,43 @@ def test_the_creator_is_told_of_the_rejection_and_why(
     told = services.jobs_ended_untold(user=starter)
     assert [each.pk for each in told] == [job.pk]
     assert "was rejected by approver: Wrong customer" in ended_message(told[0])
+
+
+# Layout
+
+
+def test_a_long_job_pages_its_files_below_the_summary(
+    organization: Organization, starter: User
+) -> None:
+    ids = [f"{n:032x}" for n in range(1, 59)]
+    job = previewed_job(organization, starter, ids)
+    client = signed_in(starter)
+    first = client.get(page("detail", job)).content.decode()
+    assert first.count("<tr data-file=") == 25
+    assert "Files 1 to 25 of 58" in first
+    assert first.index('id="job-summary"') < first.index('id="confirm-form"')
+    assert first.index('id="confirm-form"') < first.index('id="job-files"')
+    last = client.get(page("detail", job) + "?p=3").content.decode()
+    assert last.count("<tr data-file=") == 8
+    assert "Files 51 to 58 of 58" in last
+
+
+def test_job_pages_have_one_breadcrumb_to_the_jobs_list(
+    organization: Organization, starter: User
+) -> None:
+    job = previewed_job(organization, starter)
+    content = signed_in(starter).get(page("detail", job)).content.decode()
+    crumbs = content[content.index('<ol class="breadcrumbs">') : content.index("</ol>")]
+    assert crumbs.count("Deletion jobs") == 1
+    assert reverse("admin:jobs_deletionjob_changelist") in crumbs
+    assert f'<li aria-current="page">{job}</li>' in crumbs
+
+
+def test_the_jobs_list_says_who_approved_or_rejected(
+    organization: Organization, starter: User, approver: User
+) -> None:
+    rejected = services.job_reject(job=awaiting(organization, starter), user=approver, reason="no")
+    content = signed_in(approver).get(reverse("admin:jobs_deletionjob_changelist")).content.decode()
+    assert "Rejected by approver" in content
+    assert str(rejected) in content
+    assert '<label for="searchbar">' in content
