@@ -264,3 +264,13 @@ def test_the_jobs_list_says_who_approved_or_rejected(
     assert "Rejected by approver" in content
     assert str(rejected) in content
     assert '<label for="searchbar">' in content
+
+
+def test_the_jobs_list_shows_the_organization_only_when_there_are_several(
+    organization: Organization, starter: User, approver: User
+) -> None:
+    awaiting(organization, starter)
+    url = reverse("admin:jobs_deletionjob_changelist")
+    assert "column-organization" not in signed_in(approver).get(url).content.decode()
+    make_organization(org_id="other-org", name="Other")
+    assert "column-organization" in signed_in(approver).get(url).content.decode()
