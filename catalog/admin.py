@@ -347,6 +347,9 @@ class IndexedFileAdmin(GuardedListAdmin):
             "jobs.approve_deletionjob"
         )
 
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return super().has_module_permission(request) or self.has_view_permission(request)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 

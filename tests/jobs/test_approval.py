@@ -110,6 +110,7 @@ def test_the_index_of_another_organization_is_not_used(
 def test_an_approve_only_user_may_read_the_index(approver: User) -> None:
     client = signed_in(approver)
     assert client.get(reverse("admin:catalog_indexedfile_changelist")).status_code == 200
+    assert reverse("admin:catalog_indexedfile_changelist") in client.get("/admin/").content.decode()
     assert make_staff("nobody").has_perm("jobs.approve_deletionjob") is False
     nobody = signed_in(User.objects.get(username="nobody"))
     assert nobody.get(reverse("admin:catalog_indexedfile_changelist")).status_code == 403
