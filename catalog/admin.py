@@ -12,9 +12,11 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.formats import date_format
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
+from django.utils.timezone import localtime
 
 from admin_pages.list_guard import GuardedListAdmin
 from admin_pages.pages import served_by
@@ -24,6 +26,7 @@ from catalog.conf import conf
 from catalog.deletion_jobs import deletion_job_from_index
 from catalog.models import IndexedFile, Scan
 from catalog.process_run_views import files_url
+from catalog.selectors import tallyfy_run_url
 from jobs.services import JobRefused
 from organizations.list_filters import ReachableOrganizationFilter
 from organizations.models import Organization
@@ -62,13 +65,6 @@ class BroadSearchPaginator(CappedCountPaginator):
     @cached_property
     def count(self) -> int:
         return self.COUNT_CAP + 1
-
-
-def tallyfy_run_url(organization: Organization, run_id: str) -> str:
-    """The run's page in Tallyfy's web app, next to the API it was read from."""
-    root = organization.api_base_url.rstrip("/").removesuffix("/api")
-    root = root.replace("://api.tallyfy.com", "://go.tallyfy.com")
-    return f"{root}/{organization.org_id}/process/{run_id}"
 
 
 class GoneFilter(admin.SimpleListFilter):
@@ -192,9 +188,8 @@ class IndexedFileAdmin(GuardedListAdmin):
 
     list_display = [
         "name_shown",
-        "attached_to",
         "attached_to_shown",
-        "uploaded_at",
+        "uploaded",
         "uploader_shown",
         "presence",
     ]
@@ -312,18 +307,27 @@ class IndexedFileAdmin(GuardedListAdmin):
         url = reverse("admin:files_detail", args=[row.organization_id, row.asset_id])
         return format_html('<a href="{}">{}</a>', url, name)
 
-    @admin.display(description="Attached to")
+    @admin.display(description="Attached to", ordering="attached_to")
     def attached_to_shown(self, row: IndexedFile) -> str:
+        kind = row.get_attached_to_display()
         if row.run_id:
             label = display_name(row.run_name) or row.run_id
             if row.task_name:
                 label = f"{label}: {display_name(row.task_name)}"
             return format_html(
-                '<a href="{}" rel="noreferrer noopener">{}</a>',
+                '<span class="quiet">{}</span><br><a href="{}" rel="noreferrer noopener">{}</a>',
+                kind,
                 tallyfy_run_url(row.organization, row.run_id),
                 label,
             )
-        return display_name(row.task_name or row.template_name) or "—"
+        place = display_name(row.task_name or row.template_name) or "—"
+        return format_html('<span class="quiet">{}</span><br>{}', kind, place)
+
+    @admin.display(description="Uploaded", ordering="uploaded_at")
+    def uploaded(self, row: IndexedFile) -> str:
+        if row.uploaded_at is None:
+            return "—"
+        return date_format(localtime(row.uploaded_at), "Y-m-d H:i")
 
     @admin.display(description="Uploader", ordering="uploader_email")
     def uploader_shown(self, row: IndexedFile) -> str:
@@ -347,6 +351,15 @@ class IndexedFileAdmin(GuardedListAdmin):
             # Its run or task is no longer listed, yet GET /assets answers: worth a look.
             return f"Present (not listed by scan {row.missed_by_scan_id})"
         return "Present"
+
+    def has_view_permission(self, request: HttpRequest, obj: IndexedFile | None = None) -> bool:
+        # An approver reads the index to see what a job would erase.
+        return super().has_view_permission(request, obj) or request.user.has_perm(
+            "jobs.approve_deletionjob"
+        )
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return super().has_module_permission(request) or self.has_view_permission(request)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

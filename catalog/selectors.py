@@ -25,6 +25,13 @@ def indexed_files(*, organization: Organization | None = None) -> QuerySet[Index
     return queryset
 
 
+def tallyfy_run_url(organization: Organization, run_id: str) -> str:
+    """The run's page in Tallyfy's web app, next to the API it was read from."""
+    root = organization.api_base_url.rstrip("/").removesuffix("/api")
+    root = root.replace("://api.tallyfy.com", "://go.tallyfy.com")
+    return f"{root}/{organization.org_id}/process/{run_id}"
+
+
 def gone_q() -> Q:
     """Of `indexed_files()`: the files Tallyfy no longer has, or the log has as deleted."""
     return Q(gone_at__isnull=False) | Q(deleted_here=True)
@@ -59,3 +66,32 @@ def scans_unfinished(*, organizations: Iterable[Organization] | None = None) -> 
     if organizations is not None:
         queryset = queryset.filter(organization__in=list(organizations))
     return queryset
+
+
+def indexed_by_asset_id(
+    *, organization_id: int, asset_ids: Iterable[str]
+) -> dict[str, IndexedFile]:
+    """What the index knows of each of these files (its run, task or template by name, its
+    uploader and how that was known), by file id; files it has not seen are absent."""
+    rows = IndexedFile.objects.filter(
+        organization_id=organization_id, asset_id__in=[each for each in asset_ids if each]
+    ).order_by("asset_id", "-last_seen", "-id")
+    found: dict[str, IndexedFile] = {}
+    for row in rows.only(
+        "asset_id",
+        "attached_to",
+        "run_id",
+        "run_name",
+        "task_id",
+        "task_name",
+        "template_id",
+        "template_name",
+        "uploader_email",
+        "uploader_type",
+        "uploader_inferred",
+        "uploader_note",
+        "is_link",
+        "organization_id",
+    ):
+        found.setdefault(row.asset_id, row)
+    return found

@@ -316,13 +316,14 @@ def deletion_record_unsent(
     reason: str,
     error: tallyfy_api.TallyfyError,
     job_id: int,
+    file_name: str = "",
 ) -> FileDeletion:
     """A job's file whose metadata read was answered with certainty (404: already gone; 400:
-    refused): no DELETE is sent, and the row says so."""
+    refused): no DELETE is sent, and the row says so, with the name the job's preview read."""
     return _record_unsent(
         organization=organization,
         asset_id=asset_id,
-        file_name="",
+        file_name=file_name,
         user=user,
         username=username,
         reason=reason,

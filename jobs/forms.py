@@ -83,3 +83,18 @@ class JobConfirmForm(forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         help_text=f"Optional ({settings.TIME_ZONE}). Empty: as soon as it may start.",
     )
+
+
+class JobRejectForm(forms.Form):
+    rejection_reason = forms.CharField(
+        label="Why reject it",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        help_text="Required: the person who started the job reads it on the job's page.",
+    )
+
+    def clean_rejection_reason(self) -> str:
+        reason = self.cleaned_data["rejection_reason"].strip()
+        if not reason:
+            raise forms.ValidationError("Say why the job is rejected.")
+        return reason

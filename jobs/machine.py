@@ -1,7 +1,8 @@
 """The states of a deletion job and of its files, and every change between them.
 
 Job:  previewing → previewed → [awaiting approval →] scheduled → running → finished, or
-      finished with failures; scheduled and running → paused → scheduled (resume); any state
+      finished with failures; awaiting approval → rejected (ended: nothing was sent);
+      scheduled and running → paused → scheduled (resume); any state
       before an ending → cancelled, which is "stopping" while a file is in flight and ended
       (`finished_at` set) once none is.
 File: waiting → done (its log row says how) | refused | not attempted (a cancelled job's file
@@ -30,7 +31,12 @@ from jobs.conf import conf
 from jobs.models import DeletionJob, FileState, JobFile, JobState, PreviewState, Worker
 from organizations.conf import conf as organizations_conf
 
-ENDED_STATES = (JobState.CANCELLED, JobState.FINISHED, JobState.FINISHED_WITH_FAILURES)
+ENDED_STATES = (
+    JobState.CANCELLED,
+    JobState.FINISHED,
+    JobState.FINISHED_WITH_FAILURES,
+    JobState.REJECTED,
+)
 FINISHED_STATES = (JobState.FINISHED, JobState.FINISHED_WITH_FAILURES)
 # Before these a job deletes nothing; a cancel then ends it at once.
 NOT_STARTED_STATES = (JobState.PREVIEWING, JobState.PREVIEWED, JobState.AWAITING_APPROVAL)
@@ -285,6 +291,25 @@ def job_cancel(job: DeletionJob) -> bool:
         return False
     files_not_attempted(job_id=job.pk)
     job_end_if_done(job)
+    return True
+
+
+def job_reject(job: DeletionJob, *, user_id: int, username: str, reason: str) -> bool:
+    """An approver refuses a job awaiting approval: it ends at once, its files not attempted,
+    with who, when and why on its row. False when it no longer awaits approval."""
+    with transaction.atomic():
+        if not job_move(
+            job,
+            (JobState.AWAITING_APPROVAL,),
+            JobState.REJECTED,
+            rejected_by_id=user_id,
+            rejected_by_name=username,
+            rejected_at=Now(),
+            rejection_reason=reason,
+            finished_at=Now(),
+        ):
+            return False
+        files_not_attempted(job_id=job.pk)
     return True
 
 

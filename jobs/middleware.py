@@ -38,6 +38,14 @@ def ended_message(job: DeletionJob) -> str:
         return format_html(
             '{} has paused. {} <a href="{}">See the job.</a>', str(job), job.pause_reason, url
         )
+    if job.state == JobState.REJECTED:
+        return format_html(
+            '{} was rejected by {}: {} <a href="{}">See the job.</a>',
+            str(job),
+            job.rejected_by_name,
+            job.rejection_reason,
+            url,
+        )
     verbs = {
         JobState.CANCELLED: "was cancelled",
         JobState.FINISHED_WITH_FAILURES: "has finished with failures",

@@ -19,6 +19,7 @@ class JobState(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
     FINISHED = "finished", "Finished"
     FINISHED_WITH_FAILURES = "finished_with_failures", "Finished with failures"
+    REJECTED = "rejected", "Rejected"
 
 
 class DeletionJob(models.Model):
@@ -53,6 +54,12 @@ class DeletionJob(models.Model):
     )
     approved_by_name = models.CharField("approved by", max_length=150, blank=True)
     approved_at = models.DateTimeField(null=True, blank=True)
+    rejected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    rejected_by_name = models.CharField("rejected by", max_length=150, blank=True)
+    rejected_at = models.DateTimeField(null=True, blank=True)
+    rejection_reason = models.TextField("why it was rejected", blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     woken_at = models.DateTimeField(null=True, blank=True)
@@ -86,7 +93,7 @@ class PreviewState(models.TextChoices):
 class FileState(models.TextChoices):
     WAITING = "waiting", "Waiting"
     LEFT_OUT = "left_out", "Left out (not found or not deletable at preview)"
-    NOT_ATTEMPTED = "not_attempted", "Not attempted (job cancelled)"
+    NOT_ATTEMPTED = "not_attempted", "Not attempted (job cancelled or rejected)"
     REFUSED = "refused", "Refused before sending"
     DONE = "done", "Done (see its log row)"
 

@@ -164,6 +164,20 @@ def job_approve(*, job: DeletionJob, user: AbstractBaseUser) -> DeletionJob:
     return job
 
 
+def job_reject(*, job: DeletionJob, user: AbstractBaseUser, reason: str) -> DeletionJob:
+    """An approver refuses a job awaiting approval, with a reason: it ends and sends nothing
+    (the view checks the permission)."""
+    reason = reason.strip()
+    if not reason:
+        raise JobRefused("Say why the job is rejected.")
+    if job.created_by_id == user.pk:
+        raise JobRefused("Nobody rejects their own job: cancel it instead.")
+    if not machine.job_reject(job, user_id=user.pk, username=user.get_username(), reason=reason):
+        raise JobRefused("This job is not awaiting approval.")
+    job.refresh_from_db()
+    return job
+
+
 def job_pause(*, job: DeletionJob) -> DeletionJob:
     """Stop before the next file; the files in flight finish."""
     if not machine.job_pause(job):

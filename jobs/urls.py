@@ -12,6 +12,7 @@ job_pages = [
     path("<int:job_pk>/progress/", views.job_progress_view, name="jobs_progress"),
     path("<int:job_pk>/confirm/", views.job_confirm_view, name="jobs_confirm"),
     path("<int:job_pk>/approve/", views.job_approve_view, name="jobs_approve"),
+    path("<int:job_pk>/reject/", views.job_reject_view, name="jobs_reject"),
     path("<int:job_pk>/pause/", views.job_pause_view, name="jobs_pause"),
     path("<int:job_pk>/resume/", views.job_resume_view, name="jobs_resume"),
     path("<int:job_pk>/cancel/", views.job_cancel_view, name="jobs_cancel"),

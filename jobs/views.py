@@ -17,10 +17,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.sudo import sudo_required
 from admin_pages.pages import User, admin_page, render_page
+from catalog.selectors import indexed_by_asset_id, tallyfy_run_url
 from files.models import DeletionState
 from jobs import services
 from jobs.conf import conf
-from jobs.forms import JobConfirmForm, JobCreateForm
+from jobs.forms import JobConfirmForm, JobCreateForm, JobRejectForm
 from jobs.models import DeletionJob, FileState, JobState, PreviewState
 from organizations.selectors import organizations_for, within_reach
 from tallyfy_api.names import plain_text
@@ -28,9 +29,10 @@ from tallyfy_api.names import plain_text
 LOOKUP_PERMISSION = "files.lookup_file"
 DELETE_PERMISSION = "files.delete_file"
 APPROVE_PERMISSION = "jobs.approve_deletionjob"
+INDEX_PERMISSION = "catalog.view_indexedfile"
 LOG_PERMISSION = "files.view_filedeletion"
 START_PERMISSIONS = (LOOKUP_PERMISSION, DELETE_PERMISSION)
-FILES_PER_PAGE = 100
+FILES_PER_PAGE = 25
 BAD_LINES_SHOWN = 200
 
 
@@ -49,6 +51,22 @@ def may_approve_jobs(user: User) -> bool:
 def may_stop_jobs(user: User) -> bool:
     """Pausing and cancelling only make a job do less: approvers may too."""
     return may_view_jobs(user)
+
+
+def may_view_index(user: User) -> bool:
+    """Approvers read the index to see what a job would erase, without any other right."""
+    return user.has_perm(INDEX_PERMISSION) or may_approve_jobs(user)
+
+
+def _with_index_rows(job: DeletionJob, files: Any) -> None:
+    """Each shown file's index row (`file.indexed`, None when the index has not seen it): its
+    run, task or template by name and its uploader, in one query a page."""
+    rows = indexed_by_asset_id(
+        organization_id=job.organization_id, asset_ids=[file.asset_id for file in files]
+    )
+    for file in files:
+        file.indexed = row = rows.get(file.asset_id)
+        file.run_url = tallyfy_run_url(job.organization, row.run_id) if row and row.run_id else ""
 
 
 def _job(request: HttpRequest, job_pk: int) -> DeletionJob:
@@ -108,7 +126,10 @@ def job_detail_view(request: HttpRequest, job_pk: int) -> HttpResponse:
 
 
 def _job_page(
-    request: HttpRequest, job: DeletionJob, confirm_form: JobConfirmForm | None = None
+    request: HttpRequest,
+    job: DeletionJob,
+    confirm_form: JobConfirmForm | None = None,
+    reject_form: JobRejectForm | None = None,
 ) -> HttpResponse:
     user = request.user
     progress = services.job_progress(job=job)
@@ -117,11 +138,16 @@ def _job_page(
         JobState.PREVIEWING,
         JobState.PREVIEWED,
         JobState.AWAITING_APPROVAL,
+        JobState.REJECTED,
     ) and not (job.state == JobState.CANCELLED and job.confirmed_at is None)
     can_confirm = job.state == JobState.PREVIEWED and is_creator and may_start_jobs(user)
     if can_confirm and confirm_form is None:
         confirm_form = JobConfirmForm()
+    can_approve = (
+        job.state == JobState.AWAITING_APPROVAL and not is_creator and may_approve_jobs(user)
+    )
     files, filters = _files_shown(request, job, started=started)
+    _with_index_rows(job, files)
     can_view_log = user.has_perm(LOG_PERMISSION)
     retryable = (
         progress.log[DeletionState.FAILED]
@@ -145,17 +171,15 @@ def _job_page(
         is_creator=is_creator,
         can_confirm=can_confirm,
         confirm_form=confirm_form,
-        can_approve=(
-            job.state == JobState.AWAITING_APPROVAL
-            and not is_creator
-            and user.has_perm(APPROVE_PERMISSION)
-        ),
+        can_approve=can_approve,
+        reject_form=reject_form or (JobRejectForm() if can_approve else None),
         can_pause=job.state in (JobState.SCHEDULED, JobState.RUNNING) and may_stop_jobs(user),
         can_resume=job.state == JobState.PAUSED and may_start_jobs(user),
         can_cancel=job.state not in services.ENDED_STATES and may_stop_jobs(user),
         can_retry=bool(retryable) and job.finished_at is not None and may_start_jobs(user),
         retryable=retryable,
         can_view_log=can_view_log,
+        can_view_index=may_view_index(user),
         log_url=_log_url(job) if can_view_log else None,
         files=files,
         filters=filters,
@@ -309,6 +333,24 @@ def job_approve_view(request: HttpRequest, job_pk: int) -> HttpResponse:
     return _act(
         request, _job(request, job_pk), services.job_approve, "{job} is approved and scheduled."
     )
+
+
+@require_POST
+@admin_page(may_approve_jobs)
+def job_reject_view(request: HttpRequest, job_pk: int) -> HttpResponse:
+    job = _job(request, job_pk)
+    form = JobRejectForm(request.POST)
+    if form.is_valid():
+        try:
+            job = services.job_reject(
+                job=job, user=request.user, reason=form.cleaned_data["rejection_reason"]
+            )
+        except services.JobRefused as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"{job} is rejected: nothing of it is deleted.")
+        return redirect("admin:jobs_detail", job_pk=job.pk)
+    return _job_page(request, job, reject_form=form)
 
 
 @require_POST

@@ -381,6 +381,8 @@ def _record_unsent(job: DeletionJob, claim: Claim, error: tallyfy_api.TallyfyErr
         settle=lambda: file_services.deletion_record_unsent(
             organization=job.organization,
             asset_id=claim.job_file.asset_id,
+            # What the preview read: the file can no longer tell its name, the log row keeps it.
+            file_name=claim.job_file.file_name,
             user=job.created_by,
             username=job.created_by_name,
             reason=job.reason,

@@ -6,14 +6,20 @@ from __future__ import annotations
 import copy
 from urllib.parse import urlsplit
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 import tallyfy_api
 from organizations.clients import tallyfy_client
-from organizations.models import Organization
+from organizations.models import Organization, OrganizationAccess
 from organizations.tokens import encrypt_token
+
+
+def organization_access_give_all(*, user: AbstractBaseUser) -> None:
+    """The user reaches every organization, those added later included."""
+    OrganizationAccess.objects.update_or_create(user=user, defaults={"all_organizations": True})
 
 
 @sensitive_variables("token")

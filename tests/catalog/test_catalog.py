@@ -471,3 +471,13 @@ def test_the_scan_page_starts_a_scan_with_one_button(browser: Client) -> None:
     assert "Scan an organization for its files" in body
     assert 'name="_addanother"' not in body
     assert 'name="_continue"' not in body
+
+
+def test_the_index_list_has_one_attached_to_column_naming_the_kind_and_place(
+    browser: Client, organization: Organization
+) -> None:
+    index_file(organization, "a.pdf", run_id="r1", run_name="Onboarding", task_name="Passport")
+    content = browser.get(reverse("admin:catalog_indexedfile_changelist")).content.decode()
+    assert content.count(">Attached to<") == 1
+    assert "Process run</span><br>" in content
+    assert "Onboarding: Passport</a>" in content

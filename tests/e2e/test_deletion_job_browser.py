@@ -4,15 +4,19 @@ plays the worker (`jobs.work.job_work`); the open page follows the job by itself
 from __future__ import annotations
 
 import csv
+from typing import Any
 
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
+from django.urls import reverse
 from playwright.sync_api import Page, expect
 
 from files.models import DeletionState, FileDeletion
-from jobs import work
+from jobs import services, work
+from jobs.lines import files_from_text
 from jobs.models import DeletionJob, JobState
 from organizations.models import Organization
 from tests.e2e.conftest import sign_in
+from tests.fixtures.accounts import make_staff
 from tests.fixtures.sandbox import Sandbox
 
 WAIT_MS = 15_000  # the page polls every 2 s
@@ -79,3 +83,41 @@ def test_a_whole_job_from_paste_to_csv(
     assert {d.state for d in FileDeletion.objects.filter(job_id=job.pk)} == {DeletionState.DELETED}
     job.refresh_from_db()
     assert job.state == JobState.FINISHED
+
+
+def test_an_approver_rejects_a_job_with_a_reason_and_nothing_is_sent(
+    page: Page,
+    panel: str,
+    sandbox: Sandbox,
+    sandbox_org: Organization,
+    deleter: User,
+    browser_problems: list[str],
+    settings: Any,
+) -> None:
+    settings.JOBS_APPROVAL_THRESHOLD = 1
+    files = [sandbox.add_file(filename=f"scan-{n}.pdf") for n in range(2)]
+    job = services.job_create(
+        organization=sandbox_org,
+        user=deleter,
+        wanted=files_from_text("\n".join(f.asset_id for f in files)),
+    )
+    work.job_work(job_id=job.pk)
+    job = services.job_confirm(
+        job=DeletionJob.objects.get(pk=job.pk), user=deleter, reason="GDPR-5", typed_count=2
+    )
+    assert job.state == JobState.AWAITING_APPROVAL
+    approver = make_staff("approver")
+    approver.user_permissions.add(Permission.objects.get(codename="approve_deletionjob"))
+    sign_in(page, panel, approver)
+    page.goto(f"{panel}{reverse('admin:jobs_detail', args=[job.pk])}")
+    expect(page.locator("#job-files")).to_contain_text("scan-1.pdf")
+    page.click("#reject-form input[value='Reject']")
+    expect(page.locator("#reject-form .errorlist")).to_be_visible()
+    page.fill("#id_rejection_reason", "Not this customer's files.")
+    page.click("#reject-form input[value='Reject']")
+    expect(page.locator("#job-state")).to_have_text("Rejected")
+    expect(page.locator("#job-rejected")).to_contain_text("sent nothing to Tallyfy")
+    expect(page.locator("#job-rejection-reason")).to_have_text("Not this customer's files.")
+    work.job_work(job_id=job.pk)
+    assert all(sandbox.exists(f.asset_id) for f in files)
+    assert not FileDeletion.objects.filter(job_id=job.pk).exists()

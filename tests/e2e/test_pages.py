@@ -13,14 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.db import connection
 from django.test import RequestFactory
 from django.utils import timezone
 from playwright.sync_api import Browser, BrowserContext, Page
 
 from admin_pages.errors import server_error_view
+from catalog.models import AttachedTo, IndexedFile, Scan, ScanPhase, ScanState
 from files.models import DeletionState, FileDeletion
+from jobs.models import DeletionJob, FileState, JobFile, JobState, PreviewState
 from organizations.models import Organization
 from sandbox.seed import png_bytes
 from tests.e2e.conftest import PASSWORD
@@ -89,6 +91,15 @@ def tour(panel: str, sandbox: Sandbox, sandbox_org: Organization, transactional_
         outcome="Tallyfy confirmed the deletion (HTTP 204).",
         finished_at=timezone.now(),
     )
+    approver = make_staff("approver")
+    approver.user_permissions.add(Permission.objects.get(codename="approve_deletionjob"))
+    jobs = _jobs(sandbox_org, admin, approver)
+    scan = Scan.objects.create(
+        organization=sandbox_org,
+        state=ScanState.DONE,
+        phase=ScanPhase.RUNS,
+        finished_at=timezone.now(),
+    )
     org, files = sandbox_org.pk, "/admin/tallyfy-files"
     run_url = f"https://go.tallyfy.com/api/organizations/{sandbox.org_id}/runs/{'r' * 32}"
     common = [
@@ -108,17 +119,147 @@ def tour(panel: str, sandbox: Sandbox, sandbox_org: Organization, transactional_
         ("not-found", f"{files}/99999/nothing/"),
         ("server-error", SERVER_ERROR_PATH),
     ]
+    job_pages = [
+        ("jobs-app", "/admin/jobs/"),
+        ("jobs-list", "/admin/jobs/deletionjob/"),
+        ("jobs-search", "/admin/jobs/deletionjob/?q=GDPR"),
+        ("job-create", "/admin/deletion-jobs/new/"),
+        ("job-preview", f"/admin/deletion-jobs/{jobs['previewed'].pk}/"),
+        ("job-preview-page-2", f"/admin/deletion-jobs/{jobs['previewed'].pk}/?p=2"),
+        ("job-running", f"/admin/deletion-jobs/{jobs['running'].pk}/"),
+        ("job-finished", f"/admin/deletion-jobs/{jobs['finished'].pk}/"),
+        ("job-rejected", f"/admin/deletion-jobs/{jobs['rejected'].pk}/"),
+        ("job-cancel", f"/admin/deletion-jobs/{jobs['running'].pk}/cancel/"),
+        ("catalog-app", "/admin/catalog/"),
+        ("index-list", "/admin/catalog/indexedfile/"),
+        ("index-search", "/admin/catalog/indexedfile/?q=jane%40example.com"),
+        ("scan-list", "/admin/catalog/scan/"),
+        ("scan-add", "/admin/catalog/scan/add/"),
+        ("scan-change", f"/admin/catalog/scan/{scan.pk}/change/"),
+    ]
+    approval = [
+        ("index", "/admin/"),
+        ("jobs-list", "/admin/jobs/deletionjob/"),
+        ("job-approval", f"/admin/deletion-jobs/{jobs['awaiting'].pk}/"),
+        ("job-rejected", f"/admin/deletion-jobs/{jobs['rejected'].pk}/"),
+        ("index-list", "/admin/catalog/indexedfile/"),
+    ]
     return Tour(
         pages={
             "superuser": [
                 *common,
+                *job_pages,
                 ("organization-add", "/admin/organizations/organization/add/"),
                 ("confirm", f"{files}/{org}/{report.asset_id}/delete/"),
             ],
             "viewer": [*common, ("forbidden", f"{files}/{org}/{report.asset_id}/delete/")],
+            "approver": approval,
             "visitor": [("login", "/admin/login/")],
         }
     )
+
+
+PLACES = [
+    ("Onboarding: Jane Roe", "Upload your passport", "Client onboarding"),
+    ("Claim 2024-117: John Smith", "Attach the invoice", "Insurance claim"),
+    ("Offboarding: Ana Díaz", "Return the signed contract", "Employee offboarding"),
+]
+UPLOADERS = [("jane@example.com", False), ("john@example.com", True), ("", False)]
+
+
+def _job(org: Organization, user: User, state: JobState, count: int, **fields: Any) -> DeletionJob:
+    """A job in `state` with `count` found files, each indexed under a run, task and uploader."""
+    job = DeletionJob.objects.create(
+        organization=org,
+        created_by=user,
+        created_by_name=user.get_username(),
+        state=state,
+        reason="GDPR-2024-0117: erase the customer's files on request",
+        built_from="the file index, searched for “jane@example.com”",
+        **fields,
+    )
+    rows, indexed = [], []
+    for n in range(count):
+        asset_id = f"{job.pk:04x}{n:028x}"
+        run, task, template = PLACES[n % len(PLACES)]
+        email, inferred = UPLOADERS[n % len(UPLOADERS)]
+        rows.append(
+            JobFile(
+                job=job,
+                asset_id=asset_id,
+                line=n + 1,
+                preview=PreviewState.FOUND,
+                file_name=f"passport-scan-{n + 1:02d}.pdf",
+                subject_type="Run",
+                subject_id=f"{n % 3:032x}",
+                uploaded_at=timezone.now() - timedelta(days=n),
+            )
+        )
+        indexed.append(
+            IndexedFile(
+                organization=org,
+                key=asset_id,
+                asset_id=asset_id,
+                file_name=f"passport-scan-{n + 1:02d}.pdf",
+                attached_to=AttachedTo.RUN,
+                run_id=f"{n % 3:032x}",
+                run_name=run,
+                task_id=f"{n % 3 + 10:032x}",
+                task_name=task,
+                template_name=template,
+                uploader_email=email,
+                uploader_inferred=inferred,
+                uploader_note="Named by the activity feed." if email else "No upload entry.",
+                uploaded_at=timezone.now() - timedelta(days=n),
+            )
+        )
+    JobFile.objects.bulk_create(rows)
+    IndexedFile.objects.bulk_create(indexed)
+    return job
+
+
+def _jobs(org: Organization, admin: User, approver: User) -> dict[str, DeletionJob]:
+    now = timezone.now()
+    owner = make_staff("owner", "lookup_file", "delete_file")
+    jobs = {
+        "previewed": _job(org, admin, JobState.PREVIEWED, 58),
+        "awaiting": _job(org, owner, JobState.AWAITING_APPROVAL, 12, confirmed_at=now),
+        "running": _job(
+            org, admin, JobState.RUNNING, 6, confirmed_at=now, started_at=now - timedelta(minutes=2)
+        ),
+        "finished": _job(
+            org, admin, JobState.FINISHED, 3, confirmed_at=now, started_at=now, finished_at=now
+        ),
+        "rejected": _job(
+            org,
+            owner,
+            JobState.REJECTED,
+            4,
+            confirmed_at=now,
+            finished_at=now,
+            rejected_by=approver,
+            rejected_by_name=approver.username,
+            rejected_at=now,
+            rejection_reason="The ticket names another customer: check GDPR-2024-0117 again.",
+        ),
+    }
+    JobFile.objects.filter(job=jobs["rejected"]).update(state=FileState.NOT_ATTEMPTED)
+    for job_file in jobs["finished"].files.all():
+        deletion = FileDeletion.objects.create(
+            organization=org,
+            org_id=org.org_id,
+            asset_id=job_file.asset_id,
+            file_name=job_file.file_name,
+            user=admin,
+            username=admin.username,
+            reason=jobs["finished"].reason,
+            state=DeletionState.DELETED,
+            outcome="Tallyfy confirmed the deletion (HTTP 204).",
+            job_id=jobs["finished"].pk,
+            finished_at=now,
+        )
+        JobFile.objects.filter(pk=job_file.pk).update(state=FileState.DONE, deletion=deletion)
+    return jobs
 
 
 def _context(
@@ -137,7 +278,7 @@ def _context(
     if who != "visitor":
         page = context.new_page()
         page.goto(f"{panel}/admin/login/")
-        page.fill("#id_username", "root" if who == "superuser" else "viewer")
+        page.fill("#id_username", "root" if who == "superuser" else who)
         page.fill("#id_password", PASSWORD)
         page.click("input[type=submit]")
         page.wait_for_url(f"{panel}/admin/")
@@ -185,7 +326,7 @@ def axe_report(request: pytest.FixtureRequest) -> Iterator[dict[str, int]]:
 @pytest.mark.skipif(
     connection.vendor != "sqlite", reason="the pages are the same on either database: run once"
 )
-@pytest.mark.parametrize("who", ["superuser", "viewer", "visitor"])
+@pytest.mark.parametrize("who", ["superuser", "viewer", "approver", "visitor"])
 def test_every_page_has_no_accessibility_violations(
     browser: Browser,
     panel: str,
@@ -216,7 +357,7 @@ def test_screenshots_of_every_page(browser: Browser, panel: str, tour: Tour) -> 
     out.mkdir(parents=True, exist_ok=True)
     # The view-only user's other pages look like the superuser's, without the buttons.
     viewer_only = {"forbidden", "detail", "log-unknown", "organization-change"}
-    for who in ("superuser", "viewer", "visitor"):
+    for who in ("superuser", "viewer", "approver", "visitor"):
         for theme in ("light", "dark"):
             for size, viewport in VIEWPORTS.items():
                 context = _context(browser, panel, who, theme, viewport)

@@ -322,3 +322,16 @@ def test_a_job_cancelled_during_its_preview_reads_no_more_files(
     assert len(sandbox.requests()) == 1
     job.refresh_from_db()
     assert job.state == JobState.CANCELLED
+
+
+def test_a_file_gone_before_its_turn_keeps_the_name_the_preview_read_in_its_log_row(
+    sandbox: Sandbox, sandbox_org: Organization, alice: User
+) -> None:
+    asset = sandbox.add_file(filename="passport-scan.pdf")
+    job = confirmed(previewed(sandbox_org, alice, [asset.asset_id]), alice)
+    sandbox.server.store.delete_asset(org_id=sandbox.org_id, asset_id=asset.asset_id)
+    work.job_work(job_id=job.pk)
+    (row,) = FileDeletion.objects.filter(job_id=job.pk)
+    assert row.state == DeletionState.ALREADY_GONE
+    assert row.file_name == "passport-scan.pdf"
+    assert deletes_sent(sandbox) == []

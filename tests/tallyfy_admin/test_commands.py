@@ -16,6 +16,7 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 
 from organizations.models import Organization
+from organizations.selectors import may_reach
 from sandbox.seed import DEMO_ORG_ID, DEMO_TOKEN
 from tests.processes import ROOT, free_port
 
@@ -82,21 +83,41 @@ def test_sandbox_state_survives_a_restart(tmp_path: Path) -> None:
             time.sleep(0.1)
 
 
-def test_setup_demo_creates_a_superuser_once_and_the_sandbox_organization(
+def test_setup_demo_creates_a_superuser_and_an_approver_once_and_the_sandbox_organization(
     db: None, settings: object, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings.TALLYFY_INSECURE_API_HOSTS = ["127.0.0.1:8001"]  # type: ignore[attr-defined]
     call_command("setup_demo", sandbox_url="http://127.0.0.1:8001/api")
-    out = capsys.readouterr().out
-    password = out.split("with password: ")[1].split()[0]
-    user = User.objects.get(username="admin")
-    assert user.is_superuser
-    assert user.check_password(password)
+    out = capsys.readouterr().out.strip()
+    # The passwords come last, in a box, after everything else the command printed.
+    box = out[out.index("+---") :].splitlines()
+    assert box[0] == box[-1]
+    assert set(box[0]) == {"+", "-"}
+    assert all(line.startswith("| ") and line.endswith(" |") for line in box[1:-1])
+    assert len({len(line) for line in box}) == 1
+    assert "Created organization Sandbox" in out[: out.index("+---")]
+    passwords = {
+        line.split()[1]: line.split("password: ")[1].split()[0]
+        for line in box
+        if "password: " in line
+    }
+    assert set(passwords) == {"admin", "approver"}
+    admin = User.objects.get(username="admin")
+    assert admin.is_superuser
+    assert admin.check_password(passwords["admin"])
+    approver = User.objects.get(username="approver")
+    assert approver.check_password(passwords["approver"])
+    assert approver.is_staff
+    assert not approver.is_superuser
+    assert approver.has_perm("jobs.approve_deletionjob")
+    assert may_reach(approver, Organization.objects.get(name="Sandbox"))
+    assert approver.has_perms(["files.lookup_file", "files.view_filedeletion"])
+    assert passwords["admin"] != passwords["approver"]
     organization = Organization.objects.get(name="Sandbox")
     assert organization.access_token() == DEMO_TOKEN
     call_command("setup_demo", sandbox_url="http://127.0.0.1:8001/api")
     assert "password" not in capsys.readouterr().out
-    assert User.objects.count() == 1
+    assert User.objects.count() == 2
     assert Organization.objects.count() == 1
 
 
