@@ -30,6 +30,7 @@ from organizations.models import Organization
 from organizations.tokens import TokenDecryptionError
 from tallyfy_api.base_urls import DisallowedBaseURL
 from tallyfy_api.names import display_name
+from throttling.services import slot_prepaid, slot_reserve_with
 
 logger = logging.getLogger(__name__)
 
@@ -253,7 +254,6 @@ def file_delete(
             "exactly."
         )
     _refuse_if_claimed(organization=organization, asset_id=asset_id)
-    _ticket_use(shown)
     return _delete_checked(
         client=tallyfy_client(organization=organization),
         organization=organization,
@@ -261,6 +261,7 @@ def file_delete(
         user=user,
         reason=reason,
         shown_name=shown.file_name,
+        before_read=lambda: _ticket_use(shown),
         on_row=lambda deletion: _ticket_link(shown, deletion),
     )
 
@@ -389,13 +390,22 @@ def _delete_checked(
     user: AbstractBaseUser,
     reason: str,
     shown_name: str,
+    before_read: Callable[[], None],
     on_row: Callable[[FileDeletion], None],
 ) -> FileDeletion:
-    """Snapshot and check the metadata, commit a `pending` row, send the DELETE, settle it."""
+    """Snapshot and check the metadata, commit a `pending` row, send the DELETE, settle it.
+
+    Each request to Tallyfy takes its rate slot in the transaction that commits what must be
+    recorded before it is sent: `before_read` (the ticket spent) with the metadata read's, the
+    `pending` row and `on_row` (the ticket linked to it) with the DELETE's."""
+    _, read_slot = slot_reserve_with(
+        organization_id=organization.pk, max_wait=_page_wait(), write=before_read
+    )
     try:
-        asset = client.get_asset(asset_id)
+        with slot_prepaid(organization_id=organization.pk, reservation=read_slot):
+            asset = client.get_asset(asset_id)
     except tallyfy_api.TallyfyError as exc:
-        deletion = _record_unsent(
+        return _record_unsent(
             organization=organization,
             asset_id=asset_id,
             file_name=shown_name,
@@ -404,9 +414,8 @@ def _delete_checked(
             reason=reason,
             error=exc,
             job_id=None,
+            on_row=on_row,
         )
-        on_row(deletion)
-        return deletion
     refusal = file_deletion_refusal(asset=asset, asset_id=asset_id)
     if refusal is None and asset.filename != shown_name:
         refusal = (
@@ -415,7 +424,8 @@ def _delete_checked(
         )
     if refusal is not None:
         raise NotDeletable(refusal)
-    try:
+
+    def record_pending() -> FileDeletion:
         deletion = FileDeletion.objects.create(
             **_snapshot(
                 organization=organization,
@@ -426,13 +436,25 @@ def _delete_checked(
             ),
             state=DeletionState.PENDING,
         )
+        on_row(deletion)
+        return deletion
+
+    try:
+        deletion, delete_slot = slot_reserve_with(
+            organization_id=organization.pk, max_wait=_page_wait(), write=record_pending
+        )
     except IntegrityError:
         _refuse_if_claimed(organization=organization, asset_id=asset_id)
         raise
-    on_row(deletion)
     logger.info("deletion %s pending: org=%r asset=%r", deletion.pk, organization.org_id, asset_id)
-    attempts, result = _send_delete(client=client, deletion=deletion)
+    with slot_prepaid(organization_id=organization.pk, reservation=delete_slot):
+        attempts, result = _send_delete(client=client, deletion=deletion)
     return _settle(deletion=deletion, attempts=attempts, result=result)
+
+
+def _page_wait() -> float:
+    """The longest a page's request waits for its rate slot (as the pages' client does)."""
+    return organizations_conf.TALLYFY_INTERACTIVE_WAIT_LIMIT
 
 
 def _ticket_link(ticket: DeletionTicket, deletion: FileDeletion) -> None:
@@ -589,9 +611,11 @@ def _record_unsent(
     reason: str,
     error: tallyfy_api.TallyfyError,
     job_id: int | None,
+    on_row: Callable[[FileDeletion], None] | None = None,
 ) -> FileDeletion:
     """The metadata could not be read, so no DELETE was sent; the attempt is still recorded,
-    naming the file as the user was shown it (when they were)."""
+    naming the file as the user was shown it (when they were), with `on_row` in the same
+    transaction."""
     gone = isinstance(error, tallyfy_api.NotFound)
     with transaction.atomic():
         deletion = FileDeletion.objects.create(
@@ -616,6 +640,8 @@ def _record_unsent(
             attempts=0,
             finished_at=timezone.now(),
         )
+        if on_row is not None:
+            on_row(deletion)
         _seal(deletion)
     return deletion
 
