@@ -6,7 +6,9 @@ written and settled here and nowhere else.
 
 from __future__ import annotations
 
+import json
 import logging
+import mimetypes
 import secrets
 import time
 from collections.abc import Callable, Iterable
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.sessions.backends.base import SessionBase
 from django.db import IntegrityError, connection, transaction
 from django.db.models import DateTimeField, ExpressionWrapper, Q
 from django.db.models.functions import Now
@@ -72,17 +75,71 @@ def file_open(*, organization: Organization, asset_id: str, inline: bool) -> tal
     return tallyfy_client(organization=organization).open_download(asset_id, inline=inline)
 
 
+# The metadata a look-up read, kept server-side in the user's session for the detail page it
+# redirects to: one entry, used once, for this long at most.
+_SEEN_KEY = "files_seen"
+SEEN_SECONDS = 60
+_SEEN_MAX_CHARS = 64 * 1024
+
+
+def file_seen_keep(
+    *, session: SessionBase, organization: Organization, asset_id: str, asset: tallyfy_api.Asset
+) -> None:
+    """Keep what the look-up read of `asset_id` for the detail page it redirects to. A
+    snapshot too large to keep in a session is not kept (the detail page reads it again)."""
+    raw = json.dumps(asset.raw, ensure_ascii=False)
+    if len(raw) > _SEEN_MAX_CHARS:
+        session.pop(_SEEN_KEY, None)
+        return
+    session[_SEEN_KEY] = {
+        "organization": organization.pk,
+        "org_id": organization.org_id,
+        "asset_id": asset_id,
+        "raw": raw,
+        "at": time.time(),
+    }
+
+
+def file_lookup_for_page(
+    *, session: SessionBase, organization: Organization, asset_id: str
+) -> tallyfy_api.Asset:
+    """The file's metadata for its detail page: what this session's look-up has just read of
+    this very file (used once, within SEEN_SECONDS), else read from Tallyfy now."""
+    seen = session.pop(_SEEN_KEY, None) if _SEEN_KEY in session else None
+    if (
+        isinstance(seen, dict)
+        and seen.get("organization") == organization.pk
+        and seen.get("org_id") == organization.org_id
+        and seen.get("asset_id") == asset_id
+        and 0 <= time.time() - float(seen.get("at", 0)) <= SEEN_SECONDS
+    ):
+        try:
+            return tallyfy_api.Asset.from_payload({"data": json.loads(seen["raw"])})
+        except (ValueError, TypeError, tallyfy_api.TallyfyError):
+            pass  # read it again
+    return file_lookup(organization=organization, asset_id=asset_id)
+
+
 @dataclass(frozen=True)
 class FileProbe:
-    """What the file's download says about it, read from the headers only."""
+    """What the file's inline download says about it, read from the headers only; or, when
+    Tallyfy has no inline body for it, its type guessed from its file name (size unknown)."""
 
     content_type: str
     content_length: int | None
 
 
-def file_probe(*, organization: Organization, asset_id: str) -> FileProbe:
-    """The file's type and size from its download's headers; the body is never read."""
-    download = file_open(organization=organization, asset_id=asset_id, inline=True)
+def file_probe(*, organization: Organization, asset: tallyfy_api.Asset) -> FileProbe:
+    """The file's type and size from its inline download's headers (one call; the body is
+    never read). Where inline answers 404, the type is the file name's, and no other call is
+    made: the attachment (`/dl`) is never fetched just to learn a type."""
+    try:
+        download = tallyfy_client(organization=organization).open_download(
+            asset.id, inline=True, fallback=False
+        )
+    except tallyfy_api.NotFound:
+        guessed, _ = mimetypes.guess_type(asset.filename, strict=True)
+        return FileProbe(guessed or "", None)
     try:
         return FileProbe(download.content_type, download.content_length)
     finally:
