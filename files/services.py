@@ -6,7 +6,9 @@ written and settled here and nowhere else.
 
 from __future__ import annotations
 
+import json
 import logging
+import mimetypes
 import secrets
 import time
 from collections.abc import Callable, Iterable
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.sessions.backends.base import SessionBase
 from django.db import IntegrityError, connection, transaction
 from django.db.models import DateTimeField, ExpressionWrapper, Q
 from django.db.models.functions import Now
@@ -30,6 +33,7 @@ from organizations.models import Organization
 from organizations.tokens import TokenDecryptionError
 from tallyfy_api.base_urls import DisallowedBaseURL
 from tallyfy_api.names import display_name
+from throttling.services import slot_prepaid, slot_reserve_with
 
 logger = logging.getLogger(__name__)
 
@@ -71,17 +75,71 @@ def file_open(*, organization: Organization, asset_id: str, inline: bool) -> tal
     return tallyfy_client(organization=organization).open_download(asset_id, inline=inline)
 
 
+# The metadata a look-up read, kept server-side in the user's session for the detail page it
+# redirects to: one entry, used once, for this long at most.
+_SEEN_KEY = "files_seen"
+SEEN_SECONDS = 60
+_SEEN_MAX_CHARS = 64 * 1024
+
+
+def file_seen_keep(
+    *, session: SessionBase, organization: Organization, asset_id: str, asset: tallyfy_api.Asset
+) -> None:
+    """Keep what the look-up read of `asset_id` for the detail page it redirects to. A
+    snapshot too large to keep in a session is not kept (the detail page reads it again)."""
+    raw = json.dumps(asset.raw, ensure_ascii=False)
+    if len(raw) > _SEEN_MAX_CHARS:
+        session.pop(_SEEN_KEY, None)
+        return
+    session[_SEEN_KEY] = {
+        "organization": organization.pk,
+        "org_id": organization.org_id,
+        "asset_id": asset_id,
+        "raw": raw,
+        "at": time.time(),
+    }
+
+
+def file_lookup_for_page(
+    *, session: SessionBase, organization: Organization, asset_id: str
+) -> tallyfy_api.Asset:
+    """The file's metadata for its detail page: what this session's look-up has just read of
+    this very file (used once, within SEEN_SECONDS), else read from Tallyfy now."""
+    seen = session.pop(_SEEN_KEY, None) if _SEEN_KEY in session else None
+    if (
+        isinstance(seen, dict)
+        and seen.get("organization") == organization.pk
+        and seen.get("org_id") == organization.org_id
+        and seen.get("asset_id") == asset_id
+        and 0 <= time.time() - float(seen.get("at", 0)) <= SEEN_SECONDS
+    ):
+        try:
+            return tallyfy_api.Asset.from_payload({"data": json.loads(seen["raw"])})
+        except (ValueError, TypeError, tallyfy_api.TallyfyError):
+            pass  # read it again
+    return file_lookup(organization=organization, asset_id=asset_id)
+
+
 @dataclass(frozen=True)
 class FileProbe:
-    """What the file's download says about it, read from the headers only."""
+    """What the file's inline download says about it, read from the headers only; or, when
+    Tallyfy has no inline body for it, its type guessed from its file name (size unknown)."""
 
     content_type: str
     content_length: int | None
 
 
-def file_probe(*, organization: Organization, asset_id: str) -> FileProbe:
-    """The file's type and size from its download's headers; the body is never read."""
-    download = file_open(organization=organization, asset_id=asset_id, inline=True)
+def file_probe(*, organization: Organization, asset: tallyfy_api.Asset) -> FileProbe:
+    """The file's type and size from its inline download's headers (one call; the body is
+    never read). Where inline answers 404, the type is the file name's, and no other call is
+    made: the attachment (`/dl`) is never fetched just to learn a type."""
+    try:
+        download = tallyfy_client(organization=organization).open_download(
+            asset.id, inline=True, fallback=False
+        )
+    except tallyfy_api.NotFound:
+        guessed, _ = mimetypes.guess_type(asset.filename, strict=True)
+        return FileProbe(guessed or "", None)
     try:
         return FileProbe(download.content_type, download.content_length)
     finally:
@@ -253,7 +311,6 @@ def file_delete(
             "exactly."
         )
     _refuse_if_claimed(organization=organization, asset_id=asset_id)
-    _ticket_use(shown)
     return _delete_checked(
         client=tallyfy_client(organization=organization),
         organization=organization,
@@ -261,6 +318,7 @@ def file_delete(
         user=user,
         reason=reason,
         shown_name=shown.file_name,
+        before_read=lambda: _ticket_use(shown),
         on_row=lambda deletion: _ticket_link(shown, deletion),
     )
 
@@ -390,13 +448,22 @@ def _delete_checked(
     user: AbstractBaseUser,
     reason: str,
     shown_name: str,
+    before_read: Callable[[], None],
     on_row: Callable[[FileDeletion], None],
 ) -> FileDeletion:
-    """Snapshot and check the metadata, commit a `pending` row, send the DELETE, settle it."""
+    """Snapshot and check the metadata, commit a `pending` row, send the DELETE, settle it.
+
+    Each request to Tallyfy takes its rate slot in the transaction that commits what must be
+    recorded before it is sent: `before_read` (the ticket spent) with the metadata read's, the
+    `pending` row and `on_row` (the ticket linked to it) with the DELETE's."""
+    _, read_slot = slot_reserve_with(
+        organization_id=organization.pk, max_wait=_page_wait(), write=before_read
+    )
     try:
-        asset = client.get_asset(asset_id)
+        with slot_prepaid(organization_id=organization.pk, reservation=read_slot):
+            asset = client.get_asset(asset_id)
     except tallyfy_api.TallyfyError as exc:
-        deletion = _record_unsent(
+        return _record_unsent(
             organization=organization,
             asset_id=asset_id,
             file_name=shown_name,
@@ -405,9 +472,8 @@ def _delete_checked(
             reason=reason,
             error=exc,
             job_id=None,
+            on_row=on_row,
         )
-        on_row(deletion)
-        return deletion
     refusal = file_deletion_refusal(asset=asset, asset_id=asset_id)
     if refusal is None and asset.filename != shown_name:
         refusal = (
@@ -416,7 +482,8 @@ def _delete_checked(
         )
     if refusal is not None:
         raise NotDeletable(refusal)
-    try:
+
+    def record_pending() -> FileDeletion:
         deletion = FileDeletion.objects.create(
             **_snapshot(
                 organization=organization,
@@ -427,13 +494,25 @@ def _delete_checked(
             ),
             state=DeletionState.PENDING,
         )
+        on_row(deletion)
+        return deletion
+
+    try:
+        deletion, delete_slot = slot_reserve_with(
+            organization_id=organization.pk, max_wait=_page_wait(), write=record_pending
+        )
     except IntegrityError:
         _refuse_if_claimed(organization=organization, asset_id=asset_id)
         raise
-    on_row(deletion)
     logger.info("deletion %s pending: org=%r asset=%r", deletion.pk, organization.org_id, asset_id)
-    attempts, result = _send_delete(client=client, deletion=deletion)
+    with slot_prepaid(organization_id=organization.pk, reservation=delete_slot):
+        attempts, result = _send_delete(client=client, deletion=deletion)
     return _settle(deletion=deletion, attempts=attempts, result=result)
+
+
+def _page_wait() -> float:
+    """The longest a page's request waits for its rate slot (as the pages' client does)."""
+    return organizations_conf.TALLYFY_INTERACTIVE_WAIT_LIMIT
 
 
 def _ticket_link(ticket: DeletionTicket, deletion: FileDeletion) -> None:
@@ -590,9 +669,11 @@ def _record_unsent(
     reason: str,
     error: tallyfy_api.TallyfyError,
     job_id: int | None,
+    on_row: Callable[[FileDeletion], None] | None = None,
 ) -> FileDeletion:
     """The metadata could not be read, so no DELETE was sent; the attempt is still recorded,
-    naming the file as the user was shown it (when they were)."""
+    naming the file as the user was shown it (when they were), with `on_row` in the same
+    transaction."""
     gone = isinstance(error, tallyfy_api.NotFound)
     with transaction.atomic():
         deletion = FileDeletion.objects.create(
@@ -617,6 +698,8 @@ def _record_unsent(
             attempts=0,
             finished_at=timezone.now(),
         )
+        if on_row is not None:
+            on_row(deletion)
         _seal(deletion)
     return deletion
 

@@ -65,13 +65,17 @@ def file_lookup_view(request: HttpRequest) -> HttpResponse:
         if request.session.get(LAST_ORGANIZATION_KEY) != organization.pk:
             request.session[LAST_ORGANIZATION_KEY] = organization.pk
         try:
-            services.file_lookup(organization=organization, asset_id=asset_id)
+            asset = services.file_lookup(organization=organization, asset_id=asset_id)
         except tallyfy_api.NotFound as exc:
             form.add_error(
                 "file", describe_failure(exc, organization=organization, asset_id=asset_id)
             )
         except USER_FACING_ERRORS:
             pass  # the detail page says what went wrong, and can be reloaded
+        else:
+            services.file_seen_keep(
+                session=request.session, organization=organization, asset_id=asset_id, asset=asset
+            )
         if form.is_valid():
             return redirect("admin:files_detail", org_pk=organization.pk, asset_id=asset_id)
     return render_page(request, "files/lookup.html", "Look up a file", form=form, hint=form.hint)
@@ -82,7 +86,9 @@ def file_lookup_view(request: HttpRequest) -> HttpResponse:
 def file_detail_view(request: HttpRequest, org_pk: int, asset_id: str) -> HttpResponse:
     organization = get_object_or_404(organizations_for(request.user), pk=org_pk)
     try:
-        asset = services.file_lookup(organization=organization, asset_id=asset_id)
+        asset = services.file_lookup_for_page(
+            session=request.session, organization=organization, asset_id=asset_id
+        )
     except USER_FACING_ERRORS as exc:
         messages.error(request, describe_failure(exc, organization=organization, asset_id=asset_id))
         return render_page(
@@ -100,7 +106,7 @@ def file_detail_view(request: HttpRequest, org_pk: int, asset_id: str) -> HttpRe
         organization=organization,
         asset_id=asset_id,
         asset=asset,
-        probe=_probe(organization=organization, asset_id=asset_id),
+        probe=_probe(organization=organization, asset=asset),
         raw_json=escaped_in_json(
             json.dumps(asset.raw, indent=2, sort_keys=True, ensure_ascii=False)
         ),
@@ -109,11 +115,11 @@ def file_detail_view(request: HttpRequest, org_pk: int, asset_id: str) -> HttpRe
     )
 
 
-def _probe(*, organization: Organization, asset_id: str) -> dict[str, Any] | None:
+def _probe(*, organization: Organization, asset: tallyfy_api.Asset) -> dict[str, Any] | None:
     """Type and size for the detail page, or None when Tallyfy will not say (the page then
     offers Download only)."""
     try:
-        probe = services.file_probe(organization=organization, asset_id=asset_id)
+        probe = services.file_probe(organization=organization, asset=asset)
     except USER_FACING_ERRORS:
         return None
     kind = media_type(probe.content_type)

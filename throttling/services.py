@@ -46,7 +46,9 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -85,21 +87,74 @@ def slot_reserve(
 
     def reserve() -> Reservation:
         with transaction.atomic(durable=True):
-            rate_limit, _ = RateLimit.objects.select_for_update().get_or_create(
-                organization_id=organization_id
-            )
-            reservation = _next_slot(rate_limit, now=_database_now())
-            if refused(reservation.wait, reservation.interval):
-                return reservation
-            rate_limit.next_slot_at = _datetime(reservation.slot + reservation.interval)
-            rate_limit.save(update_fields=["next_slot_at"])
-            return replace(reservation, taken=True)
+            return _reserve_locked(organization_id, refused=refused)
 
     if background:
         glance = _glance(organization_id)
         if glance is not None and refused(glance.wait, glance.interval):
             return glance
     return _retry_while_locked(reserve)
+
+
+def slot_reserve_with[T](
+    *, organization_id: int, max_wait: float, write: Callable[[], T]
+) -> tuple[T, Reservation]:
+    """`write`, then the organization's next slot for a page's request (as `slot_reserve` with
+    `max_wait`), in one durable transaction: what `write` records is committed together with
+    the slot, before the request is sent. The slot row is locked last, after `write`, so it
+    is held for as short a time as `slot_reserve` holds it. Use the slot with `slot_prepaid`.
+    An exception from `write` rolls both back; SQLite's "database is locked" retries both."""
+
+    def reserve() -> tuple[T, Reservation]:
+        with transaction.atomic(durable=True):
+            written = write()
+            return written, _reserve_locked(
+                organization_id, refused=lambda wait, interval: wait > max_wait
+            )
+
+    return _retry_while_locked(reserve)
+
+
+@contextmanager
+def slot_prepaid(*, organization_id: int, reservation: Reservation) -> Iterator[None]:
+    """The next `acquire` of the organization's page throttle in this block uses `reservation`
+    (taken by `slot_reserve_with`) instead of taking a slot of its own: it sleeps what is left
+    of the reservation's wait, timed from when it was made. Later acquires take their own."""
+    if not reservation.taken:
+        yield
+        return
+    token = _prepaid.set(_Prepaid(organization_id, reservation, time.monotonic()))
+    try:
+        yield
+    finally:
+        _prepaid.reset(token)
+
+
+@dataclass
+class _Prepaid:
+    organization_id: int
+    reservation: Reservation
+    reserved_at: float  # time.monotonic() when the reservation was made
+    used: bool = False
+
+
+_prepaid: ContextVar[_Prepaid | None] = ContextVar("throttling_prepaid_slot", default=None)
+
+
+def _reserve_locked(
+    organization_id: int, *, refused: Callable[[float, float], bool]
+) -> Reservation:
+    """Inside a transaction: lock the organization's slot book, then take its next slot
+    unless `refused(wait, interval)`."""
+    rate_limit, _ = RateLimit.objects.select_for_update().get_or_create(
+        organization_id=organization_id
+    )
+    reservation = _next_slot(rate_limit, now=_database_now())
+    if refused(reservation.wait, reservation.interval):
+        return reservation
+    rate_limit.next_slot_at = _datetime(reservation.slot + reservation.interval)
+    rate_limit.save(update_fields=["next_slot_at"])
+    return replace(reservation, taken=True)
 
 
 def hold_extend(*, organization_id: int, seconds: float) -> None:
@@ -148,7 +203,31 @@ class DatabaseThrottle:
         if self.background and max_wait is None:
             with _background_turn(self.organization_id):
                 return self._acquire(max_wait=None)
+        prepaid = _prepaid.get()
+        if (
+            not self.background
+            and prepaid is not None
+            and not prepaid.used
+            and prepaid.organization_id == self.organization_id
+        ):
+            prepaid.used = True
+            return self._use_prepaid(prepaid, max_wait=max_wait)
         return self._acquire(max_wait=max_wait)
+
+    def _use_prepaid(self, prepaid: _Prepaid, *, max_wait: float | None) -> float | None:
+        """Sleep until a slot taken in advance; a 429 reported meanwhile sends the call back to
+        taking a slot of its own, after the hold."""
+        started = time.monotonic()
+        wait = prepaid.reservation.wait - (started - prepaid.reserved_at)
+        if wait <= 0:
+            return None
+        if max_wait is not None and wait > max_wait:
+            return wait
+        time.sleep(wait)
+        if hold_remaining(organization_id=self.organization_id) <= 0:
+            return None
+        left = None if max_wait is None else max(0.0, max_wait - (time.monotonic() - started))
+        return self._acquire(max_wait=left)
 
     def _acquire(self, *, max_wait: float | None) -> float | None:
         started = time.monotonic()

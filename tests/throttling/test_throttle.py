@@ -465,3 +465,77 @@ def test_background_threads_of_one_process_look_for_slots_one_at_a_time(
     during_the_hold = len(looking)
     jobs.join(60)
     assert (during_the_hold, len(looking)) == (1, 8)
+
+
+# --- a slot taken with a write, used by the next request ---
+
+
+def next_slot_at(organization: Organization) -> object:
+    return RateLimit.objects.get(organization=organization).next_slot_at
+
+
+def test_a_slot_taken_with_a_write_commits_both_and_serves_the_next_request_only(
+    organization: Organization,
+) -> None:
+    set_rate(organization, 60)
+    written, reservation = services.slot_reserve_with(
+        organization_id=organization.pk,
+        max_wait=5,
+        write=lambda: make_organization(name="Written", org_id="written"),
+    )
+    assert reservation.taken
+    assert Organization.objects.filter(pk=written.pk).exists()
+    booked = next_slot_at(organization)
+    throttle = throttle_for(organization)
+    with services.slot_prepaid(organization_id=organization.pk, reservation=reservation):
+        assert throttle.acquire(max_wait=0) is None  # the slot taken with the write
+        assert next_slot_at(organization) == booked
+        later = throttle.acquire(max_wait=0)  # the next takes its own, a second later
+    assert later is not None
+    assert 0.5 < later <= 1.0
+
+
+def test_a_failed_write_takes_no_slot(organization: Organization) -> None:
+    set_rate(organization, 60)
+    slot_reserve(organization_id=organization.pk, max_wait=None)
+    booked = next_slot_at(organization)
+
+    def write() -> None:
+        make_organization(name="Rolled back", org_id="rolled-back")
+        raise ValueError("refused")
+
+    with pytest.raises(ValueError, match="refused"):
+        services.slot_reserve_with(organization_id=organization.pk, max_wait=5, write=write)
+    assert next_slot_at(organization) == booked
+    assert not Organization.objects.filter(org_id="rolled-back").exists()
+
+
+def test_a_prepaid_slot_is_the_organizations_own(organization: Organization) -> None:
+    set_rate(organization, 60)
+    other = make_organization(name="Other", org_id="other")
+    set_rate(other, 60)
+    _, reservation = services.slot_reserve_with(
+        organization_id=organization.pk, max_wait=5, write=lambda: None
+    )
+    throttle_for(other).acquire(max_wait=0)
+    with services.slot_prepaid(organization_id=organization.pk, reservation=reservation):
+        wait = throttle_for(other).acquire(max_wait=0)
+    assert wait is not None  # the other organization's next slot, not this one's
+    assert 0.5 < wait <= 1.0
+
+
+def test_a_slot_too_far_away_for_a_page_is_not_taken_and_the_write_stands(
+    organization: Organization,
+) -> None:
+    throttle_for(organization).pushed_back(retry_after=30)
+    written, reservation = services.slot_reserve_with(
+        organization_id=organization.pk,
+        max_wait=5,
+        write=lambda: make_organization(name="Written", org_id="written"),
+    )
+    assert not reservation.taken
+    assert Organization.objects.filter(pk=written.pk).exists()
+    with services.slot_prepaid(organization_id=organization.pk, reservation=reservation):
+        wait = throttle_for(organization).acquire(max_wait=0)
+    assert wait is not None
+    assert 29 < wait <= 30

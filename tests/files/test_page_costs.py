@@ -1,0 +1,189 @@
+"""What the file pages cost: the database's queries and transactions, and the calls to Tallyfy."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import responses
+from django.contrib.auth.models import User
+from django.db import connection
+from django.http import HttpResponse
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from files import services
+from files.models import DeletionState, FileDeletion
+from organizations.models import Organization
+from tests.fixtures.accounts import signed_in
+from tests.fixtures.files import (
+    ASSET,
+    ASSET_ID,
+    ASSET_URL,
+    BASE_URL,
+    FILE_URL,
+    ORG_ID,
+    confirm_page,
+    mock_file_probe,
+)
+from tests.fixtures.files import file_page_url as url
+
+OTHER_ID = "d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0"
+
+
+def mock_deletable(http: responses.RequestsMock, asset_id: str) -> None:
+    base = f"{BASE_URL}/organizations/{ORG_ID}"
+    http.get(f"{base}/assets/{asset_id}", json={"data": {**ASSET, "id": asset_id}})
+    http.delete(f"{base}/file/{asset_id}", body="")
+
+
+def durable_transactions(queries: list[dict[str, str]]) -> int:
+    """Each BEGIN … COMMIT block, and each write made outside one (autocommit), is a commit."""
+    commits, inside = 0, False
+    for query in queries:
+        sql = query["sql"].lstrip().upper()
+        if sql.startswith("BEGIN"):
+            inside = True
+        elif sql.startswith(("COMMIT", "ROLLBACK")):
+            inside = False
+            commits += 1
+        elif not inside and sql.startswith(("INSERT", "UPDATE", "DELETE")):
+            commits += 1
+    return commits
+
+
+def ticket_for(org: Organization, user: User, asset_id: str) -> str:
+    return confirm_page(user=user, organization=org, asset={**ASSET, "id": asset_id})
+
+
+def post_deletion(client: Client, org: Organization, asset_id: str, ticket: str) -> HttpResponse:
+    return client.post(
+        url("delete", org, asset_id),
+        {"reason": "GDPR-7", "confirmation": asset_id, "ticket": ticket},
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deletion_commits_four_times_and_makes_no_query_it_does_not_need(
+    http: responses.RequestsMock, organization: Organization, deleter: User
+) -> None:
+    """The ticket is spent with the metadata read's rate slot; the pending row is written and
+    the ticket linked to it with the DELETE's slot; then the row is settled and sealed, and
+    the admin's own record written."""
+    client = signed_in(deleter)
+    for asset_id in (OTHER_ID, ASSET["id"]):
+        mock_deletable(http, asset_id)
+    # The first deletion starts the seal chain and fills the caches.
+    post_deletion(client, organization, OTHER_ID, ticket_for(organization, deleter, OTHER_ID))
+    ticket = ticket_for(organization, deleter, ASSET["id"])
+    with CaptureQueriesContext(connection) as queries:
+        response = post_deletion(client, organization, ASSET["id"], ticket)
+    assert response.status_code == 302
+    assert FileDeletion.objects.get(asset_id=ASSET["id"]).state == DeletionState.DELETED
+    assert durable_transactions(queries.captured_queries) == 4, [
+        q["sql"][:80] for q in queries.captured_queries
+    ]
+    # The request's own 6 (session, user, the jobs told, 2 permissions, organization), the
+    # ticket and the file's rows in flight, then the 4 transactions: 6 + 7 + 7 + 1.
+    assert len(queries) == 8 + 6 + 7 + 7 + 1, [q["sql"][:80] for q in queries.captured_queries]
+
+
+# --- Tallyfy calls a page makes ---
+
+
+def calls(http: responses.RequestsMock) -> list[str]:
+    return [
+        f"{c.request.method} {c.request.url.split(f'/organizations/{ORG_ID}', 1)[1]}"
+        for c in http.calls
+    ]
+
+
+def look_up(client: Client, org: Organization, asset_id: str = ASSET_ID) -> HttpResponse:
+    return client.get(reverse("admin:files_lookup"), {"organization": org.pk, "file": asset_id})
+
+
+def test_opening_a_file_reads_its_metadata_once_and_its_headers_once(
+    http: responses.RequestsMock, organization: Organization, viewer: User
+) -> None:
+    http.get(ASSET_URL, json={"data": ASSET})
+    mock_file_probe(http, content_type="application/pdf", body=b"x" * 2048)
+    client = signed_in(viewer)
+    found = look_up(client, organization)
+    assert found["Location"] == url("detail", organization)
+    assert calls(http) == [f"GET /assets/{ASSET_ID}"]
+    body = client.get(found["Location"]).content.decode()
+    assert calls(http) == [f"GET /assets/{ASSET_ID}", f"GET /file/{ASSET_ID}"]
+    assert "report_q1.pdf" in body
+    assert "run-1" in body  # the metadata the look-up read, raw JSON included
+    assert 'id="file-type">application/pdf<' in body
+    assert 'id="file-size">2.0\xa0KB<' in body
+
+
+def test_where_inline_answers_404_the_type_is_the_file_names_and_nothing_else_is_asked(
+    http: responses.RequestsMock, organization: Organization, viewer: User
+) -> None:
+    http.get(ASSET_URL, json={"data": {**ASSET, "filename": "scan.png"}})
+    http.get(FILE_URL, status=404, json={"message": "Resource not found"})
+    client = signed_in(viewer)
+    body = client.get(look_up(client, organization)["Location"]).content.decode()
+    assert calls(http) == [f"GET /assets/{ASSET_ID}", f"GET /file/{ASSET_ID}"]
+    assert 'id="file-type">image/png<' in body
+    assert 'id="file-size">—<' in body
+
+
+def test_the_looked_up_metadata_serves_the_next_detail_page_once_and_of_that_file_only(
+    http: responses.RequestsMock, organization: Organization, viewer: User
+) -> None:
+    base = f"{BASE_URL}/organizations/{ORG_ID}"
+    for asset_id in (ASSET_ID, OTHER_ID):
+        http.get(f"{base}/assets/{asset_id}", json={"data": {**ASSET, "id": asset_id}})
+        http.get(f"{base}/file/{asset_id}", body=b"%PDF", content_type="application/pdf")
+    client = signed_in(viewer)
+    look_up(client, organization)
+    assert "report_q1.pdf" in client.get(url("detail", organization, OTHER_ID)).content.decode()
+    client.get(url("detail", organization))  # the look-up's snapshot went with the page before
+    look_up(client, organization)
+    client.get(url("detail", organization))
+    client.get(url("detail", organization))  # a reload reads it again
+    assert [call.split("/")[-1][:1] for call in calls(http) if "/assets/" in call] == [
+        "c",  # look-up
+        "d",  # another file's page
+        "c",  # this file's page, after another's
+        "c",  # look-up
+        "c",  # the reload
+    ]
+
+
+def test_an_old_look_up_is_read_again(
+    http: responses.RequestsMock,
+    organization: Organization,
+    viewer: User,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    http.get(ASSET_URL, json={"data": ASSET})
+    mock_file_probe(http)
+    client = signed_in(viewer)
+    look_up(client, organization)
+    later = time.time() + services.SEEN_SECONDS + 1
+    monkeypatch.setattr(services.time, "time", lambda: later)
+    client.get(url("detail", organization))
+    assert [call for call in calls(http) if "/assets/" in call] == [f"GET /assets/{ASSET_ID}"] * 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_confirm_page_and_the_deletion_read_the_metadata_themselves(
+    http: responses.RequestsMock, organization: Organization, deleter: User
+) -> None:
+    """What a look-up read is only ever shown: what will be deleted is read anew."""
+    http.get(ASSET_URL, json={"data": ASSET})
+    http.delete(FILE_URL, body="")
+    client = signed_in(deleter)
+    look_up(client, organization)
+    page = client.get(url("delete", organization))
+    ticket = page.context["ticket"]
+    client.post(
+        url("delete", organization),
+        {"reason": "GDPR-7", "confirmation": ASSET_ID, "ticket": ticket},
+    )
+    assert calls(http) == [f"GET /assets/{ASSET_ID}"] * 3 + [f"DELETE /file/{ASSET_ID}"]
