@@ -27,7 +27,7 @@ from django_otp.models import Device
 
 from accounts.lockout import lockout_response
 from accounts.selectors import (
-    has_second_factor,
+    request_user_has_second_factor,
     two_factor_required,
     user_devices,
 )
@@ -83,7 +83,7 @@ def second_step_redirect(request: HttpRequest) -> HttpResponse | None:
     user = request.user
     if not user.is_authenticated or user.is_verified():
         return None
-    has_one = has_second_factor(user=user)
+    has_one = request_user_has_second_factor(request)
     if not has_one and not two_factor_required(user=user):
         return None
     name = _url_name(request.path_info)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.http import HttpRequest
 from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -68,3 +69,11 @@ def has_second_factor(*, user: AbstractBaseUser) -> bool:
         )
         .exists()
     )
+
+
+def request_user_has_second_factor(request: HttpRequest) -> bool:
+    """`has_second_factor` of the request's user, asked once a request (the middleware, then
+    sudo mode on the same POST)."""
+    if not hasattr(request, "_user_has_second_factor"):
+        request._user_has_second_factor = has_second_factor(user=request.user)  # type: ignore[attr-defined]
+    return request._user_has_second_factor  # type: ignore[attr-defined]

@@ -22,7 +22,7 @@ from django.utils.http import urlencode
 
 from accounts.conf import conf
 from accounts.second_factor import verified_at
-from accounts.selectors import has_second_factor
+from accounts.selectors import request_user_has_second_factor
 
 type View = Callable[..., HttpResponse]
 
@@ -36,7 +36,7 @@ def sudo_fresh(request: HttpRequest) -> bool:
     user = request.user
     if not user.is_authenticated:
         return False
-    if not has_second_factor(user=user):
+    if not request_user_has_second_factor(request):
         return True
     at = verified_at(request)
     return at is not None and time.time() - at <= conf.TALLYFY_SUDO_SECONDS

@@ -84,9 +84,10 @@ def test_a_deletion_commits_four_times_and_makes_no_query_it_does_not_need(
     assert durable_transactions(queries.captured_queries) == 4, [
         q["sql"][:80] for q in queries.captured_queries
     ]
-    # The request's own 6 (session, user, the jobs told, 2 permissions, organization), the
-    # ticket and the file's rows in flight, then the 4 transactions: 6 + 7 + 7 + 1.
-    assert len(queries) == 8 + 6 + 7 + 7 + 1, [q["sql"][:80] for q in queries.captured_queries]
+    # The request's own 8 (session, user, whether the user has a second factor, the jobs told,
+    # 2 permissions, the user's organization access, the organization), the ticket and the
+    # file's rows in flight, then the 4 transactions: 6 + 7 + 7 + 1.
+    assert len(queries) == 10 + 6 + 7 + 7 + 1, [q["sql"][:80] for q in queries.captured_queries]
 
 
 # --- Tallyfy calls a page makes ---
