@@ -5,14 +5,22 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    StreamingHttpResponse,
+)
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from admin_pages.list_guard import GuardedListAdmin
 from admin_pages.pagination import CappedCountPaginator
+from evidence import export
 from files import log_search
 from files.deletion_errors import describe_deletion_failure
 from files.models import DeletionState, FileDeletion
@@ -92,6 +100,52 @@ class FileDeletionAdmin(GuardedListAdmin):
         "metadata_json",
     ]
     readonly_fields = fields
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "export.<str:fmt>",
+                self.admin_site.admin_view(self.export_view),
+                name="files_filedeletion_export",
+            ),
+            *super().get_urls(),
+        ]
+
+    def export_view(self, request: HttpRequest, fmt: str) -> HttpResponse:
+        """The changelist's rows as they are filtered and searched, streamed, with their
+        seals (evidence.export); unfiltered, the whole chain."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if fmt not in ("csv", "jsonl"):
+            raise Http404("Exports are CSV or JSON Lines.")
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            return HttpResponseBadRequest("Those filters are not the log's.")
+        selected = changelist.has_active_filters or bool(changelist.query)
+        rows = export.export_rows(deletions=changelist.queryset if selected else None)
+        lines = export.csv_lines(rows) if fmt == "csv" else export.jsonl_lines(rows)
+        kind = "selection" if selected else "complete"
+        stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+        response = StreamingHttpResponse(
+            (line.encode() for line in lines),
+            content_type="text/csv; charset=utf-8" if fmt == "csv" else "application/jsonl",
+        )
+        response["Content-Disposition"] = (
+            f'attachment; filename="deletion-log-{kind}-{stamp}.{fmt}"'
+        )
+        return response
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        query = request.GET.urlencode()
+        links = {
+            fmt: reverse("admin:files_filedeletion_export", args=[fmt])
+            + (f"?{query}" if query else "")
+            for fmt in ("csv", "jsonl")
+        }
+        return super().changelist_view(request, {**(extra_context or {}), "export_links": links})
 
     def change_view(
         self,
