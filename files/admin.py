@@ -14,15 +14,19 @@ from django.http import (
     HttpResponseBadRequest,
     StreamingHttpResponse,
 )
+from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from admin_pages.list_guard import GuardedListAdmin
+from admin_pages.pages import render_page
 from admin_pages.pagination import CappedCountPaginator
 from evidence import export
+from evidence import selectors as evidence_selectors
 from files import log_search
 from files.deletion_errors import describe_deletion_failure
+from files.evidence import DELETIONS
 from files.models import DeletionState, FileDeletion
 from tallyfy_api.names import display_name
 
@@ -108,6 +112,11 @@ class FileDeletionAdmin(GuardedListAdmin):
                 self.admin_site.admin_view(self.export_view),
                 name="files_filedeletion_export",
             ),
+            path(
+                "<int:pk>/receipt/",
+                self.admin_site.admin_view(self.receipt_view),
+                name="files_filedeletion_receipt",
+            ),
             *super().get_urls(),
         ]
 
@@ -136,6 +145,22 @@ class FileDeletionAdmin(GuardedListAdmin):
         )
         return response
 
+    def receipt_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """A deletion's printable receipt: what was deleted, by whom, why, Tallyfy's answer,
+        the row's seal and the latest checkpoint covering it."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        deletion = get_object_or_404(FileDeletion.objects.select_related("organization"), pk=pk)
+        return render_page(
+            request,
+            "admin/files/filedeletion/receipt.html",
+            f"Deletion receipt: {display_name(deletion.file_name) or deletion.asset_id}",
+            deletion=deletion,
+            file_name=display_name(deletion.file_name),
+            metadata_json=json.dumps(deletion.metadata, indent=2, sort_keys=True),
+            receipt=evidence_selectors.receipt_of(kind=DELETIONS.name, object_id=deletion.pk),
+        )
+
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
@@ -158,6 +183,9 @@ class FileDeletionAdmin(GuardedListAdmin):
         extra_context = {**(extra_context or {})}
         if deletion is not None:
             extra_context["deletion_next"] = self._next_steps(request, deletion)
+            extra_context["receipt_url"] = reverse(
+                "admin:files_filedeletion_receipt", args=[deletion.pk]
+            )
         return super().change_view(request, object_id, form_url, extra_context)
 
     def _next_steps(self, request: HttpRequest, deletion: FileDeletion) -> dict[str, str] | None:
