@@ -40,7 +40,8 @@ def test_a_receipt_names_the_deletion_its_seal_and_the_latest_covering_checkpoin
         assert fact in page
     assert "&quot;size&quot;: 1.5" in page  # the metadata snapshot
     assert "No checkpoint covers this seal yet" in page
-    assert "evidence/receipt.css" in page and "style=" not in page
+    assert "evidence/receipt.css" in page
+    assert "style=" not in page
 
     call_command("seal_deletion_log", stdout=StringIO())
     call_command("seal_deletion_log", stdout=StringIO())
