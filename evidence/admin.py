@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
+from admin_pages.pagination import CappedCountPaginator
 from evidence.models import Event
 
 
@@ -16,6 +17,8 @@ class EventAdmin(admin.ModelAdmin):
     search_fields = ["=object_id", "=username", "=org_id", "=address"]
     search_help_text = "A file id, job number, username, organization id or address, exactly."
     date_hierarchy = "at"
+    # Counted no further than the deletion log is; its search form and pagination are reused.
+    paginator = CappedCountPaginator
     show_full_result_count = False
     list_per_page = 50
     fields = [

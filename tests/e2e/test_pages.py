@@ -104,6 +104,7 @@ def tour(panel: str, sandbox: Sandbox, sandbox_org: Organization, transactional_
         ("log-failed", f"/admin/files/filedeletion/{failed.pk}/change/"),
         ("log-unknown", f"/admin/files/filedeletion/{unknown.pk}/change/"),
         ("log-history", f"/admin/files/filedeletion/{failed.pk}/history/"),
+        ("log-receipt", f"/admin/files/filedeletion/{failed.pk}/receipt/"),
         ("password-change", "/admin/password_change/"),
         ("not-found", f"{files}/99999/nothing/"),
         ("server-error", SERVER_ERROR_PATH),
@@ -113,6 +114,7 @@ def tour(panel: str, sandbox: Sandbox, sandbox_org: Organization, transactional_
             "superuser": [
                 *common,
                 ("organization-add", "/admin/organizations/organization/add/"),
+                ("events", "/admin/evidence/event/"),
                 ("confirm", f"{files}/{org}/{report.asset_id}/delete/"),
             ],
             "viewer": [*common, ("forbidden", f"{files}/{org}/{report.asset_id}/delete/")],
