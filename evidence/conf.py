@@ -15,6 +15,8 @@ class EvidenceSettings:
     # Public keys that verify checkpoints (<name>+<key id>+<key>), comma-separated: the
     # signing key's own is always one, and keeping the old ones here lets keys rotate.
     EVIDENCE_VERIFIER_KEYS = Setting(env.list, [])
+    # Record who views and downloads files (evidence.Event). Off only to measure its cost.
+    EVIDENCE_ACCESS_LOG = Setting(env.bool, True)
 
 
 conf = EvidenceSettings()

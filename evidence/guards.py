@@ -1,4 +1,4 @@
-"""The database's guards on the evidence tables (the triggers of migration 0002): which are
+"""The database's guards on the evidence tables (migrations 0002, 0004): which are
 in place, and lifting them for one transaction where a maintenance step needs it (a later
 migration, the test suite's flush between tests). Nothing of the application lifts them."""
 
@@ -10,7 +10,10 @@ from contextlib import contextmanager
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-_MIGRATION = importlib.import_module("evidence.migrations.0002_guards")
+_MIGRATIONS = [
+    importlib.import_module("evidence.migrations.0002_guards"),
+    importlib.import_module("evidence.migrations.0004_event_guards"),
+]
 
 EXPECTED = {
     "postgresql": {
@@ -22,6 +25,11 @@ EXPECTED = {
         "evidence_head_update",
         "evidence_head_delete",
         "evidence_head_truncate",
+        "evidence_event_update",
+        "evidence_event_delete",
+        "evidence_event_truncate",
+        "evidence_checkpoint_change",
+        "evidence_checkpoint_truncate",
     },
     "sqlite": {
         "evidence_deletion_update",
@@ -30,6 +38,10 @@ EXPECTED = {
         "evidence_seal_delete",
         "evidence_head_update",
         "evidence_head_delete",
+        "evidence_event_update",
+        "evidence_event_delete",
+        "evidence_checkpoint_update",
+        "evidence_checkpoint_delete",
     },
 }
 
@@ -88,8 +100,10 @@ def guards_lifted(connection: BaseDatabaseWrapper) -> Iterator[None]:
 
 
 def guards_reinstall(connection: BaseDatabaseWrapper) -> None:
-    """Put every guard back as migration 0002 wrote it (after SQLite rebuilt a table, say)."""
-    install, remove = _MIGRATION.STATEMENTS[connection.vendor]
+    """Put every guard back as migrations 0002 and 0004 wrote them (SQLite rebuilt a table)."""
+    statements = [m.STATEMENTS[connection.vendor] for m in _MIGRATIONS]
+    removes = [s for _, remove in reversed(statements) for s in remove]
+    installs = [s for install, _ in statements for s in install]
     with connection.cursor() as cursor:
-        for statement in [*remove, *install]:
+        for statement in [*removes, *installs]:
             cursor.execute(statement, None)

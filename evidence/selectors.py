@@ -9,7 +9,7 @@ from django.db.models import Exists, OuterRef
 
 from evidence.canonical import GENESIS, chained, encode, record_hash
 from evidence.kinds import SealedKind, sealed_kinds
-from evidence.models import ChainHead, Seal
+from evidence.models import ChainHead, CheckpointRecord, Seal
 
 
 @dataclass
@@ -152,3 +152,19 @@ def chain_head() -> tuple[int, bytes]:
     nothing is sealed yet)."""
     last = Seal.objects.order_by("-seq").values_list("seq", "seal").first()
     return (0, GENESIS) if last is None else (last[0], _unhex(last[1]))
+
+
+@dataclass(frozen=True)
+class Receipt:
+    seal: Seal | None  # None: not sealed (the row is not settled yet)
+    checkpoint: CheckpointRecord | None  # the latest signed checkpoint that covers the seal
+
+
+def receipt_of(*, kind: str, object_id: int) -> Receipt:
+    """A record's seal and the latest checkpoint whose row count reaches it, from the copies
+    seal_deletion_log keeps (evidence.CheckpointRecord)."""
+    seal = Seal.objects.filter(kind=kind, object_id=object_id).first()
+    if seal is None:
+        return Receipt(None, None)
+    checkpoint = CheckpointRecord.objects.filter(size__gte=seal.seq).order_by("-id").first()
+    return Receipt(seal, checkpoint)

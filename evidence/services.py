@@ -3,11 +3,21 @@ transaction that settles the record, so a record is settled and sealed together 
 
 from __future__ import annotations
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 
 from evidence.canonical import GENESIS, chained, encode, record_hash
+from evidence.conf import conf
 from evidence.kinds import SealedKind
-from evidence.models import ChainHead, Seal
+from evidence.models import (
+    ACCESS_ACTIONS,
+    ChainHead,
+    CheckpointRecord,
+    Event,
+    EventAction,
+    Seal,
+)
 
 HEAD = 1
 
@@ -44,3 +54,101 @@ def _head_locked() -> ChainHead:
     except IntegrityError:
         pass  # another writer created it first; its lock is waited for below
     return ChainHead.objects.select_for_update().get(pk=HEAD)
+
+
+def event_facts(event: Event) -> dict[str, object]:
+    """Every column but `user_id` (cleared if the account is deleted; `username` says who)."""
+    return {
+        "at": event.at,
+        "action": event.action,
+        "username": event.username,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "organization": event.organization_id,
+        "org_id": event.org_id,
+        "address": event.address,
+        "detail": event.detail,
+    }
+
+
+EVENTS = SealedKind(name="event", model=Event, settled=Q(), facts=event_facts)
+
+
+def _event_write(
+    *,
+    action: str,
+    user: AbstractBaseUser | None,
+    object_type: str,
+    object_id: str | int,
+    organization_id: int | None = None,
+    org_id: str = "",
+    address: str = "",
+    detail: str = "",
+) -> Event:
+    if action not in EventAction.values:
+        raise ValueError(f"not a kind of event: {action!r}")
+    with transaction.atomic():
+        event = Event.objects.create(
+            action=action,
+            user=user if user is not None and user.pk is not None else None,
+            username=user.get_username() if user is not None else "",
+            object_type=object_type,
+            object_id=str(object_id),
+            organization_id=organization_id,
+            org_id=org_id,
+            address=address,
+            detail=detail,
+        )
+        seal_append(kind=EVENTS, object_id=event.pk)
+    return event
+
+
+def record_access(
+    *,
+    action: str,
+    user: AbstractBaseUser,
+    organization_id: int,
+    org_id: str,
+    asset_id: str,
+    address: str,
+) -> Event | None:
+    """A file's details, inline view or download, by whom, from which address; sealed.
+    Nothing when EVIDENCE_ACCESS_LOG is off."""
+    if action not in ACCESS_ACTIONS:
+        raise ValueError(f"not a file access: {action!r}")
+    if not conf.EVIDENCE_ACCESS_LOG:
+        return None
+    return _event_write(
+        action=action,
+        user=user,
+        object_type="file",
+        object_id=asset_id,
+        organization_id=organization_id,
+        org_id=org_id,
+        address=address,
+    )
+
+
+def record_decision(
+    *,
+    action: str,
+    user: AbstractBaseUser | None,
+    object_type: str,
+    object_id: str | int,
+    detail: str = "",
+) -> Event:
+    """A person's decision behind deletions (EventAction: a job confirmed, approved, paused,
+    resumed, cancelled; an erasure request's change of state, `detail` naming the new state),
+    sealed. Call it in the transaction that makes the change, so both happen or neither.
+    `user` None: no person (a command run without one); the event says so by its empty
+    username."""
+    if action in ACCESS_ACTIONS:
+        raise ValueError(f"a file access is recorded by record_access: {action!r}")
+    return _event_write(
+        action=action, user=user, object_type=object_type, object_id=object_id, detail=detail
+    )
+
+
+def checkpoint_record(*, size: int, head: bytes, note: str) -> CheckpointRecord:
+    """A copy of a checkpoint just signed, for the receipts to name."""
+    return CheckpointRecord.objects.create(size=size, head=head.hex(), note=note)

@@ -5,16 +5,28 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    StreamingHttpResponse,
+)
+from django.shortcuts import get_object_or_404
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from admin_pages.list_guard import GuardedListAdmin
+from admin_pages.pages import render_page
 from admin_pages.pagination import CappedCountPaginator
+from evidence import export
+from evidence import selectors as evidence_selectors
 from files import log_search
 from files.deletion_errors import describe_deletion_failure
+from files.evidence import DELETIONS
 from files.models import DeletionState, FileDeletion
 from organizations.list_filters import ReachableOrganizationFilter
 from organizations.selectors import within_reach
@@ -95,6 +107,73 @@ class FileDeletionAdmin(GuardedListAdmin):
     ]
     readonly_fields = fields
 
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "export.<str:fmt>",
+                self.admin_site.admin_view(self.export_view),
+                name="files_filedeletion_export",
+            ),
+            path(
+                "<int:pk>/receipt/",
+                self.admin_site.admin_view(self.receipt_view),
+                name="files_filedeletion_receipt",
+            ),
+            *super().get_urls(),
+        ]
+
+    def export_view(self, request: HttpRequest, fmt: str) -> HttpResponse:
+        """The changelist's rows as they are filtered and searched, streamed, with their
+        seals (evidence.export); unfiltered, the whole chain."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if fmt not in ("csv", "jsonl"):
+            raise Http404("Exports are CSV or JSON Lines.")
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            return HttpResponseBadRequest("Those filters are not the log's.")
+        selected = changelist.has_active_filters or bool(changelist.query)
+        rows = export.export_rows(deletions=changelist.queryset if selected else None)
+        lines = export.csv_lines(rows) if fmt == "csv" else export.jsonl_lines(rows)
+        kind = "selection" if selected else "complete"
+        stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+        response = StreamingHttpResponse(
+            (line.encode() for line in lines),
+            content_type="text/csv; charset=utf-8" if fmt == "csv" else "application/jsonl",
+        )
+        response["Content-Disposition"] = (
+            f'attachment; filename="deletion-log-{kind}-{stamp}.{fmt}"'
+        )
+        return response
+
+    def receipt_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """A deletion's printable receipt: what was deleted, by whom, why, Tallyfy's answer,
+        the row's seal and the latest checkpoint covering it."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        deletion = get_object_or_404(FileDeletion.objects.select_related("organization"), pk=pk)
+        return render_page(
+            request,
+            "admin/files/filedeletion/receipt.html",
+            f"Deletion receipt: {display_name(deletion.file_name) or deletion.asset_id}",
+            deletion=deletion,
+            file_name=display_name(deletion.file_name),
+            metadata_json=json.dumps(deletion.metadata, indent=2, sort_keys=True),
+            receipt=evidence_selectors.receipt_of(kind=DELETIONS.name, object_id=deletion.pk),
+        )
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        query = request.GET.urlencode()
+        links = {
+            fmt: reverse("admin:files_filedeletion_export", args=[fmt])
+            + (f"?{query}" if query else "")
+            for fmt in ("csv", "jsonl")
+        }
+        return super().changelist_view(request, {**(extra_context or {}), "export_links": links})
+
     def change_view(
         self,
         request: HttpRequest,
@@ -106,6 +185,9 @@ class FileDeletionAdmin(GuardedListAdmin):
         extra_context = {**(extra_context or {})}
         if deletion is not None:
             extra_context["deletion_next"] = self._next_steps(request, deletion)
+            extra_context["receipt_url"] = reverse(
+                "admin:files_filedeletion_receipt", args=[deletion.pk]
+            )
         return super().change_view(request, object_id, form_url, extra_context)
 
     def _next_steps(self, request: HttpRequest, deletion: FileDeletion) -> dict[str, str] | None:

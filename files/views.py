@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 import tallyfy_api
 from accounts.sudo import sudo_required
 from admin_pages.pages import View, admin_page, render_page
+from evidence.access import access_recorded
 from files import services
 from files.deletion_errors import describe_deletion_failure
 from files.file_responses import INLINE_SAFE_TYPES, file_response, media_type, safe_filename
@@ -99,6 +100,7 @@ def file_detail_view(request: HttpRequest, org_pk: int, asset_id: str) -> HttpRe
             asset_id=asset_id,
             asset=None,
         )
+    access_recorded(request, organization=organization, asset_id=asset_id)
     return render_page(
         request,
         "files/detail.html",
@@ -138,6 +140,7 @@ def _file_body(request: HttpRequest, org_pk: int, asset_id: str, *, inline: bool
     except USER_FACING_ERRORS as exc:
         messages.error(request, describe_failure(exc, organization=organization, asset_id=asset_id))
         return redirect("admin:files_detail", org_pk=organization.pk, asset_id=asset_id)
+    access_recorded(request, organization=organization, asset_id=asset_id, inline=inline)
     filename = safe_filename(download.filename, fallback=asset_id)
     return file_response(download, filename=filename, inline=inline)
 

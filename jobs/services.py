@@ -14,6 +14,8 @@ from django.db.models import Count, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from evidence.models import EventAction
+from evidence.services import record_decision
 from files.models import DeletionState, FileDeletion
 from jobs import machine
 from jobs.conf import conf
@@ -118,11 +120,13 @@ def job_confirm(
         start_after = None
     needs_approval = found + unapproved_files_recently(user=user) > conf.JOBS_APPROVAL_THRESHOLD
     state = JobState.AWAITING_APPROVAL if needs_approval else JobState.SCHEDULED
-    changed = DeletionJob.objects.filter(pk=job.pk, state=JobState.PREVIEWED).update(
-        state=state, reason=reason, start_after=start_after, confirmed_at=Now()
-    )
-    if not changed:
-        raise JobRefused("This job was changed meanwhile: reload it.")
+    with transaction.atomic():
+        changed = DeletionJob.objects.filter(pk=job.pk, state=JobState.PREVIEWED).update(
+            state=state, reason=reason, start_after=start_after, confirmed_at=Now()
+        )
+        if not changed:
+            raise JobRefused("This job was changed meanwhile: reload it.")
+        _decided(EventAction.JOB_CONFIRMED, job=job, user=user, detail=reason)
     job.refresh_from_db()
     if not needs_approval:
         job_wake(job=job)
@@ -150,15 +154,17 @@ def job_approve(*, job: DeletionJob, user: AbstractBaseUser) -> DeletionJob:
     """A second staff user approves a job above the threshold (the view checks the permission)."""
     if job.created_by_id == user.pk:
         raise JobRefused("Nobody approves their own job: ask another staff user with approval.")
-    if not machine.job_move(
-        job,
-        (JobState.AWAITING_APPROVAL,),
-        JobState.SCHEDULED,
-        approved_by=user,
-        approved_by_name=user.get_username(),
-        approved_at=Now(),
-    ):
-        raise JobRefused("This job is not awaiting approval.")
+    with transaction.atomic():
+        if not machine.job_move(
+            job,
+            (JobState.AWAITING_APPROVAL,),
+            JobState.SCHEDULED,
+            approved_by=user,
+            approved_by_name=user.get_username(),
+            approved_at=Now(),
+        ):
+            raise JobRefused("This job is not awaiting approval.")
+        _decided(EventAction.JOB_APPROVED, job=job, user=user)
     job.refresh_from_db()
     job_wake(job=job)
     return job
@@ -172,38 +178,57 @@ def job_reject(*, job: DeletionJob, user: AbstractBaseUser, reason: str) -> Dele
         raise JobRefused("Say why the job is rejected.")
     if job.created_by_id == user.pk:
         raise JobRefused("Nobody rejects their own job: cancel it instead.")
-    if not machine.job_reject(job, user_id=user.pk, username=user.get_username(), reason=reason):
-        raise JobRefused("This job is not awaiting approval.")
+    with transaction.atomic():
+        if not machine.job_reject(
+            job, user_id=user.pk, username=user.get_username(), reason=reason
+        ):
+            raise JobRefused("This job is not awaiting approval.")
+        _decided(EventAction.JOB_REJECTED, job=job, user=user, detail=reason)
     job.refresh_from_db()
     return job
 
 
-def job_pause(*, job: DeletionJob) -> DeletionJob:
+def job_pause(*, job: DeletionJob, user: AbstractBaseUser | None = None) -> DeletionJob:
     """Stop before the next file; the files in flight finish."""
-    if not machine.job_pause(job):
-        raise _cannot(job, "paused")
+    with transaction.atomic():
+        if not machine.job_pause(job):
+            raise _cannot(job, "paused")
+        _decided(EventAction.JOB_PAUSED, job=job, user=user)
     job.refresh_from_db()
     return job
 
 
-def job_resume(*, job: DeletionJob) -> DeletionJob:
+def job_resume(*, job: DeletionJob, user: AbstractBaseUser | None = None) -> DeletionJob:
     """Back to work: at once, or at its start time if that is still to come."""
-    if not machine.job_resume(job):
-        raise _cannot(job, "resumed")
+    with transaction.atomic():
+        if not machine.job_resume(job):
+            raise _cannot(job, "resumed")
+        _decided(EventAction.JOB_RESUMED, job=job, user=user)
     job.refresh_from_db()
     job_wake(job=job)
     return job
 
 
-def job_cancel(*, job: DeletionJob) -> DeletionJob:
+def job_cancel(*, job: DeletionJob, user: AbstractBaseUser | None = None) -> DeletionJob:
     """Stop before the next file: files not started are marked not attempted; files in flight
     finish and keep their log rows; the job ends once none is left."""
-    if not machine.job_cancel(job):
-        raise _cannot(job, "cancelled")
+    with transaction.atomic():
+        if not machine.job_cancel(job):
+            raise _cannot(job, "cancelled")
+        _decided(EventAction.JOB_CANCELLED, job=job, user=user)
     job.refresh_from_db()
     if job.finished_at is None:
         job_wake(job=job)  # a worker finishes what is in flight, then ends the job
     return job
+
+
+def _decided(
+    action: str, *, job: DeletionJob, user: AbstractBaseUser | None, detail: str = ""
+) -> None:
+    """A person's decision on a job, sealed with the change (evidence's event record)."""
+    record_decision(
+        action=action, user=user, object_type="deletion_job", object_id=job.pk, detail=detail
+    )
 
 
 def job_retry_failed(*, job: DeletionJob, user: AbstractBaseUser) -> DeletionJob:

@@ -411,11 +411,8 @@ def _act(
     action: Callable[..., DeletionJob],
     done: str,
 ) -> HttpResponse:
-    kwargs: dict[str, Any] = {"job": job}
-    if action is services.job_approve:
-        kwargs["user"] = request.user
     try:
-        job = action(**kwargs)
+        job = action(job=job, user=request.user)
     except services.JobRefused as exc:
         messages.error(request, str(exc))
     else:

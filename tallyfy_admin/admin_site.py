@@ -12,9 +12,9 @@ from admin_pages.pages import served_by
 from files.urls import file_pages
 from jobs.urls import job_pages
 
-# The product's apps first, in the order of their use (find, delete, follow, set up); the
+# The product's apps first, in the order of their use (find, delete, follow, set up, audit); the
 # framework's (users, sign-in lockouts, task results) after them, as Django orders them.
-APPS_BY_USE = ["catalog", "files", "jobs", "organizations", "throttling"]
+APPS_BY_USE = ["catalog", "files", "jobs", "organizations", "evidence", "throttling"]
 
 
 class TallyfyAdminSite(admin.AdminSite):

@@ -9,6 +9,7 @@ from evidence import keys
 from evidence.checkpoints import Checkpoint, CheckpointError, checkpoint_sign
 from evidence.conf import conf
 from evidence.selectors import chain_head
+from evidence.services import checkpoint_record
 
 
 class Command(BaseCommand):
@@ -35,6 +36,7 @@ class Command(BaseCommand):
             )
         size, head = chain_head()
         note = checkpoint_sign(Checkpoint(conf.EVIDENCE_LOG_ORIGIN, size, head), signer)
+        checkpoint_record(size=size, head=head, note=note)
         if output == "-":
             self.stdout.write(note, ending="")
             return

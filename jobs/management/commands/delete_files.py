@@ -156,7 +156,7 @@ class Command(BaseCommand):
         try:
             self.watcher.preview()
         except KeyboardInterrupt:
-            services.job_cancel(job=job)
+            services.job_cancel(job=job, user=user)
             self.stderr.write("Interrupted during the preview: the job is cancelled.")
             return EXIT_STOPPED
         job.refresh_from_db()
@@ -197,7 +197,7 @@ class Command(BaseCommand):
         return self.watcher.deletion()
 
     def _cancel(self, job: DeletionJob) -> None:
-        services.job_cancel(job=job)
+        services.job_cancel(job=job, user=job.created_by)
         work.job_work(job_id=job.pk)  # ends it at once, whether or not a worker is running
 
     def _ask_count(self, found: int) -> int | None:
@@ -363,7 +363,7 @@ class _Watcher:
     def _interrupted(self) -> int:
         if self.here is not None:
             with contextlib.suppress(services.JobRefused):
-                services.job_pause(job=self.job)
+                services.job_pause(job=self.job, user=self.job.created_by)
             self.command.stderr.write(
                 "Interrupted: pausing the job (the files in flight finish); resume it at "
                 f"{job_admin_path(self.job)}."
