@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "jobs",
     "catalog",
     "evidence",
+    "erasure",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,213 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.forms import ModelForm
+from django.http import HttpRequest
+
+from erasure import selectors, services
+from erasure.forms import ErasureRequestAddForm, ErasureRequestChangeForm
+from erasure.models import ErasureRequest, RequestEvent, RequestState
+
+
+class RequestEventInline(admin.TabularInline):
+    model = RequestEvent
+    verbose_name = "change"
+    verbose_name_plural = "History"
+    fields = ["at", "by", "from_state", "to_state", "note"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ErasureRequest)
+class ErasureRequestAdmin(admin.ModelAdmin):
+    list_display = [
+        "reference",
+        "organization",
+        "subject_masked",
+        "state",
+        "due_at",
+        "days_left",
+        "assignee",
+    ]
+    list_filter = ["state", "organization"]
+    search_fields = ["reference"]
+    search_help_text = "A reference, or a subject's full email address."
+    inlines = [RequestEventInline]
+
+    @admin.display(description="days left")
+    def days_left(self, obj: ErasureRequest) -> str:
+        days = selectors.days_left(obj)
+        if obj.state not in selectors.OPEN_STATES:
+            return "—"
+        return f"overdue by {-days}" if days < 0 else str(days)
+
+    @admin.display(description="subject")
+    def subject(self, obj: ErasureRequest) -> str:
+        # Read in the request's page only, and only by those allowed to handle requests.
+        if not selectors.may_handle(self._viewer):
+            return f"{obj.subject_masked} (in full to users who handle erasure requests)"
+        subject = selectors.subject_of(obj, user=self._viewer)
+        emails = ", ".join(subject.emails)
+        return f"{emails} ({subject.name})" if subject.name else emails
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ErasureRequest]:
+        self._viewer = request.user
+        return selectors.requests_by_urgency().select_related("organization", "assignee")
+
+    def get_form(
+        self,
+        request: HttpRequest,
+        obj: ErasureRequest | None = None,
+        change: bool = False,
+        **kw: Any,
+    ) -> type[ModelForm]:
+        kw["form"] = ErasureRequestChangeForm if obj else ErasureRequestAddForm
+        kw["fields"] = None
+        return super().get_form(request, obj, change, **kw)
+
+    def get_fieldsets(self, request: HttpRequest, obj: ErasureRequest | None = None) -> Any:
+        if obj is None:
+            return [
+                (None, {"fields": ["organization", "subject_emails", "subject_name"]}),
+                (None, {"fields": ["reference", "legal_basis", "received_at", "assignee"]}),
+                (
+                    "Identity verification",
+                    {"fields": ["verified_by", "verification_method", "verified_at"]},
+                ),
+            ]
+        ending = (
+            [("End", {"fields": ["end_as", "end_reason"]})]
+            if obj.state in selectors.OPEN_STATES
+            else []
+        )
+        return [
+            (
+                None,
+                {
+                    "fields": [
+                        "organization",
+                        "subject",
+                        "reference",
+                        "legal_basis",
+                        "state",
+                        "state_reason",
+                        "assignee",
+                    ]
+                },
+            ),
+            (
+                "Deadline",
+                {
+                    "fields": [
+                        "received_at",
+                        "due_at",
+                        "days_left",
+                        "extension_months",
+                        "extension_reason",
+                        "subject_told_of_extension_on",
+                        "extension_months_requested",
+                        "extension_reason_given",
+                        "subject_told_on",
+                    ]
+                },
+            ),
+            (
+                "Identity verification",
+                {"fields": ["verified_by", "verification_method", "verified_at"]},
+            ),
+            *ending,
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ErasureRequest | None = None) -> Any:
+        if obj is None:
+            return []
+        return [
+            "organization",
+            "subject",
+            "reference",
+            "legal_basis",
+            "state",
+            "state_reason",
+            "received_at",
+            "due_at",
+            "days_left",
+            "extension_months",
+            "extension_reason",
+            "subject_told_of_extension_on",
+            "verified_by",
+            "verification_method",
+            "verified_at",
+        ]
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[ErasureRequest], search_term: str
+    ) -> tuple[QuerySet[ErasureRequest], bool]:
+        if "@" in search_term:
+            return queryset & selectors.requests_for_email(search_term), True
+        return super().get_search_results(request, queryset, search_term)
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
+        # Filtering on the ciphertext or hashes would read them out a prefix at a time.
+        blocked = lookup.startswith(("subject_", "emails"))
+        return not blocked and super().lookup_allowed(lookup, value, request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a request is ended (rejected, cancelled), never erased from the record
+
+    def save_model(
+        self, request: HttpRequest, obj: ErasureRequest, form: ModelForm, change: bool
+    ) -> None:
+        data = form.cleaned_data
+        if not change:
+            created = services.erasure_request_create(
+                organization=data["organization"],
+                emails=list(data["subject_emails"]),
+                name=data["subject_name"],
+                reference=data["reference"],
+                legal_basis=data["legal_basis"],
+                received_at=data["received_at"],
+                verified_by=data["verified_by"],
+                verification_method=data["verification_method"],
+                verified_at=data["verified_at"],
+                assignee=data["assignee"],
+                created_by=request.user,
+            )
+            obj.pk = created.pk
+            obj.refresh_from_db()
+            return
+        try:
+            self._save_changes(request, obj, data, form)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+
+    def _save_changes(
+        self, request: HttpRequest, obj: ErasureRequest, data: dict[str, Any], form: ModelForm
+    ) -> None:
+        if "assignee" in form.changed_data:
+            services.erasure_request_assign(request=obj, assignee=data["assignee"], by=request.user)
+        if data.get("extension_months_requested"):
+            services.erasure_request_extend(
+                request=obj,
+                months=data["extension_months_requested"],
+                reason=data["extension_reason_given"],
+                subject_told_on=data["subject_told_on"],
+                by=request.user,
+            )
+        if data.get("end_as") == RequestState.REJECTED:
+            services.erasure_request_reject(request=obj, reason=data["end_reason"], by=request.user)
+        elif data.get("end_as") == RequestState.CANCELLED:
+            services.erasure_request_cancel(request=obj, reason=data["end_reason"], by=request.user)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        form.save_m2m()  # the history inline is read-only: nothing of it is saved from a form
