@@ -42,7 +42,8 @@ class ErasureRequestAdmin(admin.ModelAdmin):
     ]
     list_filter = ["state", "organization"]
     search_fields = ["reference"]
-    search_help_text = "A reference, or a subject's full email address."
+    # Not by email: a search is a GET, and its URL would carry the address into access logs.
+    search_help_text = "The requester's reference."
     inlines = [RequestEventInline]
 
     @admin.display(description="days left")
@@ -53,16 +54,20 @@ class ErasureRequestAdmin(admin.ModelAdmin):
         return f"overdue by {-days}" if days < 0 else str(days)
 
     @admin.display(description="subject")
-    def subject(self, obj: ErasureRequest) -> str:
-        # Read in the request's page only, and only by those allowed to handle requests.
-        if not selectors.may_handle(self._viewer):
-            return f"{obj.subject_masked} (in full to users who handle erasure requests)"
-        subject = selectors.subject_of(obj, user=self._viewer)
+    def subject_in_full(self, obj: ErasureRequest) -> str:
+        # Only in the fieldsets of users allowed to handle requests (_subject_field).
+        subject = selectors.subject_unchecked(obj)
         emails = ", ".join(subject.emails)
         return f"{emails} ({subject.name})" if subject.name else emails
 
+    @admin.display(description="subject")
+    def subject_hidden(self, obj: ErasureRequest) -> str:
+        return f"{obj.subject_masked} (in full to users who handle erasure requests)"
+
+    def _subject_field(self, request: HttpRequest) -> str:
+        return "subject_in_full" if selectors.may_handle(request.user) else "subject_hidden"
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[ErasureRequest]:
-        self._viewer = request.user
         return selectors.requests_by_urgency().select_related("organization", "assignee")
 
     def get_form(
@@ -73,7 +78,6 @@ class ErasureRequestAdmin(admin.ModelAdmin):
         **kw: Any,
     ) -> type[ModelForm]:
         kw["form"] = ErasureRequestChangeForm if obj else ErasureRequestAddForm
-        kw["fields"] = None
         return super().get_form(request, obj, change, **kw)
 
     def get_fieldsets(self, request: HttpRequest, obj: ErasureRequest | None = None) -> Any:
@@ -86,9 +90,15 @@ class ErasureRequestAdmin(admin.ModelAdmin):
                     {"fields": ["verified_by", "verification_method", "verified_at"]},
                 ),
             ]
+        may_change = self.has_change_permission(request, obj)
         ending = (
             [("End", {"fields": ["end_as", "end_reason"]})]
-            if obj.state in selectors.OPEN_STATES
+            if may_change and obj.state in selectors.OPEN_STATES
+            else []
+        )
+        extending = (
+            ["extension_months_requested", "extension_reason_given", "subject_told_on"]
+            if may_change
             else []
         )
         return [
@@ -97,7 +107,7 @@ class ErasureRequestAdmin(admin.ModelAdmin):
                 {
                     "fields": [
                         "organization",
-                        "subject",
+                        self._subject_field(request),
                         "reference",
                         "legal_basis",
                         "state",
@@ -116,9 +126,7 @@ class ErasureRequestAdmin(admin.ModelAdmin):
                         "extension_months",
                         "extension_reason",
                         "subject_told_of_extension_on",
-                        "extension_months_requested",
-                        "extension_reason_given",
-                        "subject_told_on",
+                        *extending,
                     ]
                 },
             ),
@@ -134,7 +142,7 @@ class ErasureRequestAdmin(admin.ModelAdmin):
             return []
         return [
             "organization",
-            "subject",
+            self._subject_field(request),
             "reference",
             "legal_basis",
             "state",
@@ -150,17 +158,17 @@ class ErasureRequestAdmin(admin.ModelAdmin):
             "verified_at",
         ]
 
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[ErasureRequest], search_term: str
-    ) -> tuple[QuerySet[ErasureRequest], bool]:
-        if "@" in search_term:
-            return queryset & selectors.requests_for_email(search_term), True
-        return super().get_search_results(request, queryset, search_term)
-
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
         # Filtering on the ciphertext or hashes would read them out a prefix at a time.
         blocked = lookup.startswith(("subject_", "emails"))
         return not blocked and super().lookup_allowed(lookup, value, request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return super().has_add_permission(request) and selectors.may_handle(request.user)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        may_change = super().has_change_permission(request, obj)
+        return may_change and selectors.may_handle(request.user)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # a request is ended (rejected, cancelled), never erased from the record

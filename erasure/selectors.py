@@ -41,4 +41,9 @@ def days_left(request: ErasureRequest) -> int:
 def subject_of(request: ErasureRequest, *, user: AbstractBaseUser | AnonymousUser) -> Subject:
     if not may_handle(user):
         raise PermissionDenied("Only users who handle erasure requests see the subject in full.")
+    return subject_unchecked(request)
+
+
+def subject_unchecked(request: ErasureRequest) -> Subject:
+    """For callers that checked `may_handle` themselves (the admin's fieldsets)."""
     return decrypt_subject(request.subject_ciphertext, owner=f"erasure request {request.pk}")
