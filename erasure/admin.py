@@ -6,9 +6,9 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.forms import ModelForm
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
-from erasure import selectors, services
+from erasure import discovery, selectors, services
 from erasure.forms import ErasureRequestAddForm, ErasureRequestChangeForm
 from erasure.models import ErasureRequest, RequestEvent, RequestState
 
@@ -45,6 +45,7 @@ class ErasureRequestAdmin(admin.ModelAdmin):
     # Not by email: a search is a GET, and its URL would carry the address into access logs.
     search_help_text = "The requester's reference."
     inlines = [RequestEventInline]
+    actions = ["discover"]
 
     @admin.display(description="days left")
     def days_left(self, obj: ErasureRequest) -> str:
@@ -66,6 +67,36 @@ class ErasureRequestAdmin(admin.ModelAdmin):
 
     def _subject_field(self, request: HttpRequest) -> str:
         return "subject_in_full" if selectors.may_handle(request.user) else "subject_hidden"
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        extra_context = dict(extra_context or {})
+        # Found file names may hold the subject's name or email: handlers only.
+        if selectors.may_handle(request.user) and str(object_id).isdigit():
+            extra_context["discovery"] = selectors.latest_discovery(request_id=int(object_id))
+            extra_context["shows_discovery"] = True
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.action(description="Search the index for the subject's files", permissions=["change"])
+    def discover(self, request: HttpRequest, queryset: QuerySet[ErasureRequest]) -> None:
+        for erasure_request in queryset:
+            try:
+                found = discovery.erasure_request_discover(request=erasure_request, by=request.user)
+            except ValidationError as exc:
+                self.message_user(
+                    request, f"{erasure_request}: {' '.join(exc.messages)}", messages.ERROR
+                )
+            else:
+                self.message_user(
+                    request,
+                    f"{erasure_request}: {found.findings.count()} finding(s); review them.",
+                    messages.SUCCESS,
+                )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ErasureRequest]:
         return selectors.requests_by_urgency().select_related("organization", "assignee")

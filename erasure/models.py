@@ -115,3 +115,83 @@ class RequestEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_state or 'new'} → {self.to_state}"
+
+
+class Rule(models.TextChoices):
+    UPLOADED_BY_SUBJECT = "uploaded_by_subject", "uploaded by the subject"
+    UPLOADED_BY_SUBJECT_INFERRED = (
+        "uploaded_by_subject_inferred",
+        "uploaded by the subject (inferred from the activity feed)",
+    )
+    NAME_HOLDS_EMAIL = "name_holds_email", "file name holds the subject's email"
+    NAME_HOLDS_NAME = "name_holds_name", "file name holds the subject's name"
+    UNKNOWN_UPLOADER_NEARBY = (
+        "unknown_uploader_nearby",
+        "candidate: unknown uploader, in a run or task where the subject uploaded",
+    )
+
+
+class Discovery(models.Model):
+    """One search of the index for a request's subject: what was searched, when, and how
+    complete the index was."""
+
+    request = models.ForeignKey(
+        ErasureRequest, on_delete=models.PROTECT, related_name="discoveries"
+    )
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(db_default=Now())
+    index_completed_at = models.DateTimeField(
+        "index last completed at", null=True, blank=True, help_text="The last whole scan's end."
+    )
+    index_note = models.TextField(blank=True, help_text="What the index may be missing.")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "discoveries"
+
+    def __str__(self) -> str:
+        return f"discovery {self.pk} of request {self.request_id}"
+
+
+class RuleSearch(models.Model):
+    """That a rule was run and how many files it found, "none found" included."""
+
+    discovery = models.ForeignKey(Discovery, on_delete=models.CASCADE, related_name="searches")
+    rule = models.CharField(max_length=40, choices=Rule.choices)
+    searched_for = models.CharField(max_length=500, help_text="Masked: what the rule looked for.")
+    found = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_rule_display()}: {self.found}"
+
+
+class Finding(models.Model):
+    """A file a rule found, as the index had it then."""
+
+    discovery = models.ForeignKey(Discovery, on_delete=models.CASCADE, related_name="findings")
+    indexed_file = models.ForeignKey(
+        "catalog.IndexedFile", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    asset_id = models.CharField("file id", max_length=255, blank=True)
+    file_name = models.CharField(max_length=1000, blank=True)
+    run_name = models.CharField("process run", max_length=1000, blank=True)
+    task_name = models.CharField("task", max_length=1000, blank=True)
+    rule = models.CharField(max_length=40, choices=Rule.choices)
+    is_candidate = models.BooleanField(default=False)
+    is_link = models.BooleanField(
+        default=False, help_text="A link, not a file: there is nothing in Tallyfy to delete."
+    )
+
+    class Meta:
+        ordering = ["is_candidate", "rule", "file_name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["discovery", "indexed_file", "rule"], name="erasure_finding_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.file_name or self.asset_id} ({self.get_rule_display()})"

@@ -8,7 +8,7 @@ from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.utils import timezone
 
 from erasure.machine import OPEN_STATES
-from erasure.models import ErasureRequest
+from erasure.models import Discovery, ErasureRequest
 from erasure.subjects import Subject, decrypt_subject, email_hash
 
 HANDLE_PERMISSION = "erasure.handle_erasurerequest"
@@ -47,3 +47,12 @@ def subject_of(request: ErasureRequest, *, user: AbstractBaseUser | AnonymousUse
 def subject_unchecked(request: ErasureRequest) -> Subject:
     """For callers that checked `may_handle` themselves (the admin's fieldsets)."""
     return decrypt_subject(request.subject_ciphertext, owner=f"erasure request {request.pk}")
+
+
+def latest_discovery(*, request_id: int) -> Discovery | None:
+    return (
+        Discovery.objects.filter(request_id=request_id)
+        .prefetch_related("searches", "findings")
+        .order_by("-at", "-id")
+        .first()
+    )
