@@ -3,14 +3,18 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.forms import ModelForm
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import URLPattern, path, reverse
+from django.utils.decorators import method_decorator
+from django.views.decorators.http import require_POST
 
-from erasure import discovery, selectors, services
+from erasure import discovery, review, selectors, services
 from erasure.forms import ErasureRequestAddForm, ErasureRequestChangeForm
-from erasure.models import ErasureRequest, RequestEvent, RequestState
+from erasure.models import ErasureRequest, Finding, LeaveOutReason, RequestEvent, RequestState
 
 
 class RequestEventInline(admin.TabularInline):
@@ -80,7 +84,45 @@ class ErasureRequestAdmin(admin.ModelAdmin):
         if selectors.may_handle(request.user) and str(object_id).isdigit():
             extra_context["discovery"] = selectors.latest_discovery(request_id=int(object_id))
             extra_context["shows_discovery"] = True
+            extra_context["leave_out_reasons"] = LeaveOutReason.choices
+            extra_context["may_decide"] = self.has_change_permission(request)
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "<int:pk>/findings/<int:finding_id>/decide/",
+                self.admin_site.admin_view(self.decide_view),
+                name="erasure_finding_decide",
+            ),
+            *super().get_urls(),
+        ]
+
+    @method_decorator(require_POST)
+    def decide_view(self, request: HttpRequest, pk: int, finding_id: int) -> HttpResponse:
+        erasure_request = get_object_or_404(ErasureRequest, pk=pk)
+        if not self.has_change_permission(request, erasure_request):
+            raise PermissionDenied
+        finding = get_object_or_404(
+            Finding.objects.select_related("discovery__request"),
+            pk=finding_id,
+            discovery__request=erasure_request,
+        )
+        try:
+            review.finding_decide(
+                finding=finding,
+                decision=request.POST.get("decision", ""),
+                reason=request.POST.get("reason", ""),
+                by=request.user,
+            )
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+        else:
+            self.message_user(
+                request, f"Decision on {finding.asset_id} recorded.", messages.SUCCESS
+            )
+        url = reverse("admin:erasure_erasurerequest_change", args=[erasure_request.pk])
+        return HttpResponseRedirect(f"{url}#finding-{finding.pk}")
 
     @admin.action(description="Search the index for the subject's files", permissions=["change"])
     def discover(self, request: HttpRequest, queryset: QuerySet[ErasureRequest]) -> None:

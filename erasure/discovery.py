@@ -14,7 +14,16 @@ from catalog.folding import fold
 from catalog.models import UNFINISHED_SCAN_STATES, IndexedFile, Scan, ScanState
 from catalog.selectors import gone_q, indexed_files, unknown_uploader_candidates
 from erasure import machine
-from erasure.models import Discovery, ErasureRequest, Finding, RequestState, Rule, RuleSearch
+from erasure.models import (
+    Decision,
+    Discovery,
+    ErasureRequest,
+    Finding,
+    LeaveOutReason,
+    RequestState,
+    Rule,
+    RuleSearch,
+)
 from erasure.subjects import Subject, decrypt_subject, mask_email
 
 MIN_NAME_LENGTH = 3  # a shorter name would match most file names
@@ -75,6 +84,9 @@ def _findings(
             rule=rule,
             is_candidate=candidate,
             is_link=file.is_link,
+            # A link has nothing behind it to delete: it is left out from the start.
+            decision=Decision.LEAVE_OUT if file.is_link else Decision.UNDECIDED,
+            leave_out_reason=LeaveOutReason.LINK if file.is_link else "",
         )
         for file in files
     ]

@@ -168,6 +168,20 @@ class RuleSearch(models.Model):
         return f"{self.get_rule_display()}: {self.found}"
 
 
+class Decision(models.TextChoices):
+    UNDECIDED = "", "not decided"
+    KEEP = "keep", "to delete"
+    LEAVE_OUT = "leave_out", "left out"
+
+
+class LeaveOutReason(models.TextChoices):
+    NOT_ABOUT_SUBJECT = "not_about_subject", "not about the subject"
+    LEGAL_HOLD = "legal_hold", "legal hold"
+    LINK = "link", "a link (nothing to delete)"
+    ORGANIZATION_LOGO = "organization_logo", "an organization logo"
+    KEPT_BY_POLICY = "kept_by_policy", "kept by policy"
+
+
 class Finding(models.Model):
     """A file a rule found, as the index had it then."""
 
@@ -184,6 +198,13 @@ class Finding(models.Model):
     is_link = models.BooleanField(
         default=False, help_text="A link, not a file: there is nothing in Tallyfy to delete."
     )
+    # Review: set by erasure.review only, while the request is in review.
+    decision = models.CharField(max_length=20, choices=Decision.choices, blank=True, default="")
+    leave_out_reason = models.CharField(max_length=30, choices=LeaveOutReason.choices, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["is_candidate", "rule", "file_name", "id"]
