@@ -46,8 +46,8 @@ class ErasureRequestAdmin(admin.ModelAdmin):
     ]
     list_filter = ["state", "organization"]
     search_fields = ["reference"]
-    # Not by email: a search is a GET, and its URL would carry the address into access logs.
-    search_help_text = "The requester's reference."
+    # By reference only, not by email: a search is a GET, and its URL would carry the address
+    # into access logs. (No help text: with one, the admin's search field lacks a visible label.)
     inlines = [RequestEventInline]
     actions = ["discover"]
 
