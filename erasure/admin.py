@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from erasure import discovery, review, selectors, services
 from erasure.forms import ErasureRequestAddForm, ErasureRequestChangeForm
 from erasure.models import ErasureRequest, Finding, LeaveOutReason, RequestEvent, RequestState
+from erasure.subjects import SubjectUnreadable
 
 
 class RequestEventInline(admin.TabularInline):
@@ -61,7 +62,10 @@ class ErasureRequestAdmin(admin.ModelAdmin):
     @admin.display(description="subject")
     def subject_in_full(self, obj: ErasureRequest) -> str:
         # Only in the fieldsets of users allowed to handle requests (_subject_field).
-        subject = selectors.subject_unchecked(obj)
+        try:
+            subject = selectors.subject_unchecked(obj)
+        except SubjectUnreadable as exc:
+            return str(exc)
         emails = ", ".join(subject.emails)
         return f"{emails} ({subject.name})" if subject.name else emails
 

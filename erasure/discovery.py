@@ -24,7 +24,7 @@ from erasure.models import (
     Rule,
     RuleSearch,
 )
-from erasure.subjects import Subject, decrypt_subject, mask_email
+from erasure.subjects import Subject, SubjectUnreadable, decrypt_subject, mask_email
 
 MIN_NAME_LENGTH = 3  # a shorter name would match most file names
 
@@ -98,7 +98,10 @@ def erasure_request_discover(*, request: ErasureRequest, by: AbstractBaseUser) -
     expected = RequestState(request.state)
     if expected not in (RequestState.RECEIVED, RequestState.REVIEW):
         raise ValidationError(f"A request {expected.label} cannot be searched again.")
-    subject = decrypt_subject(request.subject_ciphertext, owner=f"erasure request {request.pk}")
+    try:
+        subject = decrypt_subject(request.subject_ciphertext, owner=f"erasure request {request.pk}")
+    except SubjectUnreadable as exc:
+        raise ValidationError(str(exc)) from exc
     with transaction.atomic():
         if not machine.move(request=request, expected=expected, to=RequestState.DISCOVERING, by=by):
             raise ValidationError("The request changed meanwhile: reload it and try again.")

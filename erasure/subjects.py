@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils.crypto import salted_hmac
 
-from organizations.tokens import decrypt_token, encrypt_token
+from organizations.tokens import TokenDecryptionError, decrypt_token, encrypt_token
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,16 @@ def encrypt_subject(subject: Subject) -> str:
     return encrypt_token(json.dumps({"emails": list(subject.emails), "name": subject.name}))
 
 
+class SubjectUnreadable(Exception):
+    pass
+
+
 def decrypt_subject(ciphertext: str, *, owner: str) -> Subject:
-    data = json.loads(decrypt_token(ciphertext, owner=owner))
+    try:
+        data = json.loads(decrypt_token(ciphertext, owner=owner))
+    except TokenDecryptionError:
+        raise SubjectUnreadable(
+            f"The subject of {owner} cannot be decrypted with the keys in TALLYFY_TOKEN_KEYS: "
+            "restore the key it was saved with."
+        ) from None
     return Subject(emails=tuple(data["emails"]), name=data["name"])

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from catalog.models import Scan, ScanState
 from erasure.discovery import erasure_request_discover
-from erasure.models import Finding, RequestEvent, RequestState, Rule, RuleSearch
+from erasure.models import ErasureRequest, Finding, RequestEvent, RequestState, Rule, RuleSearch
 from organizations.models import Organization
 from tests.erasure.conftest import SUBJECT_EMAIL, make_request
 from tests.fixtures.accounts import signed_in
@@ -114,3 +114,17 @@ def test_findings_on_the_page_for_handlers_only(
     onlooker_page = signed_in(onlooker).get(url).content.decode()
     assert "passport.pdf" not in onlooker_page
     assert SUBJECT_EMAIL not in onlooker_page
+
+
+def test_a_subject_the_keys_cannot_read_is_a_clear_error(
+    organization: Organization, handler: User, settings: object
+) -> None:
+    request = make_request(organization=organization, by=handler)
+    ErasureRequest.objects.filter(pk=request.pk).update(subject_ciphertext="gAAAAA-not-ours")
+    request.refresh_from_db()
+    with pytest.raises(ValidationError, match="cannot be decrypted"):
+        erasure_request_discover(request=request, by=handler)
+    request.refresh_from_db()
+    assert request.state == RequestState.RECEIVED
+    url = reverse("admin:erasure_erasurerequest_change", args=[request.pk])
+    assert "cannot be decrypted" in signed_in(handler).get(url).content.decode()
