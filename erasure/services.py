@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 from datetime import date, datetime
 
+from cryptography.fernet import InvalidToken
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -12,8 +13,16 @@ from django.utils import timezone
 
 from erasure import machine
 from erasure.models import ErasureRequest, LegalBasis, RequestState, SubjectEmail
-from erasure.subjects import Subject, email_hash, encrypt_subject, mask, normalize_emails
+from erasure.subjects import (
+    Subject,
+    SubjectUnreadable,
+    email_hash,
+    encrypt_subject,
+    mask,
+    normalize_emails,
+)
 from organizations.models import Organization
+from organizations.tokens import reencrypt_token
 
 # Art. 12(3): one month, extendable "by two further months where necessary".
 MAX_EXTENSION_MONTHS = 2
@@ -159,3 +168,20 @@ def erasure_request_reject(*, request: ErasureRequest, reason: str, by: Abstract
 
 def erasure_request_cancel(*, request: ErasureRequest, reason: str, by: AbstractBaseUser) -> None:
     _end(request=request, to=RequestState.CANCELLED, reason=reason, by=by)
+
+
+def erasure_subjects_reencrypt() -> int:
+    """Re-encrypt every subject with the first key of TALLYFY_TOKEN_KEYS, all or nothing (the
+    counterpart of `rotate_token_keys` for organizations' tokens)."""
+    with transaction.atomic():
+        requests = list(ErasureRequest.objects.select_for_update().only("subject_ciphertext"))
+        for request in requests:
+            try:
+                ciphertext = reencrypt_token(request.subject_ciphertext)
+            except InvalidToken as exc:
+                raise SubjectUnreadable(
+                    f"The subject of erasure request {request.pk} cannot be decrypted with any "
+                    "key in TALLYFY_TOKEN_KEYS; nothing was re-encrypted."
+                ) from exc
+            ErasureRequest.objects.filter(pk=request.pk).update(subject_ciphertext=ciphertext)
+    return len(requests)

@@ -168,3 +168,20 @@ def test_overdue_first_and_ended_last(organization: Organization, handler: User)
     assert [r.reference for r in selectors.requests_by_urgency()] == ["LATE", "SOON", "ENDED"]
     assert selectors.days_left(overdue) < 0 < selectors.days_left(soon)
     assert overdue.due_at < timezone.now() - timedelta(days=1)
+
+
+def test_subjects_are_reencrypted_with_the_first_key(
+    organization: Organization, handler: User, settings: object
+) -> None:
+    from cryptography.fernet import Fernet
+
+    from organizations.conf import conf
+
+    request = make_request(organization=organization, by=handler)
+    old_keys = list(conf.TALLYFY_TOKEN_KEYS)
+    new_key = Fernet.generate_key().decode()
+    settings.TALLYFY_TOKEN_KEYS = [new_key, *old_keys]
+    assert services.erasure_subjects_reencrypt() == 1
+    settings.TALLYFY_TOKEN_KEYS = [new_key]
+    request.refresh_from_db()
+    assert selectors.subject_of(request, user=handler).emails == (SUBJECT_EMAIL,)
