@@ -14,7 +14,7 @@ from jobs.urls import job_pages
 
 # The product's apps first, in the order of their use (find, delete, follow, set up, audit); the
 # framework's (users, sign-in lockouts, task results) after them, as Django orders them.
-APPS_BY_USE = ["catalog", "files", "jobs", "organizations", "evidence", "throttling"]
+APPS_BY_USE = ["erasure", "catalog", "files", "jobs", "organizations", "evidence", "throttling"]
 
 
 class TallyfyAdminSite(admin.AdminSite):

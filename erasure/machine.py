@@ -1,0 +1,107 @@
+"""The states of an erasure request, and every change between them.
+
+received → discovering → review → awaiting approval → erasing → completed | completed with
+exceptions; review ← awaiting approval (sent back); any state before erasing → rejected (with a
+reason) or cancelled. Each change is one conditional UPDATE naming the state it expects, and a
+history row with who made it, in one transaction: zero rows updated means someone else moved
+first, and the caller is told (False) without overwriting anything.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from erasure.models import ErasureRequest, RequestEvent, RequestState
+
+S = RequestState
+ENDED_STATES = (S.COMPLETED, S.COMPLETED_WITH_EXCEPTIONS, S.REJECTED, S.CANCELLED)
+OPEN_STATES = tuple(state for state in S if state not in ENDED_STATES)
+_BEFORE_ERASING = (S.RECEIVED, S.DISCOVERING, S.REVIEW, S.AWAITING_APPROVAL)
+
+TRANSITIONS: dict[RequestState, tuple[RequestState, ...]] = {
+    S.RECEIVED: (S.DISCOVERING, S.REJECTED, S.CANCELLED),
+    S.DISCOVERING: (S.REVIEW, S.REJECTED, S.CANCELLED),
+    S.REVIEW: (S.DISCOVERING, S.AWAITING_APPROVAL, S.REJECTED, S.CANCELLED),
+    S.AWAITING_APPROVAL: (S.REVIEW, S.ERASING, S.REJECTED, S.CANCELLED),
+    S.ERASING: (S.COMPLETED, S.COMPLETED_WITH_EXCEPTIONS),
+}
+REASON_REQUIRED = (S.REJECTED, S.CANCELLED)
+
+
+class TransitionNotAllowed(ValueError):
+    pass
+
+
+def move(
+    *,
+    request: ErasureRequest,
+    expected: RequestState,
+    to: RequestState,
+    by: AbstractBaseUser,
+    note: str = "",
+) -> bool:
+    """Move the request from `expected` to `to`; False when it was no longer in `expected`."""
+    if to not in TRANSITIONS.get(expected, ()):
+        raise TransitionNotAllowed(f"An erasure request cannot go from {expected} to {to}.")
+    note = note.strip()
+    if to in REASON_REQUIRED and not note:
+        raise TransitionNotAllowed(f"Say why the request is {S(to).label}.")
+    with transaction.atomic():
+        fields: dict[str, object] = {"state": to}
+        if to in REASON_REQUIRED:
+            fields["state_reason"] = note
+        moved = ErasureRequest.objects.filter(pk=request.pk, state=expected).update(**fields)
+        if not moved:
+            return False
+        RequestEvent.objects.create(
+            request=request, from_state=expected, to_state=to, by=by, note=note
+        )
+    request.state = to
+    if to in REASON_REQUIRED:
+        request.state_reason = note
+    return True
+
+
+def record_received(*, request: ErasureRequest, by: AbstractBaseUser) -> None:
+    RequestEvent.objects.create(request=request, from_state="", to_state=S.RECEIVED, by=by)
+
+
+def extend(
+    *,
+    request: ErasureRequest,
+    months: int,
+    due_at: object,
+    reason: str,
+    subject_told_on: object,
+    by: AbstractBaseUser,
+) -> bool:
+    """Set the extended due date while the request is open and not yet extended that far."""
+    with transaction.atomic():
+        moved = (
+            ErasureRequest.objects.filter(pk=request.pk, state__in=OPEN_STATES)
+            .filter(extension_months__lt=months)
+            .update(
+                extension_months=months,
+                due_at=due_at,
+                extension_reason=reason,
+                subject_told_of_extension_on=subject_told_on,
+            )
+        )
+        if not moved:
+            return False
+        RequestEvent.objects.create(
+            request=request,
+            from_state=request.state,
+            to_state=request.state,
+            by=by,
+            note=f"Due date extended by {months} month(s): {reason}",
+        )
+    return True
+
+
+def note(*, request: ErasureRequest, by: AbstractBaseUser, note: str) -> None:
+    """A change that is not a change of state (an assignee), kept in the same history."""
+    RequestEvent.objects.create(
+        request=request, from_state=request.state, to_state=request.state, by=by, note=note
+    )

@@ -1,0 +1,58 @@
+"""Reads of erasure requests."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import PermissionDenied
+from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.utils import timezone
+
+from erasure.machine import OPEN_STATES
+from erasure.models import Discovery, ErasureRequest
+from erasure.subjects import Subject, decrypt_subject, email_hash
+
+HANDLE_PERMISSION = "erasure.handle_erasurerequest"
+
+
+def may_handle(user: AbstractBaseUser | AnonymousUser) -> bool:
+    return bool(user.is_active and user.is_staff and user.has_perm(HANDLE_PERMISSION))
+
+
+def requests_by_urgency() -> QuerySet[ErasureRequest]:
+    """Open requests first, soonest due (so overdue) first; ended ones after, newest due first."""
+    return ErasureRequest.objects.annotate(
+        ended=Case(
+            When(state__in=OPEN_STATES, then=Value(0)),
+            default=Value(1),
+            output_field=IntegerField(),
+        )
+    ).order_by("ended", "due_at", "id")
+
+
+def requests_for_email(email: str) -> QuerySet[ErasureRequest]:
+    return ErasureRequest.objects.filter(emails__email_hash=email_hash(email)).distinct()
+
+
+def days_left(request: ErasureRequest) -> int:
+    """Whole days until the due date; negative once overdue."""
+    return (timezone.localdate(request.due_at) - timezone.localdate()).days
+
+
+def subject_of(request: ErasureRequest, *, user: AbstractBaseUser | AnonymousUser) -> Subject:
+    if not may_handle(user):
+        raise PermissionDenied("Only users who handle erasure requests see the subject in full.")
+    return subject_unchecked(request)
+
+
+def subject_unchecked(request: ErasureRequest) -> Subject:
+    """For callers that checked `may_handle` themselves (the admin's fieldsets)."""
+    return decrypt_subject(request.subject_ciphertext, owner=f"erasure request {request.pk}")
+
+
+def latest_discovery(*, request_id: int) -> Discovery | None:
+    return (
+        Discovery.objects.filter(request_id=request_id)
+        .prefetch_related("searches", "findings")
+        .order_by("-at", "-id")
+        .first()
+    )

@@ -1,0 +1,64 @@
+"""Erasure requests as tests make them, and staff users with the app's permissions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.utils import timezone
+
+from erasure import services
+from erasure.models import ErasureRequest, LegalBasis
+from organizations.models import Organization
+from tests.fixtures.accounts import reach_all
+
+SUBJECT_EMAIL = "jane.guest@example.com"
+
+
+def make_erasure_staff(username: str, *codenames: str) -> User:
+    user = User.objects.create_user(username=username, password="pw-for-tests-only", is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.filter(content_type__app_label="erasure", codename__in=codenames)
+    )
+    return reach_all(user)
+
+
+def make_request(
+    *,
+    organization: Organization,
+    by: User,
+    emails: list[str] | None = None,
+    received_days_ago: int = 2,
+    reference: str = "TICKET-1",
+) -> ErasureRequest:
+    received = timezone.now() - timedelta(days=received_days_ago)
+    return services.erasure_request_create(
+        organization=organization,
+        emails=emails or [SUBJECT_EMAIL],
+        name="Jane Guest",
+        reference=reference,
+        legal_basis=LegalBasis.CONSENT_WITHDRAWN,
+        received_at=received,
+        verified_by=by,
+        verification_method="Replied from the address on file.",
+        verified_at=received,
+        created_by=by,
+    )
+
+
+@pytest.fixture
+def handler(db: None) -> User:
+    return make_erasure_staff(
+        "handler",
+        "view_erasurerequest",
+        "add_erasurerequest",
+        "change_erasurerequest",
+        "handle_erasurerequest",
+    )
+
+
+@pytest.fixture
+def onlooker(db: None) -> User:
+    """May see the list and a request's page, but not the subject in full."""
+    return make_erasure_staff("onlooker", "view_erasurerequest")
