@@ -267,6 +267,9 @@ class Progress:
     log: Counter[str]
     done: int
     to_delete: int
+    # Files whose DELETE a worker holds right now (a pending log row): neither waiting nor
+    # uncertain.
+    in_flight: int
     per_minute: float | None
     seconds_left: float | None
 
@@ -302,7 +305,9 @@ def job_progress(*, job: DeletionJob) -> Progress:
             per_minute = done * 60 / elapsed
             if job.state == JobState.RUNNING:  # a paused or ended job has no time left
                 seconds_left = max(0, to_delete - done) * 60 / per_minute
+    in_flight = job.files.filter(machine.in_flight()).count() if log[DeletionState.PENDING] else 0
     return Progress(
+        in_flight=in_flight,
         total=sum(preview.values()),
         preview=preview,
         files=files,

@@ -19,7 +19,7 @@ from accounts.sudo import sudo_required
 from admin_pages.pages import User, admin_page, render_page
 from catalog.selectors import indexed_by_asset_id, tallyfy_run_url
 from files.models import DeletionState
-from jobs import services
+from jobs import machine, services
 from jobs.conf import conf
 from jobs.forms import JobConfirmForm, JobCreateForm, JobRejectForm
 from jobs.models import DeletionJob, FileState, JobState, PreviewState
@@ -209,7 +209,8 @@ def _preview_counts(progress: services.Progress) -> list[tuple[str, str, int]]:
 
 # What a file came to, for the counts and the files table: a key, its label, and the files.
 RESULTS: dict[str, tuple[str, Q]] = {
-    "waiting": ("Waiting", Q(state=FileState.WAITING)),
+    "waiting": ("Waiting", Q(state=FileState.WAITING, deletion__isnull=True)),
+    "in_flight": ("Being deleted now", machine.in_flight()),
     "deleted": ("Deleted", Q(state=FileState.DONE, deletion__state=DeletionState.DELETED)),
     "already_gone": (
         "Already gone",
@@ -231,11 +232,15 @@ RESULTS: dict[str, tuple[str, Q]] = {
 
 def _result_counts(progress: services.Progress) -> list[tuple[str, str, int]]:
     numbers = {
-        "waiting": progress.files[FileState.WAITING],
+        "waiting": progress.files[FileState.WAITING] - progress.in_flight,
+        "in_flight": progress.in_flight,
         "deleted": progress.log[DeletionState.DELETED],
         "already_gone": progress.log[DeletionState.ALREADY_GONE],
         "failed": progress.log[DeletionState.FAILED],
-        "unknown": progress.log[DeletionState.UNKNOWN] + progress.log[DeletionState.PENDING],
+        # A pending row no worker holds (a file finished without its outcome) is uncertain.
+        "unknown": progress.log[DeletionState.UNKNOWN]
+        + progress.log[DeletionState.PENDING]
+        - progress.in_flight,
         "refused": progress.files[FileState.REFUSED],
         "not_attempted": progress.files[FileState.NOT_ATTEMPTED],
         "left_out": progress.files[FileState.LEFT_OUT],

@@ -873,3 +873,35 @@ def test_a_worker_timeout_shorter_than_two_call_deadlines_is_warned_about(settin
     assert worker_timeout_check() == []
     settings.JOBS_WORKER_TIMEOUT_SECONDS = 45
     assert [w.id for w in worker_timeout_check()] == ["jobs.W001"]
+
+
+def pending_row(job: DeletionJob, job_file: JobFile) -> FileDeletion:
+    return FileDeletion.objects.create(
+        organization=job.organization,
+        org_id=job.organization.org_id,
+        asset_id=job_file.asset_id,
+        file_name=job_file.file_name,
+        username=job.created_by_name,
+        reason=job.reason,
+        state=DeletionState.PENDING,
+        job_id=job.pk,
+    )
+
+
+def test_a_file_being_deleted_counts_as_in_flight_not_as_waiting_or_unknown(
+    starter: User, organization: Organization
+) -> None:
+    job = in_state(previewed_job(organization, starter), JobState.RUNNING)
+    first, second = job.files.order_by("pk")[:2]
+    JobFile.objects.filter(pk=first.pk).update(deletion=pending_row(job, first))
+    # A file finished without its outcome (its worker gave up): uncertain until reconciled.
+    JobFile.objects.filter(pk=second.pk).update(
+        state=FileState.DONE, deletion=pending_row(job, second)
+    )
+    body = signed_in(starter).get(page("detail", job)).content.decode()
+    waiting = job.files.filter(state=FileState.WAITING).count() - 1
+    assert 'data-result-count="in_flight">1<' in body
+    assert 'data-result-count="unknown">1<' in body
+    assert f'data-result-count="waiting">{waiting}<' in body
+    shown = signed_in(starter).get(page("detail", job), {"result": "in_flight"})
+    assert [f.asset_id for f in shown.context["files"]] == [first.asset_id]
