@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case, IntegerField, QuerySet, Value, When
@@ -10,6 +12,7 @@ from django.utils import timezone
 from erasure.machine import OPEN_STATES
 from erasure.models import Discovery, ErasureRequest
 from erasure.subjects import Subject, decrypt_subject, email_hash
+from organizations.selectors import within_reach
 
 HANDLE_PERMISSION = "erasure.handle_erasurerequest"
 
@@ -56,3 +59,13 @@ def latest_discovery(*, request_id: int) -> Discovery | None:
         .order_by("-at", "-id")
         .first()
     )
+
+
+def requests_due_soon(*, user: AbstractBaseUser) -> QuerySet[ErasureRequest]:
+    """The open requests assigned to `user` that are due within 7 days, or overdue, soonest
+    first (the admin index shows them to their assignee)."""
+    soon = timezone.now() + timedelta(days=7)
+    return within_reach(
+        ErasureRequest.objects.filter(assignee=user, state__in=OPEN_STATES, due_at__lte=soon),
+        user,
+    ).order_by("due_at", "id")

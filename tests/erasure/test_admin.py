@@ -172,3 +172,26 @@ def test_a_user_of_one_organization_sees_and_takes_no_request_of_another(
     assert f'value="{other.pk}"' not in add
     decide = reverse("admin:erasure_finding_decide", args=[theirs.pk, 1])
     assert client.post(decide, {"decision": "delete"}).status_code == 404
+
+
+def test_the_admin_index_shows_its_assignee_the_requests_due_within_a_week(
+    organization: Organization, handler: User, onlooker: User
+) -> None:
+    soon = make_request(
+        organization=organization, by=handler, reference="SOON", received_days_ago=27
+    )
+    late = make_request(
+        organization=organization, by=handler, reference="LATE", received_days_ago=40
+    )
+    later = make_request(
+        organization=organization, by=handler, reference="LATER", received_days_ago=2
+    )
+    ErasureRequest.objects.filter(pk__in=[soon.pk, late.pk, later.pk]).update(assignee=handler)
+    index = signed_in(handler).get(reverse("admin:index")).content.decode()
+    assert "Your erasure requests due within 7 days" in index
+    assert index.index(">LATE<") < index.index(">SOON<")
+    assert "overdue" in index
+    assert ">LATER<" not in index
+    # Someone else's assignments are not theirs to see here.
+    elsewhere = signed_in(onlooker).get(reverse("admin:index")).content.decode()
+    assert "due within 7 days" not in elsewhere
