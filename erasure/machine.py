@@ -13,6 +13,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from erasure.models import ErasureRequest, RequestEvent, RequestState
+from evidence.models import EventAction
+from evidence.services import record_decision
 
 S = RequestState
 ENDED_STATES = (S.COMPLETED, S.COMPLETED_WITH_EXCEPTIONS, S.REJECTED, S.CANCELLED)
@@ -54,9 +56,7 @@ def move(
         moved = ErasureRequest.objects.filter(pk=request.pk, state=expected).update(**fields)
         if not moved:
             return False
-        RequestEvent.objects.create(
-            request=request, from_state=expected, to_state=to, by=by, note=note
-        )
+        _history(request, from_state=expected, to_state=to, by=by, note=note)
     request.state = to
     if to in REASON_REQUIRED:
         request.state_reason = note
@@ -64,7 +64,8 @@ def move(
 
 
 def record_received(*, request: ErasureRequest, by: AbstractBaseUser) -> None:
-    RequestEvent.objects.create(request=request, from_state="", to_state=S.RECEIVED, by=by)
+    """In the transaction that creates the request."""
+    _history(request, from_state="", to_state=S.RECEIVED, by=by)
 
 
 def extend(
@@ -90,18 +91,50 @@ def extend(
         )
         if not moved:
             return False
-        RequestEvent.objects.create(
-            request=request,
+        _history(
+            request,
             from_state=request.state,
             to_state=request.state,
             by=by,
             note=f"Due date extended by {months} month(s): {reason}",
+            sealed=f"due date extended by {months} month(s)",
         )
     return True
 
 
-def note(*, request: ErasureRequest, by: AbstractBaseUser, note: str) -> None:
+def note(*, request: ErasureRequest, by: AbstractBaseUser, note: str, sealed: str) -> None:
     """A change that is not a change of state (an assignee), kept in the same history."""
+    with transaction.atomic():
+        _history(
+            request,
+            from_state=request.state,
+            to_state=request.state,
+            by=by,
+            note=note,
+            sealed=sealed,
+        )
+
+
+def _history(
+    request: ErasureRequest,
+    *,
+    from_state: str,
+    to_state: str,
+    by: AbstractBaseUser,
+    note: str = "",
+    sealed: str = "",
+) -> None:
+    """A row of the request's history, and the same decision sealed in the evidence record
+    (evidence.services.record_decision), in the caller's transaction. The sealed detail names
+    states only: notes may quote the subject, and the evidence record is read more widely."""
     RequestEvent.objects.create(
-        request=request, from_state=request.state, to_state=request.state, by=by, note=note
+        request=request, from_state=from_state, to_state=to_state, by=by, note=note
+    )
+    states = f"{from_state or 'new'} → {to_state}"
+    record_decision(
+        action=EventAction.ERASURE_REQUEST_CHANGED,
+        user=by,
+        object_type="erasure_request",
+        object_id=request.pk,
+        detail=f"{states}: {sealed}" if sealed else states,
     )

@@ -42,4 +42,9 @@ def finding_decide(
             if decision == Decision.KEEP
             else f"left out ({LeaveOutReason(reason).label})"
         )
-        machine.note(request=request, by=by, note=f"File {finding.asset_id}: {label}.")
+        machine.note(
+            request=request,
+            by=by,
+            note=f"File {finding.asset_id}: {label}.",
+            sealed=f"file {finding.asset_id}: {label}",
+        )

@@ -150,7 +150,12 @@ def erasure_request_assign(
 ) -> None:
     request.assignee = assignee
     request.save(update_fields=["assignee"])
-    machine.note(request=request, by=by, note=f"Assigned to {assignee or 'nobody'}.")
+    machine.note(
+        request=request,
+        by=by,
+        note=f"Assigned to {assignee or 'nobody'}.",
+        sealed="assignee changed",
+    )
 
 
 def _end(*, request: ErasureRequest, to: RequestState, reason: str, by: AbstractBaseUser) -> None:

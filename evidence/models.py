@@ -66,8 +66,8 @@ class CheckpointRecord(models.Model):
 
 
 class EventAction(models.TextChoices):
-    """What an event records. A new kind of decision is one line here (and no migration:
-    choices are not in the database)."""
+    """What an event records. A new kind of decision is one line here (and a migration that
+    only records the new choice: no SQL)."""
 
     FILE_VIEWED = "file_viewed", "File details viewed"
     FILE_INLINE = "file_inline", "File viewed inline"

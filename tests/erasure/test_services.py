@@ -205,3 +205,30 @@ def test_the_command_reencrypts_subjects_and_refuses_an_unreadable_one(
     settings.TALLYFY_TOKEN_KEYS = [Fernet.generate_key().decode()]
     with pytest.raises(CommandError, match="cannot be decrypted"):
         call_command("reencrypt_erasure_subjects")
+
+
+def test_every_change_of_a_request_is_sealed_in_the_evidence_record_without_its_notes(
+    organization: Organization, handler: User
+) -> None:
+    from evidence.models import Event
+    from tests.fixtures.evidence import verify
+
+    request = make_request(organization=organization, by=handler)
+    machine.move(
+        request=request, expected=RequestState.RECEIVED, to=RequestState.DISCOVERING, by=handler
+    )
+    services.erasure_request_cancel(
+        request=request, reason=f"Asked by {SUBJECT_EMAIL}.", by=handler
+    )
+    events = list(
+        Event.objects.filter(object_type="erasure_request", object_id=str(request.pk))
+        .order_by("id")
+        .values_list("action", "username", "detail")
+    )
+    assert events == [
+        ("erasure_request_changed", "handler", "new → received"),
+        ("erasure_request_changed", "handler", "received → discovering"),
+        ("erasure_request_changed", "handler", "discovering → cancelled"),
+    ]
+    assert not Event.objects.filter(detail__contains=SUBJECT_EMAIL).exists()
+    assert verify()[0] == 0
