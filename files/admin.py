@@ -28,7 +28,7 @@ from files import log_search
 from files.deletion_errors import describe_deletion_failure
 from files.evidence import DELETIONS
 from files.models import DeletionState, FileDeletion
-from organizations.list_filters import ReachableOrganizationFilter
+from organizations.list_filters import ReachableOrganizationFilter, ReachablePeopleFilter
 from organizations.selectors import within_reach
 from tallyfy_api.names import display_name
 
@@ -74,7 +74,12 @@ class FileDeletionAdmin(GuardedListAdmin):
         "reason_short",
     ]
     # Users and organizations are listed from their own tables: nothing here reads the log.
-    list_filter = ["state", ("organization", ReachableOrganizationFilter), "user", JobFilter]
+    list_filter = [
+        "state",
+        ("organization", ReachableOrganizationFilter),
+        ("user", ReachablePeopleFilter),
+        JobFilter,
+    ]
     date_hierarchy = "started_at"  # drawn by files.templatetags.deletion_log, on the index
     # What files.log_search.matching searches; listing them gives the page its search box.
     search_fields = ["=asset_id", "file_name", "=username", "reason"]

@@ -400,3 +400,25 @@ def test_a_group_made_in_the_admin_gives_its_members_its_organizations(
     member = staff_with_every_permission("member")
     member.groups.add(Group.objects.get(name="Bravo team"))
     assert list(organizations_for(member)) == [org_b]
+
+
+def test_the_logs_user_filter_names_only_people_of_reachable_rows(
+    org_a: Organization, org_b: Organization, member_a: User, creator: User
+) -> None:
+    for org, who in ((org_a, creator), (org_b, staff_with_every_permission("bravo-only"))):
+        FileDeletion.objects.create(
+            organization=org,
+            org_id=org.org_id,
+            asset_id=f"{org.org_id}-file",
+            file_name="x.pdf",
+            user=who,
+            username=who.username,
+            reason="GDPR request",
+            state=DeletionState.UNKNOWN,
+        )
+    url = reverse("admin:files_filedeletion_changelist")
+    limited = page(signed_in(member_a), url)
+    assert "?user__id__exact=" in limited
+    assert ">creator<" in limited
+    assert ">bravo-only<" not in limited
+    assert ">bravo-only<" in page(signed_in(creator), url)

@@ -70,7 +70,11 @@ def test_the_permission_list_loses_its_traps_and_names_what_each_allows(
 
 def test_the_ready_groups_hold_their_permissions(executor: MigrationExecutor) -> None:
     executor.migrate(BEFORE_ACCESS)
-    Group.objects.all().delete()
+    # As the schema stands then: today's Group would cascade into organization access, a table
+    # not there yet (groups exist here whenever no test has emptied the database since it was
+    # made).
+    then = executor.loader.project_state(BEFORE_ACCESS).apps
+    then.get_model("auth", "Group").objects.all().delete()
     executor.loader.build_graph()
     executor.migrate(executor.loader.graph.leaf_nodes())
 
