@@ -26,7 +26,7 @@ from catalog.conf import conf
 from catalog.deletion_jobs import deletion_job_from_index
 from catalog.models import IndexedFile, Scan
 from catalog.process_run_views import files_url
-from catalog.selectors import tallyfy_run_url
+from catalog.selectors import may_read_index, tallyfy_run_url
 from jobs.services import JobRefused
 from organizations.list_filters import ReachableOrganizationFilter
 from organizations.models import Organization
@@ -353,10 +353,7 @@ class IndexedFileAdmin(GuardedListAdmin):
         return "Present"
 
     def has_view_permission(self, request: HttpRequest, obj: IndexedFile | None = None) -> bool:
-        # An approver reads the index to see what a job would erase.
-        return super().has_view_permission(request, obj) or request.user.has_perm(
-            "jobs.approve_deletionjob"
-        )
+        return super().has_view_permission(request, obj) or may_read_index(request.user)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return super().has_module_permission(request) or self.has_view_permission(request)

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from catalog.models import UNFINISHED_SCAN_STATES, IndexedFile, Scan
 from files.models import GONE_STATES, FileDeletion
 from organizations.models import Organization
+
+
+def may_read_index(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Who may read the file index: its viewers, and approvers, who read it to see what a job
+    would erase without any other right."""
+    return user.has_perm("catalog.view_indexedfile") or user.has_perm("jobs.approve_deletionjob")
 
 
 def indexed_files(*, organization: Organization | None = None) -> QuerySet[IndexedFile]:

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.sudo import sudo_required
 from admin_pages.pages import User, admin_page, render_page
-from catalog.selectors import indexed_by_asset_id, tallyfy_run_url
+from catalog.selectors import indexed_by_asset_id, may_read_index, tallyfy_run_url
 from files.models import DeletionState
 from jobs import machine, services
 from jobs.conf import conf
@@ -29,7 +29,6 @@ from tallyfy_api.names import plain_text
 LOOKUP_PERMISSION = "files.lookup_file"
 DELETE_PERMISSION = "files.delete_file"
 APPROVE_PERMISSION = "jobs.approve_deletionjob"
-INDEX_PERMISSION = "catalog.view_indexedfile"
 LOG_PERMISSION = "files.view_filedeletion"
 START_PERMISSIONS = (LOOKUP_PERMISSION, DELETE_PERMISSION)
 FILES_PER_PAGE = 25
@@ -51,11 +50,6 @@ def may_approve_jobs(user: User) -> bool:
 def may_stop_jobs(user: User) -> bool:
     """Pausing and cancelling only make a job do less: approvers may too."""
     return may_view_jobs(user)
-
-
-def may_view_index(user: User) -> bool:
-    """Approvers read the index to see what a job would erase, without any other right."""
-    return user.has_perm(INDEX_PERMISSION) or may_approve_jobs(user)
 
 
 def _with_index_rows(job: DeletionJob, files: Any) -> None:
@@ -179,7 +173,7 @@ def _job_page(
         can_retry=bool(retryable) and job.finished_at is not None and may_start_jobs(user),
         retryable=retryable,
         can_view_log=can_view_log,
-        can_view_index=may_view_index(user),
+        can_view_index=may_read_index(user),
         log_url=_log_url(job) if can_view_log else None,
         files=files,
         filters=filters,
