@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.contrib import admin, messages
@@ -12,9 +13,10 @@ from django.urls import URLPattern, path, reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_POST
 
-from erasure import discovery, review, selectors, services
+from erasure import approval, discovery, following, review, selectors, services, views
 from erasure.forms import ErasureRequestAddForm, ErasureRequestChangeForm
 from erasure.models import ErasureRequest, Finding, LeaveOutReason, RequestEvent, RequestState
+from erasure.outcomes import file_outcomes, tally
 from erasure.subjects import SubjectUnreadable
 from organizations.list_filters import ReachableOrganizationFilter
 from organizations.selectors import organizations_for, within_reach
@@ -92,10 +94,44 @@ class ErasureRequestAdmin(admin.ModelAdmin):
             extra_context["shows_discovery"] = True
             extra_context["leave_out_reasons"] = LeaveOutReason.choices
             extra_context["may_decide"] = self.has_change_permission(request)
+            extra_context.update(self._deletion_context(request, object_id))
         return super().change_view(request, object_id, form_url, extra_context)
 
+    def _deletion_context(self, request: HttpRequest, object_id: str) -> dict[str, Any]:
+        found = self.get_queryset(request).filter(pk=int(object_id)).first()
+        if found is None:
+            return {}
+        may_change = self.has_change_permission(request, found)
+        outcomes = file_outcomes(found)
+        return {
+            "may_send": may_change and approval.may_send(request.user),
+            "may_approve": may_change
+            and approval.may_approve(request.user)
+            and found.sent_by_id != request.user.pk,
+            "sending_problems": approval.sending_problems(found),
+            "kept_count": len(selectors.kept_asset_ids(found)),
+            "erasure_jobs": found.jobs.select_related("job"),
+            "outcomes": outcomes,
+            "tally": tally(outcomes),
+            "retry_problems": following.retry_problems(found),
+            "jobs_running": following.jobs_running(found),
+            "ended": found.state not in selectors.OPEN_STATES,
+        }
+
     def get_urls(self) -> list[URLPattern]:
+        def page(view: Any, route: str, name: str) -> URLPattern:
+            wrapped = self.admin_site.admin_view(partial(view, model_admin=self))
+            return path(f"<int:pk>/{route}", wrapped, name=f"erasure_request_{name}")
+
         return [
+            page(views.discover_view, "discover/", "discover"),
+            page(views.send_view, "send/", "send"),
+            page(views.send_back_view, "send-back/", "send_back"),
+            page(views.approve_view, "approve/", "approve"),
+            page(views.retry_view, "retry/", "retry"),
+            page(views.close_view, "close/", "close"),
+            page(views.receipt_view, "receipt/", "receipt"),
+            page(views.receipt_json_view, "receipt.json", "receipt_json"),
             path(
                 "<int:pk>/findings/<int:finding_id>/decide/",
                 self.admin_site.admin_view(self.decide_view),

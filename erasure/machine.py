@@ -2,15 +2,19 @@
 
 received → discovering → review → awaiting approval → erasing → completed | completed with
 exceptions; review ← awaiting approval (sent back); any state before erasing → rejected (with a
-reason) or cancelled. Each change is one conditional UPDATE naming the state it expects, and a
-history row with who made it, in one transaction: zero rows updated means someone else moved
-first, and the caller is told (False) without overwriting anything.
+reason) or cancelled. A request ends erasing by itself once its jobs end with every kept file
+gone (erasure.following); a person may close it with exceptions, with a reason.
+
+Each change is one conditional UPDATE naming the state it expects, and a history row with who
+made it, in one transaction: zero rows updated means someone else moved first, and the caller
+is told (False) without overwriting anything.
 """
 
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models.functions import Now
 
 from erasure.models import ErasureRequest, RequestEvent, RequestState
 from evidence.models import EventAction
@@ -29,6 +33,8 @@ TRANSITIONS: dict[RequestState, tuple[RequestState, ...]] = {
     S.ERASING: (S.COMPLETED, S.COMPLETED_WITH_EXCEPTIONS),
 }
 REASON_REQUIRED = (S.REJECTED, S.CANCELLED)
+# Who moves a request into these states is recorded as the reason's author, or as the panel.
+NOTE_IS_REASON = (S.REJECTED, S.CANCELLED, S.COMPLETED_WITH_EXCEPTIONS)
 
 
 class TransitionNotAllowed(ValueError):
@@ -40,26 +46,28 @@ def move(
     request: ErasureRequest,
     expected: RequestState,
     to: RequestState,
-    by: AbstractBaseUser,
+    by: AbstractBaseUser | None,
     note: str = "",
+    **changes: object,
 ) -> bool:
-    """Move the request from `expected` to `to`; False when it was no longer in `expected`."""
+    """Move the request from `expected` to `to`, with `changes` to its other fields; False
+    when it was no longer in `expected`. `by` None: the panel itself moved it."""
     if to not in TRANSITIONS.get(expected, ()):
         raise TransitionNotAllowed(f"An erasure request cannot go from {expected} to {to}.")
     note = note.strip()
     if to in REASON_REQUIRED and not note:
         raise TransitionNotAllowed(f"Say why the request is {S(to).label}.")
+    fields: dict[str, object] = {"state": to, **changes}
+    if to in NOTE_IS_REASON:
+        fields["state_reason"] = note
+    if to in ENDED_STATES:
+        fields["ended_at"] = Now()
     with transaction.atomic():
-        fields: dict[str, object] = {"state": to}
-        if to in REASON_REQUIRED:
-            fields["state_reason"] = note
         moved = ErasureRequest.objects.filter(pk=request.pk, state=expected).update(**fields)
         if not moved:
             return False
         _history(request, from_state=expected, to_state=to, by=by, note=note)
-    request.state = to
-    if to in REASON_REQUIRED:
-        request.state_reason = note
+    request.refresh_from_db()
     return True
 
 
@@ -102,7 +110,7 @@ def extend(
     return True
 
 
-def note(*, request: ErasureRequest, by: AbstractBaseUser, note: str, sealed: str) -> None:
+def note(*, request: ErasureRequest, by: AbstractBaseUser | None, note: str, sealed: str) -> None:
     """A change that is not a change of state (an assignee), kept in the same history."""
     with transaction.atomic():
         _history(
@@ -120,7 +128,7 @@ def _history(
     *,
     from_state: str,
     to_state: str,
-    by: AbstractBaseUser,
+    by: AbstractBaseUser | None,
     note: str = "",
     sealed: str = "",
 ) -> None:

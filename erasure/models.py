@@ -68,8 +68,28 @@ class ErasureRequest(models.Model):
     state = models.CharField(
         max_length=30, choices=RequestState.choices, default=RequestState.RECEIVED, editable=False
     )
-    # Why it was rejected or cancelled, as the person who did it wrote it.
+    # Why it was rejected, cancelled or closed with exceptions, as the person who did it wrote it.
     state_reason = models.TextField(blank=True, editable=False)
+    # Review and approval: who sent it for approval, and the second person who approved it.
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name="sent for approval by",
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
+    approved_at = models.DateTimeField(null=True, blank=True, editable=False)
+    ended_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", editable=False
     )
@@ -106,7 +126,10 @@ class RequestEvent(models.Model):
     request = models.ForeignKey(ErasureRequest, on_delete=models.PROTECT, related_name="events")
     from_state = models.CharField(max_length=30, blank=True)
     to_state = models.CharField(max_length=30)
-    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # None: the panel itself (a deletion job of the request ended).
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
     at = models.DateTimeField(db_default=Now())
     note = models.TextField(blank=True)
 
@@ -216,3 +239,21 @@ class Finding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.file_name or self.asset_id} ({self.get_rule_display()})"
+
+
+class ErasureJob(models.Model):
+    """A deletion job (jobs) of a request's files: the one its approval started, then one per
+    *Retry failed files*."""
+
+    request = models.ForeignKey(ErasureRequest, on_delete=models.PROTECT, related_name="jobs")
+    job = models.OneToOneField("jobs.DeletionJob", on_delete=models.PROTECT, related_name="+")
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.job} of request {self.request_id}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.db.models.functions import Now
 
 from erasure import machine
@@ -27,8 +28,16 @@ def finding_decide(
     if latest is None or latest.pk != finding.discovery_id:
         raise ValidationError("The index was searched again since: review the new findings.")
     with transaction.atomic():
+        # A file several rules found is one file: one decision for all its findings.
+        same_file = (
+            Q(indexed_file=finding.indexed_file_id)
+            if finding.indexed_file_id is not None
+            else Q(pk=finding.pk)
+        )
         updated = Finding.objects.filter(
-            pk=finding.pk, discovery__request__state=RequestState.REVIEW
+            same_file,
+            discovery=finding.discovery_id,
+            discovery__request__state=RequestState.REVIEW,
         ).update(
             decision=decision,
             leave_out_reason=reason if decision == Decision.LEAVE_OUT else "",

@@ -10,7 +10,7 @@ from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.utils import timezone
 
 from erasure.machine import OPEN_STATES
-from erasure.models import Discovery, ErasureRequest
+from erasure.models import Decision, Discovery, ErasureRequest, Finding
 from erasure.subjects import Subject, decrypt_subject, email_hash
 from organizations.selectors import within_reach
 
@@ -69,3 +69,20 @@ def requests_due_soon(*, user: AbstractBaseUser) -> QuerySet[ErasureRequest]:
         ErasureRequest.objects.filter(assignee=user, state__in=OPEN_STATES, due_at__lte=soon),
         user,
     ).order_by("due_at", "id")
+
+
+def kept_findings(request: ErasureRequest) -> QuerySet[Finding]:
+    """The findings of the request's latest discovery kept for deletion."""
+    latest = Discovery.objects.filter(request=request).order_by("-at", "-id").values("pk")[:1]
+    return Finding.objects.filter(discovery__in=latest, decision=Decision.KEEP, is_link=False)
+
+
+def kept_asset_ids(request: ErasureRequest) -> list[str]:
+    """The ids of the files to delete, each once, in the order they were found."""
+    ids = (
+        kept_findings(request)
+        .exclude(asset_id="")
+        .order_by("pk")
+        .values_list("asset_id", flat=True)
+    )
+    return list(dict.fromkeys(ids))

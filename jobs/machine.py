@@ -244,13 +244,17 @@ def job_in(job: DeletionJob, *states: str) -> bool:
     return DeletionJob.objects.filter(pk=job.pk, state__in=states).exists()
 
 
-def job_preview_done(job: DeletionJob) -> bool:
+def job_preview_done(job: DeletionJob) -> JobState | None:
+    """The state a job whose every file is previewed moves to: previewed, or scheduled when
+    it was confirmed and approved in advance (jobs.services.DecidedInAdvance). None while
+    files are left to preview or the job is no longer previewing."""
     unresolved = JobFile.objects.filter(job=OuterRef("pk"), preview=PreviewState.UNRESOLVED)
-    return bool(
-        DeletionJob.objects.filter(pk=job.pk, state=JobState.PREVIEWING)
-        .filter(~Exists(unresolved))
-        .update(state=JobState.PREVIEWED)
+    previewed = DeletionJob.objects.filter(pk=job.pk, state=JobState.PREVIEWING).filter(
+        ~Exists(unresolved)
     )
+    if previewed.filter(confirmed_at__isnull=False).update(state=JobState.SCHEDULED):
+        return JobState.SCHEDULED
+    return JobState.PREVIEWED if previewed.update(state=JobState.PREVIEWED) else None
 
 
 def job_start_if_due(job: DeletionJob) -> bool:

@@ -31,6 +31,16 @@ class JobRefused(Exception):
     """The request changes nothing; the message says why in plain words."""
 
 
+@dataclass(frozen=True)
+class DecidedInAdvance:
+    """A job whose confirmation and approval were given before its preview (an erasure
+    request's review and approval stand for them): its reason and its second person. Once
+    its preview is done it is scheduled, without the confirm page."""
+
+    reason: str
+    approver: AbstractBaseUser
+
+
 class BadLines(JobRefused):
     def __init__(self, bad: list[BadLine]) -> None:
         super().__init__(f"{len(bad)} line(s) are not file ids or Tallyfy file URLs.")
@@ -45,10 +55,16 @@ def job_create(
     retry_of: DeletionJob | None = None,
     built_from: str = "",
     warning: str = "",
+    decided: DecidedInAdvance | None = None,
 ) -> DeletionJob:
     """A job for the files asked for, its preview started. Any bad line refuses the whole
     request (listed in BadLines); repeats are merged; URLs of another organization are kept
     and shown as such, never sent."""
+    if decided is not None:
+        if not decided.reason.strip():
+            raise JobRefused("Give a reason: a ticket, GDPR request or incident reference.")
+        if decided.approver.pk == user.pk:
+            raise JobRefused("Nobody approves their own job: ask another staff user.")
     if wanted.bad:
         raise BadLines(wanted.bad)
     if not wanted.files:
@@ -58,16 +74,20 @@ def job_create(
         raise JobRefused(
             f"A job holds at most {limit:,} files; this list has {len(wanted.files):,}."
         )
+    decided_fields = _decided_fields(decided)
     with transaction.atomic():
         job = DeletionJob.objects.create(
             organization=organization,
             created_by=user,
             created_by_name=user.get_username(),
             retry_of=retry_of,
-            reason=retry_of.reason if retry_of is not None else "",
             built_from=built_from,
             warning=warning,
+            **{"reason": retry_of.reason if retry_of is not None else "", **decided_fields},
         )
+        if decided is not None:
+            _decided(EventAction.JOB_CONFIRMED, job=job, user=user, detail=decided.reason)
+            _decided(EventAction.JOB_APPROVED, job=job, user=decided.approver)
         JobFile.objects.bulk_create(
             [
                 JobFile(
@@ -82,6 +102,18 @@ def job_create(
         )
         transaction.on_commit(lambda: job_wake(job=job))
     return job
+
+
+def _decided_fields(decided: DecidedInAdvance | None) -> dict[str, object]:
+    if decided is None:
+        return {}
+    return {
+        "reason": decided.reason.strip(),
+        "confirmed_at": Now(),
+        "approved_by": decided.approver,
+        "approved_by_name": decided.approver.get_username(),
+        "approved_at": Now(),
+    }
 
 
 def _other_organization(org_id: str | None, organization: Organization) -> dict[str, object]:

@@ -132,7 +132,8 @@ def job_work(
     with worker_session() as session:
         if job.state == JobState.PREVIEWING:
             _in_threads(session, lambda: _preview_files(job, session, deadline))
-            machine.job_preview_done(job)
+            if machine.job_preview_done(job) == JobState.SCHEDULED:
+                return True  # decided in advance: back to the queue, to be deleted at once
         else:
             if not in_flight_only:
                 machine.job_start_if_due(job)

@@ -226,6 +226,7 @@ BACKGROUND_SWEEPS = [
     "jobs.tasks.jobs_wake_stalled",
     "catalog.tasks.scans_wake_stalled",
     "files.tasks.deletions_reconcile_due",
+    "erasure.tasks.erasure_requests_follow",
 ]
 
 

@@ -1,0 +1,8 @@
+"""Entry points of background work (settings.BACKGROUND_SWEEPS): our tables say what is left
+to do, so a sweep run twice does no harm."""
+
+from __future__ import annotations
+
+from erasure.following import erasure_requests_follow
+
+__all__ = ["erasure_requests_follow"]
