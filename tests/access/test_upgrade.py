@@ -87,6 +87,9 @@ def test_the_ready_groups_hold_their_permissions(executor: MigrationExecutor) ->
     assert "approve_deletionjob" in codenames("Approvers")
     assert "delete_file" not in codenames("Approvers")
     assert "change_organization" in codenames("Organization managers")
+    assert codenames("Erasure handlers") == {
+        f"{action}_erasurerequest" for action in ("view", "add", "change", "handle")
+    }
     ours = Permission.objects.filter(content_type__app_label__in=["files", "jobs", "catalog"])
     assert not ours.filter(codename__startswith="change_").exists()
     assert not ours.filter(codename__in=["delete_indexedfile", "add_filedeletion"]).exists()

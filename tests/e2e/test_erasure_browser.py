@@ -1,5 +1,7 @@
-"""An erasure request in the browser: intake, discovery, review of a file; each page with no
-accessibility violation (axe, moderate or higher), no CSP violation or console error."""
+"""An erasure request in the browser, from intake to receipt: discovery, review with an
+exclusion, approval by a second staff user, the deletion (the test thread plays the worker and
+the sweep), and the receipt; each page with no accessibility violation (axe, moderate or
+higher), no CSP violation or console error."""
 
 from __future__ import annotations
 
@@ -8,29 +10,49 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 from django.utils import timezone
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
+from erasure.following import erasure_requests_follow
 from erasure.models import Decision, ErasureRequest, Finding, RequestState
+from jobs import work
 from organizations.models import Organization
 from tests.e2e.conftest import sign_in
 from tests.e2e.test_pages import AXE, axe_violations
 from tests.erasure.conftest import SUBJECT_EMAIL, make_erasure_staff
+from tests.erasure.test_erasure import with_perms
 from tests.fixtures.catalog import index_file
+from tests.fixtures.sandbox import Sandbox
+
+HANDLING = (
+    "view_erasurerequest",
+    "add_erasurerequest",
+    "change_erasurerequest",
+    "handle_erasurerequest",
+)
 
 
 @pytest.mark.skipif(not AXE.exists(), reason="axe-core is not installed: run npm ci")
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="the pages are the same: run once")
-def test_intake_discovery_and_review_in_the_browser(
-    page: Page, panel: str, sandbox_org: Organization, browser_problems: list[str]
+def test_a_request_from_intake_to_receipt_in_the_browser(
+    page: Page,
+    panel: str,
+    sandbox: Sandbox,
+    sandbox_org: Organization,
+    browser_problems: list[str],
 ) -> None:
-    handler = make_erasure_staff(
-        "handler",
-        "view_erasurerequest",
-        "add_erasurerequest",
-        "change_erasurerequest",
-        "handle_erasurerequest",
+    handler = with_perms(
+        make_erasure_staff("handler", *HANDLING), "files.lookup_file", "files.delete_file"
     )
-    index_file(sandbox_org, "passport.pdf", uploader_email=SUBJECT_EMAIL, run_id="r1")
+    approver = with_perms(make_erasure_staff("approver", *HANDLING), "jobs.approve_deletionjob")
+    passport = sandbox.add_file(filename="passport.pdf")
+    index_file(
+        sandbox_org,
+        "passport.pdf",
+        key=passport.asset_id,
+        asset_id=passport.asset_id,
+        uploader_email=SUBJECT_EMAIL,
+        run_id="r1",
+    )
     index_file(sandbox_org, "unknown.png", run_id="r1")
     sign_in(page, panel, handler)
     violations: dict[str, object] = {}
@@ -55,14 +77,13 @@ def test_intake_discovery_and_review_in_the_browser(
     assert SUBJECT_EMAIL not in page.content()
 
     request = ErasureRequest.objects.get()
-    page.check(f"input[name=_selected_action][value='{request.pk}']")
-    page.select_option("select[name=action]", "discover")
+    request_page = f"{panel}/admin/erasure/erasurerequest/{request.pk}/change/"
+    page.goto(request_page)
+    violations["received"] = axe_violations(page)
     with page.expect_navigation():
-        page.click("button[name=index]")
+        page.click("button[form=erasure-discover]")
     request.refresh_from_db()
     assert request.state == RequestState.REVIEW
-
-    page.goto(f"{panel}/admin/erasure/erasurerequest/{request.pk}/change/")
     violations["review"] = axe_violations(page)
     assert "searched, none found" in page.content()
     candidate = Finding.objects.get(file_name="unknown.png")
@@ -80,4 +101,32 @@ def test_intake_discovery_and_review_in_the_browser(
         "not_about_subject",
     )
     assert kept.decision == Decision.KEEP
+    with page.expect_navigation():
+        page.click("button[form=erasure-send]")
+    expect(page.locator("#deletion")).to_contain_text("not you, who sent it")
+    violations["awaiting approval"] = axe_violations(page)
+
+    page.context.clear_cookies()
+    sign_in(page, panel, approver)
+    page.goto(request_page)
+    expect(page.locator("#deletion")).to_contain_text("Sent for approval by handler")
+    with page.expect_navigation():
+        page.click("button[form=erasure-approve]")
+    request.refresh_from_db()
+    assert request.state == RequestState.ERASING
+    (erasure_job,) = request.jobs.all()
+    while work.job_work(job_id=erasure_job.job_id):
+        pass
+    assert erasure_requests_follow() == [request.pk]
+    assert not sandbox.exists(passport.asset_id)
+
+    page.goto(request_page)
+    expect(page.locator("#deletion")).to_contain_text("1 of 1 file gone")
+    violations["completed"] = axe_violations(page)
+    page.click("text=Receipt")
+    expect(page.locator("#receipt")).to_contain_text("passport.pdf")
+    expect(page.locator("#receipt")).to_contain_text("not about the subject")
+    expect(page.locator("#receipt")).to_contain_text("35 days")
+    violations["receipt"] = axe_violations(page)
+    assert SUBJECT_EMAIL not in page.content()
     assert all(not found for found in violations.values()), violations

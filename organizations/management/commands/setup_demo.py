@@ -15,8 +15,8 @@ from organizations.services import organization_access_give_all, organization_cr
 SANDBOX_ORG_ID = "5a6d1b0f3c2e4d8a9b7c6e5f4a3b2c1d"
 SANDBOX_TOKEN = "sandbox-demo-token"  # noqa: S105  (the local sandbox's public demo token)
 APPROVER = "approver"
-# A second staff user: jobs above the approval threshold need another person's approval, so
-# a first run can finish an erasure of a guest with many files.
+# A second staff user: jobs above the approval threshold and every erasure request need another
+# person's approval, so a first run can take an erasure request of a guest to its receipt.
 APPROVER_PERMISSIONS = [
     ("files", "lookup_file"),
     ("files", "delete_file"),
@@ -24,6 +24,8 @@ APPROVER_PERMISSIONS = [
     ("jobs", "approve_deletionjob"),
     ("catalog", "view_indexedfile"),
     ("organizations", "view_organization"),
+    ("erasure", "view_erasurerequest"),
+    ("erasure", "handle_erasurerequest"),
 ]
 
 
@@ -65,7 +67,7 @@ class Command(BaseCommand):
                 wanted |= Q(content_type__app_label=app_label, codename=codename)
             user.user_permissions.set(Permission.objects.filter(wanted))
             organization_access_give_all(user=user)
-            created.append((approver, second, "approves deletion jobs of others"))
+            created.append((approver, second, "approves deletion jobs and erasure requests of others"))
         return created
 
     def _create_sandbox_organization(self, sandbox_url: str) -> None:
