@@ -67,7 +67,9 @@ class Command(BaseCommand):
                 wanted |= Q(content_type__app_label=app_label, codename=codename)
             user.user_permissions.set(Permission.objects.filter(wanted))
             organization_access_give_all(user=user)
-            created.append((approver, second, "approves deletion jobs and erasure requests of others"))
+            created.append(
+                (approver, second, "approves deletion jobs and erasure requests of others")
+            )
         return created
 
     def _create_sandbox_organization(self, sandbox_url: str) -> None:
