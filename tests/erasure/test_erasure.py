@@ -24,7 +24,7 @@ from evidence.checkpoints import signer_new
 from evidence.models import Event
 from jobs import work
 from jobs.models import DeletionJob, JobState
-from organizations.models import Organization
+from organizations.models import Organization, OrganizationAccess
 from tests.erasure.conftest import SUBJECT_EMAIL, make_erasure_staff, make_request
 from tests.fixtures.accounts import signed_in
 from tests.fixtures.catalog import index_file
@@ -243,3 +243,38 @@ def test_the_page_walks_a_handler_and_an_approver_through_it(
     assert receipt.status_code == 200
     assert "a.pdf" in receipt.content.decode()
     assert "35 days" in receipt.content.decode()
+
+
+def test_the_subject_email_is_in_no_log_line_from_intake_to_receipt(
+    sandbox: Sandbox,
+    sandbox_org: Organization,
+    sender: User,
+    checker: User,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("DEBUG")
+    request, _ = approved(sandbox, sandbox_org, sender, checker, ["a.pdf"])
+    run_jobs(request)
+    following.erasure_requests_follow()
+    request.refresh_from_db()
+    signed_in(sender).get(reverse("admin:erasure_request_receipt", args=[request.pk]))
+    assert caplog.records
+    assert not [r for r in caplog.records if SUBJECT_EMAIL in r.getMessage()]
+
+
+def test_a_user_who_does_not_reach_the_organization_cannot_approve_or_read_the_receipt(
+    sandbox: Sandbox, sandbox_org: Organization, sender: User, checker: User
+) -> None:
+    request = in_review(sandbox, sandbox_org, sender, ["a.pdf"])
+    keep_all(request, sender)
+    approval.erasure_request_send(request=request, by=sender)
+    OrganizationAccess.objects.filter(user=checker).update(all_organizations=False)
+    client = signed_in(checker)
+    for name in ("approve", "send_back"):
+        response = client.post(reverse(f"admin:erasure_request_{name}", args=[request.pk]))
+        assert response.status_code == 404
+    assert (
+        client.get(reverse("admin:erasure_request_receipt", args=[request.pk])).status_code == 404
+    )
+    request.refresh_from_db()
+    assert request.state == RequestState.AWAITING_APPROVAL
