@@ -21,11 +21,16 @@ from playwright.sync_api import Browser, BrowserContext, Page
 
 from admin_pages.errors import server_error_view
 from catalog.models import AttachedTo, IndexedFile, Scan, ScanPhase, ScanState
+from erasure.approval import erasure_request_approve, erasure_request_send
+from erasure.discovery import erasure_request_discover
+from erasure.models import Decision, ErasureRequest, Finding, LeaveOutReason
+from erasure.review import finding_decide
 from files.models import DeletionState, FileDeletion
 from jobs.models import DeletionJob, FileState, JobFile, JobState, PreviewState
 from organizations.models import Organization
 from sandbox.seed import png_bytes
 from tests.e2e.conftest import PASSWORD
+from tests.erasure.conftest import make_request
 from tests.fixtures.accounts import make_staff
 from tests.fixtures.sandbox import Sandbox
 
@@ -100,6 +105,7 @@ def tour(panel: str, sandbox: Sandbox, sandbox_org: Organization, transactional_
         phase=ScanPhase.RUNS,
         finished_at=timezone.now(),
     )
+    erasures = _erasure_requests(sandbox_org, admin)
     org, files = sandbox_org.pk, "/admin/tallyfy-files"
     run_url = f"https://go.tallyfy.com/api/organizations/{sandbox.org_id}/runs/{'r' * 32}"
     common = [
@@ -137,6 +143,13 @@ def tour(panel: str, sandbox: Sandbox, sandbox_org: Organization, transactional_
         ("scan-list", "/admin/catalog/scan/"),
         ("scan-add", "/admin/catalog/scan/add/"),
         ("scan-change", f"/admin/catalog/scan/{scan.pk}/change/"),
+        ("erasure-list", "/admin/erasure/erasurerequest/"),
+        ("erasure-add", "/admin/erasure/erasurerequest/add/"),
+        *[
+            (f"erasure-{name}", f"/admin/erasure/erasurerequest/{request.pk}/change/")
+            for name, request in erasures.items()
+        ],
+        ("erasure-receipt", f"/admin/erasure/erasurerequest/{erasures['completed'].pk}/receipt/"),
     ]
     approval = [
         ("index", "/admin/"),
@@ -262,6 +275,42 @@ def _jobs(org: Organization, admin: User, approver: User) -> dict[str, DeletionJ
         )
         JobFile.objects.filter(pk=job_file.pk).update(state=FileState.DONE, deletion=deletion)
     return jobs
+
+
+def _erasure_requests(org: Organization, admin: User) -> dict[str, ErasureRequest]:
+    """Requests for jane@example.com, whose files the jobs' index rows hold: in review, awaiting
+    approval, and completed with every file left out (a receipt without a deletion)."""
+    checker = make_staff("erasure-approver")
+    checker.user_permissions.add(
+        *Permission.objects.filter(
+            codename__in=["approve_deletionjob", "handle_erasurerequest", "view_erasurerequest"]
+        )
+    )
+    checker = User.objects.get(pk=checker.pk)
+    requests = {}
+    for n, name in enumerate(("review", "awaiting", "completed")):
+        request = make_request(
+            organization=org, by=admin, emails=["jane@example.com"], reference=f"DSR-2024-{n}"
+        )
+        erasure_request_discover(request=request, by=admin)
+        requests[name] = request
+    for name in ("awaiting", "completed"):
+        findings = Finding.objects.filter(discovery__request=requests[name])
+        for finding in findings:
+            keep = name == "awaiting" and not finding.is_candidate
+            finding.refresh_from_db()
+            if finding.decision:
+                continue
+            finding_decide(
+                finding=finding,
+                decision=Decision.KEEP if keep else Decision.LEAVE_OUT,
+                reason="" if keep else LeaveOutReason.KEPT_BY_POLICY,
+                by=admin,
+            )
+        requests[name].refresh_from_db()
+        erasure_request_send(request=requests[name], by=admin)
+    erasure_request_approve(request=requests["completed"], by=checker)
+    return requests
 
 
 def _context(
