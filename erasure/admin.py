@@ -26,7 +26,7 @@ class RequestEventInline(admin.TabularInline):
     model = RequestEvent
     verbose_name = "change"
     verbose_name_plural = "History"
-    fields = ["at", "by", "from_state", "to_state", "note"]
+    fields = ["at", "who", "from_state", "to_state", "note"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -36,6 +36,10 @@ class RequestEventInline(admin.TabularInline):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description="by")
+    def who(self, event: RequestEvent) -> str:
+        return str(event.by) if event.by_id else "the panel (its deletion jobs ended)"
 
 
 @admin.register(ErasureRequest)
