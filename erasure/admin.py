@@ -108,9 +108,9 @@ class ErasureRequestAdmin(admin.ModelAdmin):
         may_change = self.has_change_permission(request, found)
         outcomes = file_outcomes(found)
         return {
-            "may_send": may_change and approval.may_send(request.user),
+            "may_send": may_change and selectors.may_send(request.user),
             "may_approve": may_change
-            and approval.may_approve(request.user)
+            and selectors.may_approve(request.user)
             and found.sent_by_id != request.user.pk,
             "sending_problems": approval.sending_problems(found),
             "kept_count": len(selectors.kept_asset_ids(found)),

@@ -10,23 +10,10 @@ from django.db.models.functions import Now
 
 from erasure import machine
 from erasure.models import Decision, ErasureJob, ErasureRequest, RequestState
-from erasure.selectors import kept_asset_ids, latest_discovery, may_handle
+from erasure.selectors import kept_asset_ids, latest_discovery, may_approve, may_send
 from jobs.lines import ParsedFiles
 from jobs.models import DeletionJob
 from jobs.services import DecidedInAdvance, JobRefused, job_create
-
-APPROVE_PERMISSION = "jobs.approve_deletionjob"
-SEND_PERMISSIONS = ("files.lookup_file", "files.delete_file")
-
-
-def may_send(user: AbstractBaseUser) -> bool:
-    """Who sends a request for approval becomes its deletion job's creator: the permissions
-    to start a job (jobs.work.START_PERMISSIONS) and to handle requests."""
-    return may_handle(user) and user.has_perms(SEND_PERMISSIONS)
-
-
-def may_approve(user: AbstractBaseUser) -> bool:
-    return may_handle(user) and user.has_perm(APPROVE_PERMISSION)
 
 
 def sending_problems(request: ErasureRequest) -> list[str]:

@@ -9,9 +9,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from erasure import machine
-from erasure.approval import erasure_job_start, may_send
+from erasure.approval import erasure_job_start
 from erasure.models import ErasureRequest, RequestState
 from erasure.outcomes import RETRYABLE, file_outcomes, tally
+from erasure.selectors import may_send
 from jobs.models import DeletionJob
 
 

@@ -10,15 +10,27 @@ from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.utils import timezone
 
 from erasure.machine import OPEN_STATES
-from erasure.models import Decision, Discovery, ErasureRequest, Finding
+from erasure.models import Decision, Discovery, ErasureRequest, Finding, RequestState
 from erasure.subjects import Subject, decrypt_subject, email_hash
 from organizations.selectors import within_reach
 
 HANDLE_PERMISSION = "erasure.handle_erasurerequest"
+APPROVE_PERMISSION = "jobs.approve_deletionjob"
+SEND_PERMISSIONS = ("files.lookup_file", "files.delete_file")
 
 
 def may_handle(user: AbstractBaseUser | AnonymousUser) -> bool:
     return bool(user.is_active and user.is_staff and user.has_perm(HANDLE_PERMISSION))
+
+
+def may_send(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Who sends a request for approval becomes its deletion job's creator: the permissions
+    to start a job (jobs.work.START_PERMISSIONS) and to handle requests."""
+    return may_handle(user) and user.has_perms(SEND_PERMISSIONS)
+
+
+def may_approve(user: AbstractBaseUser | AnonymousUser) -> bool:
+    return may_handle(user) and user.has_perm(APPROVE_PERMISSION)
 
 
 def requests_by_urgency() -> QuerySet[ErasureRequest]:
@@ -86,3 +98,14 @@ def kept_asset_ids(request: ErasureRequest) -> list[str]:
         .values_list("asset_id", flat=True)
     )
     return list(dict.fromkeys(ids))
+
+
+def requests_awaiting_approval(*, user: AbstractBaseUser) -> QuerySet[ErasureRequest]:
+    """The requests another user sent for approval that `user` may approve, oldest due first
+    (the admin index lists them to approvers)."""
+    if not may_approve(user):
+        return ErasureRequest.objects.none()
+    waiting = ErasureRequest.objects.filter(state=RequestState.AWAITING_APPROVAL).exclude(
+        sent_by=user
+    )
+    return within_reach(waiting, user).select_related("sent_by").order_by("due_at", "id")

@@ -278,3 +278,16 @@ def test_a_user_who_does_not_reach_the_organization_cannot_approve_or_read_the_r
     )
     request.refresh_from_db()
     assert request.state == RequestState.AWAITING_APPROVAL
+
+
+def test_the_admin_index_lists_requests_awaiting_approval_to_approvers_only(
+    sandbox: Sandbox, sandbox_org: Organization, sender: User, checker: User
+) -> None:
+    request = in_review(sandbox, sandbox_org, sender, ["a.pdf"])
+    keep_all(request, sender)
+    approval.erasure_request_send(request=request, by=sender)
+    listed = signed_in(checker).get(reverse("admin:index")).content.decode()
+    assert "Erasure requests awaiting your approval" in listed
+    assert "sent by sender" in listed
+    own = signed_in(sender).get(reverse("admin:index")).content.decode()
+    assert "awaiting your approval" not in own
