@@ -18,7 +18,6 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.timezone import localtime
 
-from admin_pages.list_guard import GuardedListAdmin
 from admin_pages.pages import served_by
 from admin_pages.pagination import CappedCountPaginator
 from catalog import process_run_views, scans, search, selectors, tasks
@@ -180,7 +179,7 @@ def candidates_note(email: str, left_out: int) -> str:
 
 
 @admin.register(IndexedFile)
-class IndexedFileAdmin(GuardedListAdmin):
+class IndexedFileAdmin(admin.ModelAdmin):
     """The file index: found by scans, read-only here; each row opens the file's page."""
 
     # The files of one run, task or template: where a pasted URL of one leads.
@@ -381,7 +380,7 @@ class ScanForm(forms.ModelForm):
 
 
 @admin.register(Scan)
-class ScanAdmin(GuardedListAdmin):
+class ScanAdmin(admin.ModelAdmin):
     """Scans: start one (the add page), follow it (its page reloads while it runs), cancel it."""
 
     form = ScanForm

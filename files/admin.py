@@ -19,7 +19,6 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from admin_pages.list_guard import GuardedListAdmin
 from admin_pages.pages import render_page
 from admin_pages.pagination import CappedCountPaginator
 from evidence import export
@@ -60,7 +59,7 @@ class JobFilter(admin.SimpleListFilter):
 
 
 @admin.register(FileDeletion)
-class FileDeletionAdmin(GuardedListAdmin):
+class FileDeletionAdmin(admin.ModelAdmin):
     """The deletion log: readable by whoever may view it, changeable by nobody."""
 
     # Who and why fit beside the sidebar and the filters at 1280 px; the organization is a

@@ -14,7 +14,6 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.timezone import localtime
 
-from admin_pages.list_guard import GuardedListAdmin
 from files.models import DeletionState
 from jobs.models import DeletionJob, FileState, JobState
 from jobs.views import may_approve_jobs, may_start_jobs, may_view_jobs
@@ -38,7 +37,7 @@ OUTCOMES = {
 
 
 @admin.register(DeletionJob)
-class DeletionJobAdmin(GuardedListAdmin):
+class DeletionJobAdmin(admin.ModelAdmin):
     list_display = [
         "job",
         "state",

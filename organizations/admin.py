@@ -4,6 +4,8 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import BaseModelAdmin
+from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied
@@ -133,16 +135,37 @@ class OrganizationAdmin(admin.ModelAdmin):
             self.message_user(request, f"{organization.name}: {verdict}", messages.SUCCESS)
 
 
-class OrganizationAccessInline(admin.StackedInline):
+class TwoListPicker(FilteredSelectMultiple):
+    """Django's two-list picker, its filter boxes' icons given a role (see the script)."""
+
+    class Media:
+        extend = False  # one list, so that the script stays after the picker's
+        js = [
+            "admin/js/core.js",
+            "admin/js/SelectBox.js",
+            "admin/js/SelectFilter2.js",
+            "organizations/two_list_picker.js",
+        ]
+
+
+class TwoListPickers(BaseModelAdmin):
+    """Its filter_horizontal and filter_vertical fields drawn with TwoListPicker."""
+
+    def formfield_for_manytomany(
+        self, db_field: models.ManyToManyField, request: HttpRequest, **kwargs: Any
+    ) -> forms.ModelMultipleChoiceField | None:
+        vertical = db_field.name in self.filter_vertical
+        if "widget" not in kwargs and (vertical or db_field.name in self.filter_horizontal):
+            kwargs["widget"] = TwoListPicker(db_field.verbose_name, vertical)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+class OrganizationAccessInline(TwoListPickers, admin.StackedInline):
     """A user's or a group's organizations, on its own admin page."""
 
     model = OrganizationAccess
     fields = ["all_organizations", "organizations"]
-    # Checkboxes, not the admin's two-list filter (whose icons carry an ARIA label axe
-    # refuses): a panel has a few organizations, not hundreds.
-    formfield_overrides = {
-        models.ManyToManyField: {"widget": forms.CheckboxSelectMultiple},
-    }
+    filter_horizontal = ["organizations"]  # an agency may manage dozens
     extra = 1
     max_num = 1
     can_delete = False
@@ -164,11 +187,11 @@ class OrganizationAccessInline(admin.StackedInline):
         return reaches_all_organizations(request.user)
 
 
-class UserWithAccessAdmin(UserAdmin):
+class UserWithAccessAdmin(TwoListPickers, UserAdmin):
     inlines = [*UserAdmin.inlines, OrganizationAccessInline]
 
 
-class GroupWithAccessAdmin(GroupAdmin):
+class GroupWithAccessAdmin(TwoListPickers, GroupAdmin):
     inlines = [*GroupAdmin.inlines, OrganizationAccessInline]
 
 

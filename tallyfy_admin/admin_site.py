@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver, include, path, reverse
 
 from accounts.password_change import ThrottledPasswordChangeView
 from accounts.urls import account_pages
+from admin_pages.list_guard import guarded_changelist
 from admin_pages.pages import served_by
 from files.urls import file_pages
 from jobs.urls import job_pages
@@ -33,6 +37,14 @@ class TallyfyAdminSite(admin.AdminSite):
             return (0, APPS_BY_USE.index(label)) if ours else (1, 0)
 
         return sorted(apps, key=by_use)  # stable: the framework's keep Django's order
+
+    def admin_view(self, view: Callable[..., Any], cacheable: bool = False) -> Callable[..., Any]:
+        """Every model's list, the framework's and the libraries' included, takes only the
+        parameters its filters offer and searches of a few words (admin_pages.list_guard)."""
+        model_admin = getattr(view, "__self__", None)
+        if isinstance(model_admin, admin.ModelAdmin) and view.__name__ == "changelist_view":
+            view = guarded_changelist(model_admin, view)
+        return super().admin_view(view, cacheable)
 
     def get_urls(self) -> list[URLPattern | URLResolver]:
         """The admin's own pages, and the panel's: a file's pages and a deletion job's, each

@@ -279,21 +279,24 @@ class TallyfyClient:
 MAX_JSON_DEPTH = 64
 
 
+_TOO_DEEP = f"Tallyfy's answer nests more than {MAX_JSON_DEPTH} levels deep: it cannot be read."
+
+
 def _json(answer: Answer) -> Any:
     try:
         payload = json.loads(answer.body)
-    except (ValueError, RecursionError) as exc:
+    except RecursionError as exc:  # the parser itself gives up thousands of levels down
+        raise UnexpectedResponse(
+            _TOO_DEEP, status=answer.status, request_id=answer.request_id
+        ) from exc
+    except ValueError as exc:
         raise UnexpectedResponse(
             "Tallyfy answered with something that is not JSON.",
             status=answer.status,
             request_id=answer.request_id,
         ) from exc
     if _depth(payload) > MAX_JSON_DEPTH:
-        raise UnexpectedResponse(
-            f"Tallyfy's answer nests more than {MAX_JSON_DEPTH} levels deep: it cannot be read.",
-            status=answer.status,
-            request_id=answer.request_id,
-        )
+        raise UnexpectedResponse(_TOO_DEEP, status=answer.status, request_id=answer.request_id)
     return payload
 
 

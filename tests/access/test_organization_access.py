@@ -364,6 +364,38 @@ def test_delete_files_acts_only_in_the_named_users_organizations(
     assert DeletionJob.objects.count() == before
 
 
+@pytest.mark.parametrize("named", ["Bravo", "org-bravo"])
+def test_scan_files_for_a_user_scans_only_their_organizations(
+    rows: dict, member_a: User, named: str
+) -> None:
+    before = Scan.objects.count()
+    with pytest.raises(CommandError, match="among those member-a may reach"):
+        call_command("scan_files", "--organization", named, "--user", "member-a")
+    assert Scan.objects.count() == before
+
+
+def test_scan_files_for_a_user_needs_the_permission_to_start_scans(org_a: Organization) -> None:
+    viewer = access(User.objects.create_user("viewer", is_staff=True), org_a)
+    with pytest.raises(CommandError, match="viewer may not start scans"):
+        call_command("scan_files", "--organization", "Alpha", "--user", viewer.username)
+    with pytest.raises(CommandError, match="No user is named 'nobody'"):
+        call_command("scan_files", "--organization", "Alpha", "--user", "nobody")
+    assert Scan.objects.count() == 0
+
+
+def test_scan_files_for_a_user_is_recorded_as_theirs(org_a: Organization, member_a: User) -> None:
+    call_command("scan_files", "--organization", "Alpha", "--user", "member-a", "--background")
+    assert Scan.objects.get().started_by == member_a
+
+
+def test_scan_files_without_a_user_is_the_operators_and_says_so(org_b: Organization) -> None:
+    from catalog.management.commands.scan_files import Command
+
+    assert "no organization access can bind them" in Command.help
+    call_command("scan_files", "--organization", "Bravo", "--background")
+    assert Scan.objects.get().started_by is None
+
+
 # --- the admin: access is edited on the user's and the group's page ---
 
 

@@ -1,9 +1,14 @@
 """Query strings and searches staff may send (by hand, or an old bookmark) that the stock
-admin answers with a 500: each gets the list back with a clear message, nothing else."""
+admin answers with a 500: each gets the list back with a clear message, nothing else, on every
+model's list the admin serves (the framework's and the libraries' included)."""
 
 from __future__ import annotations
 
+import re
+from html import unescape
+
 import pytest
+from django.contrib import admin
 from django.contrib.messages import get_messages
 from django.db import connection
 from django.test import Client
@@ -15,6 +20,24 @@ LISTS = [
     "admin:catalog_scan_changelist",
     "admin:catalog_indexedfile_changelist",
 ]
+
+EVERY_LIST = sorted(
+    f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist"
+    for model in admin.site._registry
+)
+SEARCHABLE = sorted(
+    f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist"
+    for model, model_admin in admin.site._registry.items()
+    if model_admin.search_fields
+)
+DATED = sorted(
+    (
+        f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist",
+        model_admin.date_hierarchy,
+    )
+    for model, model_admin in admin.site._registry.items()
+    if model_admin.date_hierarchy
+)
 
 
 def messages_of(response: object) -> list[str]:
@@ -70,3 +93,51 @@ def test_a_regex_lookup_never_reaches_the_database(admin_client: Client) -> None
         reverse("admin:files_filedeletion_changelist"), {"file_name__regex": "("}, follow=True
     )
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("changelist", SEARCHABLE)
+def test_every_searchable_list_refuses_a_search_of_1300_words(
+    admin_client: Client, changelist: str
+) -> None:
+    words = " ".join(f"w{n}" for n in range(1300))
+    response = admin_client.get(reverse(changelist), {"q": words}, follow=True)
+    assert response.status_code == 200
+    assert messages_of(response) == [
+        "A search takes at most 32 words; that one had 1,300, so the list is shown unsearched."
+    ]
+
+
+@pytest.mark.parametrize("changelist", EVERY_LIST)
+@pytest.mark.parametrize("lookup", ["id__regex", "pk__in"])
+def test_every_list_refuses_a_lookup_no_filter_offers(
+    admin_client: Client, changelist: str, lookup: str
+) -> None:
+    response = admin_client.get(reverse(changelist), {lookup: "("}, follow=True)
+    assert (response.status_code, response.redirect_chain[-1][0]) == (200, reverse(changelist))
+    assert messages_of(response) == [f"The list offers no filter “{lookup}”: it was left out."]
+
+
+@pytest.mark.parametrize(("changelist", "field"), DATED)
+@pytest.mark.parametrize(
+    "parts", [{"year": "99999"}, {"year": "2025", "month": "1", "day": "9" * 25}]
+)
+def test_every_dated_list_refuses_a_date_that_cannot_be(
+    admin_client: Client, changelist: str, field: str, parts: dict[str, str]
+) -> None:
+    params = {f"{field}__{part}": value for part, value in parts.items()}
+    response = admin_client.get(reverse(changelist), params, follow=True)
+    assert response.status_code == 200
+    assert any("left out" in message for message in messages_of(response))
+
+
+@pytest.mark.parametrize("changelist", EVERY_LIST)
+def test_every_filter_a_list_offers_is_taken(
+    admin_client: Client, changelist: str, organization: object
+) -> None:
+    page = admin_client.get(reverse(changelist))
+    assert page.status_code == 200
+    sidebar = page.content.decode().partition('id="changelist-filter"')[2]
+    links = {unescape(href) for href in re.findall(r'href="(\?[^"]*)"', sidebar)}
+    for link in links:
+        response = admin_client.get(reverse(changelist) + link)
+        assert (link, response.status_code, messages_of(response)) == (link, 200, [])

@@ -167,6 +167,18 @@ def test_tallyfy_errors_become_readable_messages(
     assert any(expected in m for m in messages_of(response))
 
 
+def test_an_answer_nested_too_deeply_is_said_unreadable_on_the_page(
+    http: responses.RequestsMock, organization: Organization, viewer: User
+) -> None:
+    nested = "[" * 100_000 + "]" * 100_000  # 200 KB: under the body cap
+    http.get(ASSET_URL, body=f'{{"data": {{"id": "{ASSET_ID}", "x": {nested}}}}}')
+    response = signed_in(viewer).get(url("detail", organization))
+    assert response.status_code == 200
+    assert any(
+        "nests more than 64 levels deep: it cannot be read" in m for m in messages_of(response)
+    )
+
+
 def test_confirm_page_get_deletes_nothing(
     http: responses.RequestsMock, organization: Organization, deleter: User
 ) -> None:

@@ -492,3 +492,22 @@ def test_reconcile_deletions_asks_now_about_a_file_waiting_after_429s(
     call_command("reconcile_deletions", stdout=open("/dev/null", "w"))  # noqa: SIM115
     assert FileDeletion.objects.get(job_id=job.pk).state == DeletionState.DELETED
     assert states(job) == {job.files.get().asset_id: FileState.DONE}
+
+
+def test_a_file_whose_answer_cannot_be_read_is_left_out_after_its_attempts(
+    sandbox: Sandbox, sandbox_org: Organization, alice: User
+) -> None:
+    # An answer that is not JSON, or nests too deeply, is retried a few times, not for ever.
+    asset = sandbox.add_file()
+    job = new_job(sandbox_org, alice, [asset.asset_id])
+    sandbox.faults(html_answer_next=conf.JOBS_PREVIEW_ATTEMPTS)
+    for _ in range(conf.JOBS_PREVIEW_ATTEMPTS):
+        work.job_work(job_id=job.pk)
+    job.refresh_from_db()
+    (only,) = job.files.all()
+    assert (job.state, only.preview, only.state) == (
+        JobState.PREVIEWED,
+        PreviewState.UNREADABLE,
+        FileState.LEFT_OUT,
+    )
+    assert "not what its API promises" in only.note

@@ -279,6 +279,21 @@ def test_bad_csv_lines_are_listed(starter: User, organization: Organization) -> 
     assert DeletionJob.objects.count() == 0
 
 
+@pytest.mark.parametrize("field", ["csv_file", "files"])
+def test_a_csv_field_over_131072_characters_is_a_bad_line_not_a_500(
+    starter: User, organization: Organization, field: str
+) -> None:
+    text = f"id\n{IDS[0]}\n" + "x" * 140_000 + "\n"
+    sent = SimpleUploadedFile("files.csv", text.encode(), content_type="text/csv")
+    response = signed_in(starter).post(
+        page("create"),
+        {"organization": organization.pk, field: sent if field == "csv_file" else text},
+    )
+    assert response.status_code == 200
+    assert [line.line for line in response.context["bad_lines"]] == [3]
+    assert DeletionJob.objects.count() == 0
+
+
 def test_pasting_and_uploading_at_once_is_refused(
     starter: User, organization: Organization
 ) -> None:
@@ -637,6 +652,15 @@ def test_the_csv_defuses_formulas(starter: User, organization: Organization) -> 
     JobFile.objects.filter(job=job, asset_id=IDS[0]).update(file_name='=HYPERLINK("x")')
     rows = csv_rows(signed_in(starter).get(page("results", job)))
     assert rows[1][2] == '\'=HYPERLINK("x")'
+
+
+def test_the_csv_has_no_bidi_or_control_characters_in_names(
+    starter: User, organization: Organization
+) -> None:
+    job = finished_job(organization, starter)
+    JobFile.objects.filter(job=job, asset_id=IDS[0]).update(file_name="invoice\u202efdp.exe\x07")
+    rows = csv_rows(signed_in(starter).get(page("results", job)))
+    assert rows[1][2] == "invoicefdp.exe"
 
 
 @pytest.mark.parametrize("text", ["=1+1", "+1", "-1", "@SUM(A1)"])

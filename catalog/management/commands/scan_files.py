@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.db.models import Q
@@ -12,18 +14,31 @@ from catalog.leases import LEASE, LeaseLost, ScanBusy, ScanWaiting
 from catalog.models import Scan, ScanState
 from catalog.scans import full_scan_due, scan_advance, scan_start
 from organizations.models import Organization
+from organizations.selectors import organizations_for
 from tallyfy_api.ids import is_valid_id
 
 
 class Command(BaseCommand):
     help = (
         "Scan an organization's runs, tasks, templates and activity feed for its files (or "
-        "one process run's, with --run), carrying on its unfinished scan if there is one."
+        "one process run's, with --run), carrying on its unfinished scan if there is one. "
+        "Without --user the scan is the operator's, like the workers' own: whoever runs "
+        "manage.py holds the database and the key to every organization's token, so no "
+        "organization access can bind them, and any organization may be named. With --user "
+        "the scan is started for that staff user, as on the scan page: they need the "
+        "permission to start scans, only the organizations they reach may be named, and the "
+        "scan is recorded as theirs."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--organization", required=True, help="the organization's name, Tallyfy id or pk"
+        )
+        parser.add_argument(
+            "--user",
+            default="",
+            metavar="USERNAME",
+            help="start the scan for this staff user, within the organizations they reach",
         )
         parser.add_argument(
             "--run",
@@ -47,6 +62,7 @@ class Command(BaseCommand):
         self,
         *args: Any,
         organization: str,
+        user: str,
         run: str,
         refresh: bool,
         background: bool,
@@ -57,12 +73,15 @@ class Command(BaseCommand):
         lookup = Q(name=organization) | Q(org_id=organization)
         if organization.isdigit():
             lookup |= Q(pk=int(organization))
-        found = list(Organization.objects.filter(lookup)[:2])
+        starter = _starter(user) if user else None
+        among = organizations_for(starter) if starter else Organization.objects.all()
+        found = list(among.filter(lookup)[:2])
         if len(found) != 1:
-            raise CommandError(f"No single organization is named {organization!r}.")
+            reach = f" among those {starter} may reach" if starter else ""
+            raise CommandError(f"No single organization is named {organization!r}{reach}.")
         if run and refresh:
             raise CommandError("--refresh reads a whole organization's changes: drop --run.")
-        scan = scan_start(organization=found[0], run_id=run, refresh=refresh)
+        scan = scan_start(organization=found[0], user=starter, run_id=run, refresh=refresh)
         if scan.refresh and full_scan_due(organization=found[0]):
             self.stderr.write(
                 "The last full scan is older than CATALOG_FULL_SCAN_DAYS: a refresh finds only "
@@ -107,3 +126,16 @@ class Command(BaseCommand):
             f"{scan.files_found} files found, {scan.files_gone} no longer found, "
             f"{scan.calls_made} calls made."
         )
+
+
+def _starter(username: str) -> AbstractBaseUser:
+    user_model = get_user_model()
+    user = user_model._default_manager.filter(**{user_model.USERNAME_FIELD: username}).first()
+    if user is None:
+        raise CommandError(f"No user is named {username!r}.")
+    if not (user.is_active and user.is_staff and user.has_perm("catalog.add_scan")):
+        raise CommandError(
+            f"{username} may not start scans: an active staff user with the permission to "
+            "add scans is needed."
+        )
+    return user
