@@ -62,3 +62,27 @@ def handler(db: None) -> User:
 def onlooker(db: None) -> User:
     """May see the list and a request's page, but not the subject in full."""
     return make_erasure_staff("onlooker", "view_erasurerequest")
+
+
+HANDLING = ("view_erasurerequest", "add_erasurerequest", "change_erasurerequest")
+
+
+def with_perms(user: User, *perms: str) -> User:
+    for perm in perms:
+        app_label, codename = perm.split(".")
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
+    return User.objects.get(pk=user.pk)  # a fresh permission cache
+
+
+@pytest.fixture
+def sender(db: None) -> User:
+    user = make_erasure_staff("sender", *HANDLING, "handle_erasurerequest")
+    return with_perms(user, "files.lookup_file", "files.delete_file")
+
+
+@pytest.fixture
+def checker(db: None) -> User:
+    user = make_erasure_staff("checker", *HANDLING, "handle_erasurerequest")
+    return with_perms(user, "jobs.approve_deletionjob")

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from pytest_django.fixtures import Settings as SettingsWrapper
@@ -25,7 +25,13 @@ from evidence.models import Event
 from jobs import work
 from jobs.models import DeletionJob, JobState
 from organizations.models import Organization, OrganizationAccess
-from tests.erasure.conftest import SUBJECT_EMAIL, make_erasure_staff, make_request
+from tests.erasure.conftest import (
+    HANDLING,
+    SUBJECT_EMAIL,
+    make_erasure_staff,
+    make_request,
+    with_perms,
+)
 from tests.fixtures.accounts import signed_in
 from tests.fixtures.catalog import index_file
 from tests.fixtures.jobs import deletes_sent
@@ -33,28 +39,6 @@ from tests.fixtures.sandbox import Sandbox
 
 pytestmark = [pytest.mark.over_the_wire, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]
-HANDLING = ("view_erasurerequest", "add_erasurerequest", "change_erasurerequest")
-
-
-def with_perms(user: User, *perms: str) -> User:
-    for perm in perms:
-        app_label, codename = perm.split(".")
-        user.user_permissions.add(
-            Permission.objects.get(content_type__app_label=app_label, codename=codename)
-        )
-    return User.objects.get(pk=user.pk)  # a fresh permission cache
-
-
-@pytest.fixture
-def sender(db: None) -> User:
-    user = make_erasure_staff("sender", *HANDLING, "handle_erasurerequest")
-    return with_perms(user, "files.lookup_file", "files.delete_file")
-
-
-@pytest.fixture
-def checker(db: None) -> User:
-    user = make_erasure_staff("checker", *HANDLING, "handle_erasurerequest")
-    return with_perms(user, "jobs.approve_deletionjob")
 
 
 def in_review(sandbox: Sandbox, org: Organization, by: User, names: list[str]) -> ErasureRequest:
