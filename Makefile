@@ -3,7 +3,8 @@
 # make test  : the whole suite on SQLite, then on PostgreSQL when one answers
 # make screenshots : PNGs of every page under test-artifacts/screenshots/
 # make bench : the benchmarks under bench/ (BENCH="downloads deletion load log" picks some;
-#              BENCH=chaos: the chaos test of issue 18 over several seeds, minutes a seed)
+#              BENCH=chaos: the chaos test of issue 18 over several seeds, minutes a seed;
+#              BENCH=erasure: one guest erased from an empty index, about 5 minutes)
 # make lock  : refresh requirements.lock (every dependency pinned, with hashes) from the ranges
 #              in pyproject.toml; `make` installs from the lock only
 

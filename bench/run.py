@@ -19,7 +19,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import catalog_scan as catalog_scan_bench
-from bench import chaos, deletion, downloads, jobs, load
+from bench import chaos, deletion, downloads, erasure, jobs, load
 from bench.harness import ROOT, panel, python_json, sandbox
 
 PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/test"
@@ -106,6 +106,23 @@ def catalog_scan(admin_url: str | None) -> list[dict[str, Any]]:
         with jobs.own_database(admin_url, "tallyfy_bench_scan") as database:
             result = python_json("-m", "bench.catalog_scan", database, *args, timeout=3600)
     return catalog_scan_bench.rows(result, vendor="sqlite" if admin_url is None else "postgresql")
+
+
+def erasure_bench(admin_url: str | None) -> list[dict[str, Any]]:
+    """Issue 21's headline: one guest of the scan benchmark's generated organization erased
+    from an empty index, against the minimum: on a PostgreSQL database of its own (dropped
+    afterwards), or on SQLite when PostgreSQL does not answer (where the scan's index writes,
+    not the rate, set the pace)."""
+    args = [str(n) for n in (catalog_scan_bench.RUNS, catalog_scan_bench.FILES)]
+    args += [str(n) for n in (catalog_scan_bench.LATENCY_MS, catalog_scan_bench.RATE)]
+    if admin_url is None:
+        path = ROOT / "var" / "bench-erasure.sqlite3"
+        path.unlink(missing_ok=True)
+        result = python_json("-m", "bench.erasure", f"sqlite:///{path}", *args, timeout=3600)
+    else:
+        with jobs.own_database(admin_url, "tallyfy_bench_erasure") as database:
+            result = python_json("-m", "bench.erasure", database, *args, timeout=3600)
+    return erasure.rows(result, vendor="sqlite" if admin_url is None else "postgresql")
 
 
 def sqlite_log_url(rows: int) -> str:
@@ -223,7 +240,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 
 
 PANEL_BENCHMARKS = {"downloads": downloads, "deletion": deletion, "load": load}
-ALL = (*PANEL_BENCHMARKS, "log", "catalog", "scan", "jobs", "chaos", "evidence")
+ALL = (*PANEL_BENCHMARKS, "log", "catalog", "scan", "erasure", "jobs", "chaos", "evidence")
 
 
 def main(selected: list[str]) -> None:
@@ -261,6 +278,8 @@ def main(selected: list[str]) -> None:
         )
     if "scan" in chosen:
         rows += guarded("file index scan", lambda: catalog_scan(PG_ADMIN_URL if pg else None))
+    if "erasure" in chosen:
+        rows += guarded("erasure", lambda: erasure_bench(PG_ADMIN_URL if pg else None))
     if "jobs" in chosen:
         if pg is None:
             rows += guarded("jobs", _needs_postgresql)

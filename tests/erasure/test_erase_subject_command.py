@@ -235,6 +235,8 @@ def test_a_scan_that_cannot_finish_creates_nothing(
         (["--email", "not-an-email"], "is not an email address"),
         (["--organization", "Elsewhere"], "No organization is named 'Elsewhere'"),
         (["--received-at", "2026-13-40"], "is not a date"),
+        (["--received-at", "2999-01-01"], "cannot have been received in the future"),
+        (["--reference", " "], "Give the requester's reference"),
     ],
 )
 def test_bad_intake_input_exits_2_and_creates_nothing(

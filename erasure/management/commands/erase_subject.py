@@ -32,7 +32,13 @@ from erasure.models import (
     RequestState,
 )
 from erasure.outcomes import Outcome, file_outcomes, tally
-from erasure.selectors import kept_findings, latest_discovery, may_approve, may_send
+from erasure.selectors import (
+    kept_asset_ids,
+    kept_findings,
+    latest_discovery,
+    may_approve,
+    may_send,
+)
 from erasure.subjects import mask_email, normalize_emails
 from jobs.management.commands import delete_files
 from jobs.models import DeletionJob, JobState
@@ -238,6 +244,11 @@ class Command(BaseCommand):
         )
         if options["index_max_age"] < 0:
             raise _bad("--index-max-age is a number of hours, 0 or more.")
+        if not options["reference"].strip():
+            raise _bad("Give the requester's reference (the ticket or letter).")
+        late = services.creation_errors(received_at=received_at, verified_at=None)
+        if late:  # before the scan, which may take minutes
+            raise _bad(" ".join(late.values()))
         self.stdout.write(
             f"Erasure of {', '.join(mask_email(e) for e in emails)} from {organization.name}."
         )
@@ -275,6 +286,13 @@ class Command(BaseCommand):
         self.stdout.write(f"Erasure request {request.pk} created ({request.reference}).")
         discovery = self._discover(request, user)
         self._print_discovery(discovery)
+        request.refresh_from_db()
+        if request.state != RequestState.REVIEW:
+            self.stderr.write(
+                f"The request is {request.get_state_display()}, not in review: carry it on at "
+                f"{request_admin_path(request)}."
+            )
+            return EXIT_STOPPED
         undecided = self._review(discovery, user, options["candidates"])
         if undecided:
             self.stderr.write(
@@ -288,7 +306,7 @@ class Command(BaseCommand):
         except ValidationError as exc:
             self.stderr.write(f"Not sent for approval: {' '.join(exc.messages)}")
             return EXIT_STOPPED
-        kept = len(kept_findings(request).values("asset_id").distinct())
+        kept = len(kept_asset_ids(request))
         self.stdout.write(
             f"Sent for approval: {kept} file(s) to delete. A second staff user who may approve "
             f"deletion jobs approves it on its page, {request_admin_path(request)}, or with\n"
@@ -383,7 +401,12 @@ class Command(BaseCommand):
 
     def _review(self, discovery: Discovery, user: AbstractBaseUser, candidates: str | None) -> int:
         """Keep every file a rule about the subject found; candidates as `candidates` says.
-        The number of candidates left undecided."""
+        The number of candidates left undecided. One transaction: all decided or none, and one
+        commit rather than one a file."""
+        with transaction.atomic():
+            return self._decide(discovery, user, candidates)
+
+    def _decide(self, discovery: Discovery, user: AbstractBaseUser, candidates: str | None) -> int:
         findings = list(discovery.findings.filter(decision=Decision.UNDECIDED).order_by("pk"))
         about_subject = {f.indexed_file_id for f in findings if not f.is_candidate}
         decided: set[int | None] = set()
