@@ -407,7 +407,8 @@ class Command(BaseCommand):
             return self._decide(discovery, user, candidates)
 
     def _decide(self, discovery: Discovery, user: AbstractBaseUser, candidates: str | None) -> int:
-        findings = list(discovery.findings.filter(decision=Decision.UNDECIDED).order_by("pk"))
+        undecided_findings = discovery.findings.filter(decision=Decision.UNDECIDED)
+        findings = list(undecided_findings.select_related("discovery__request").order_by("pk"))
         about_subject = {f.indexed_file_id for f in findings if not f.is_candidate}
         decided: set[int | None] = set()
         undecided = 0
