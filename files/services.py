@@ -343,9 +343,9 @@ def deletion_record_pending(
     reason: str,
     job_id: int,
 ) -> FileDeletion:
-    """The job's `pending` row for a file whose metadata was just read and checked; the caller
-    commits it before sending the DELETE. Raises DeletionConflict when another deletion of the
-    file is in flight or already removed it."""
+    """The job's `pending` row for a file whose metadata was just read (or read by its job's
+    recent preview) and checked; the caller commits it before sending the DELETE. Raises
+    DeletionConflict when another deletion of the file is in flight or already removed it."""
     _refuse_if_claimed(organization=organization, asset_id=asset.id)
     try:
         with transaction.atomic():
