@@ -48,15 +48,13 @@ def file_lookup_view(request: HttpRequest) -> HttpResponse:
         "organization": request.GET.get("organization")
         or request.session.get(LAST_ORGANIZATION_KEY)
     }
-    if not initial["organization"]:
-        first_two = list(organizations_for(request.user)[:2])
-        if len(first_two) == 1:
-            initial["organization"] = first_two[0]
     form = FileLookupForm(
         request.GET if "file" in request.GET else None,
         initial=initial,
         organizations=organizations_for(request.user),
     )
+    if not initial["organization"] and len(form.offered) == 1:
+        form.initial["organization"] = form.offered[0]
     pasted = form.place if form.is_bound and not form.is_valid() else None
     if pasted and (files_url := files_of_place_url(pasted, user=request.user)):
         return redirect(files_url)

@@ -90,6 +90,28 @@ def test_a_deletion_commits_four_times_and_makes_no_query_it_does_not_need(
     assert len(queries) == 10 + 6 + 7 + 7 + 1, [q["sql"][:80] for q in queries.captured_queries]
 
 
+def test_the_empty_look_up_form_reads_the_organizations_once(
+    organization: Organization, viewer: User
+) -> None:
+    """Whether there are any, which one is alone (chosen for the user) and the choices: one
+    query."""
+    client = signed_in(viewer)
+    client.get(reverse("admin:files_lookup"))
+    with CaptureQueriesContext(connection) as queries:
+        body = client.get(reverse("admin:files_lookup")).content.decode()
+    assert f'<option value="{organization.pk}" selected>' in body
+    assert "No organization is configured" not in body
+    from_organizations = [
+        q["sql"] for q in queries.captured_queries if 'FROM "files_organization"' in q["sql"]
+    ]
+    assert len(from_organizations) == 1, from_organizations
+
+
+def test_the_look_up_form_says_when_no_organization_is_configured(viewer: User) -> None:
+    body = signed_in(viewer).get(reverse("admin:files_lookup")).content.decode()
+    assert "No organization is configured yet." in body
+
+
 # --- Tallyfy calls a page makes ---
 
 
