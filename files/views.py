@@ -174,6 +174,9 @@ def file_delete_view(request: HttpRequest, org_pk: int, asset_id: str) -> HttpRe
                 reason=form.cleaned_data["reason"],
                 confirmation=form.cleaned_data["confirmation"],
                 ticket=request.POST.get("ticket", ""),
+                on_settled=lambda deletion: _record_admin_action(
+                    request, deletion, message=_attempt_message(deletion), added=True
+                ),
             )
         except services.ConfirmationMismatch as exc:
             form.add_error("confirmation", str(exc))
@@ -192,7 +195,6 @@ def file_delete_view(request: HttpRequest, org_pk: int, asset_id: str) -> HttpRe
             return redirect(detail_url)
         else:
             _announce(request, deletion, retry_url=_retry_url(deletion))
-            _record_admin_action(request, deletion, message=_attempt_message(deletion), added=True)
             return _after_deletion(request, deletion, asset_id=asset_id)
     try:
         asset = services.file_lookup(organization=organization, asset_id=asset_id)
