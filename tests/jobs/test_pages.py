@@ -703,6 +703,17 @@ def test_the_creator_is_told_once_on_their_next_admin_page(
     assert not any(str(job) in m for m in messages_of(client.get(reverse("admin:index"))))
 
 
+def test_a_post_is_not_told_the_page_it_leads_to_is(
+    starter: User, organization: Organization
+) -> None:
+    job = finished_job(organization, starter)
+    client = signed_in(starter)
+    client.post(reverse("admin:jobs_create"), {})
+    job.refresh_from_db()
+    assert not job.creator_told
+    assert any(f"{job} has finished" in m for m in messages_of(client.get(reverse("admin:index"))))
+
+
 def test_other_users_are_not_told(
     starter: User, colleague: User, organization: Organization
 ) -> None:
