@@ -43,6 +43,7 @@ from erasure.models import (
 from erasure.subjects import Subject, SubjectUnreadable, decrypt_subject, mask_email
 from organizations.clients import tallyfy_client
 from organizations.models import Organization
+from organizations.tokens import TokenDecryptionError
 from tallyfy_api.guests import guest_tasks
 
 logger = logging.getLogger(__name__)
@@ -77,7 +78,6 @@ class _GuestTasks:
 def _guest_tasks(organization: Organization, subject: Subject) -> list[_GuestTasks]:
     """Ask Tallyfy for the tasks assigned to each of the subject's emails as a guest (and the
     tasks of the runs where the index has them uploading). Calls Tallyfy: no transaction."""
-    client = tallyfy_client(organization=organization)
     answers = []
     for email in subject.emails:
         runs = (
@@ -89,13 +89,13 @@ def _guest_tasks(organization: Organization, subject: Subject) -> list[_GuestTas
         )
         try:
             found = guest_tasks(
-                client,
+                tallyfy_client(organization=organization),
                 email,
                 runs=list(runs),
                 max_pages=conf.ERASURE_GUEST_TASK_MAX_PAGES,
                 max_runs=conf.ERASURE_GUEST_TASK_MAX_RUNS,
             )
-        except tallyfy_api.TallyfyError as exc:
+        except (tallyfy_api.TallyfyError, TokenDecryptionError, ValueError) as exc:
             failure = _masked(str(exc), email)
             logger.warning("guest tasks of an erasure subject not read: %s", failure)
             answers.append(_GuestTasks(email, None, failure))
