@@ -25,7 +25,12 @@ from evidence.models import Event
 from jobs import work
 from jobs.models import DeletionJob, JobState
 from organizations.models import Organization, OrganizationAccess
-from tests.erasure.conftest import SUBJECT_EMAIL, make_erasure_staff, make_request
+from tests.erasure.conftest import (
+    SUBJECT_EMAIL,
+    index_completed,
+    make_erasure_staff,
+    make_request,
+)
 from tests.fixtures.accounts import signed_in
 from tests.fixtures.catalog import index_file
 from tests.fixtures.jobs import deletes_sent
@@ -64,6 +69,7 @@ def in_review(sandbox: Sandbox, org: Organization, by: User, names: list[str]) -
         index_file(
             org, name, key=asset.asset_id, asset_id=asset.asset_id, uploader_email=SUBJECT_EMAIL
         )
+    index_completed(org)
     request = make_request(organization=org, by=by)
     erasure_request_discover(request=request, by=by)
     request.refresh_from_db()
