@@ -179,6 +179,8 @@ def _job_page(
         can_view_index=may_read_index(user),
         log_url=_log_url(job) if can_view_log else None,
         files=files,
+        # The stock changelist's page numbers: both ends and two on each side of this page.
+        page_range=files.paginator.get_elided_page_range(files.number, on_each_side=2, on_ends=1),
         filters=filters,
         time_left=services.job_time_left_text(progress.seconds_left),
         not_attempted=progress.files[FileState.NOT_ATTEMPTED],

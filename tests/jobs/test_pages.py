@@ -641,6 +641,19 @@ def test_cancel_sits_in_the_submit_row_of_the_form_the_page_is_for(
     assert 'id="job-cancel"' in rows[0]
 
 
+def test_a_long_jobs_files_are_paged_as_the_stock_lists_are(
+    starter: User, organization: Organization
+) -> None:
+    job = previewed_job(organization, starter, [f"{n:032x}" for n in range(1, 59)])
+    content = signed_in(starter).get(page("detail", job) + "?preview=found&p=2").content.decode()
+    start = content.index('<nav class="paginator"')
+    pages = content[start : content.index("</nav>", start)]
+    assert '<a role="button" href="?preview=found&amp;p=1">1</a>' in pages
+    assert '<a role="button" href="" aria-current="page">2</a>' in pages
+    assert '<a role="button" href="?preview=found&amp;p=3">3</a>' in pages
+    assert "58 files" in pages
+
+
 def test_the_jobs_list_says_who_approved_under_the_state(
     starter: User, approver: User, organization: Organization
 ) -> None:
