@@ -182,7 +182,10 @@ class ErasureRequestAdmin(admin.ModelAdmin):
             else:
                 self.message_user(
                     request,
-                    f"{erasure_request}: {found.findings.count()} finding(s); review them.",
+                    f"{erasure_request}: the index is being refreshed; the search runs when it "
+                    "ends."
+                    if found is None
+                    else f"{erasure_request}: {found.findings.count()} finding(s); review them.",
                     messages.SUCCESS,
                 )
 

@@ -152,6 +152,18 @@ class Rule(models.TextChoices):
         "unknown_uploader_nearby",
         "candidate: unknown uploader, in a run or task where the subject uploaded",
     )
+    ON_GUEST_TASK = "on_guest_task", "on a task assigned to the subject as a guest"
+    KICKOFF_WITH_SUBJECT_UPLOAD = (
+        "kickoff_with_subject_upload",
+        "in a kick-off form the subject uploaded to",
+    )
+    KICKOFF_SUBMITTED = "kickoff_submitted", "in a kick-off form the subject submitted"
+
+
+class SearchOutcome(models.TextChoices):
+    SEARCHED = "searched", "searched"
+    INCOMPLETE = "incomplete", "could not be completed"
+    NOT_SEARCHABLE = "not_searchable", "not searchable"
 
 
 class Discovery(models.Model):
@@ -183,6 +195,12 @@ class RuleSearch(models.Model):
     rule = models.CharField(max_length=40, choices=Rule.choices)
     searched_for = models.CharField(max_length=500, help_text="Masked: what the rule looked for.")
     found = models.PositiveIntegerField()
+    outcome = models.CharField(
+        max_length=20, choices=SearchOutcome.choices, default=SearchOutcome.SEARCHED
+    )
+    note = models.CharField(
+        max_length=500, blank=True, help_text="Why the search is incomplete, or cannot be made."
+    )
 
     class Meta:
         ordering = ["id"]

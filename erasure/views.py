@@ -59,13 +59,18 @@ def discover_view(request: HttpRequest, pk: int, *, model_admin: ModelAdmin) -> 
     found = _request(model_admin, request, pk)
     if not model_admin.has_change_permission(request, found):
         raise PermissionDenied
-    return _act(
-        request,
-        found,
-        lambda: discovery.erasure_request_discover(request=found, by=request.user),
-        "The index was searched: review what each rule found.",
-        anchor="discovery-heading",
-    )
+    try:
+        made = discovery.erasure_request_discover(request=found, by=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request,
+            "The index is being refreshed first: the search runs when the scan ends."
+            if made is None
+            else "The index was searched: review what each rule found.",
+        )
+    return _back(found, "discovery-heading")
 
 
 @require_POST

@@ -1,17 +1,37 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from django import forms
 from django.db.models import QuerySet
+from django.forms.models import ModelChoiceIterator
 
 from files.lookup_hints import LookupHint, PlaceReference, hint_for, parse_place
 from organizations.models import Organization
 from tallyfy_api.ids import FileReference, InvalidId, parse_file_reference
 
 
+class _OfferedChoices(ModelChoiceIterator):
+    """The choices from the field's queryset itself, evaluated once and kept, where the stock
+    iterator asks the database again on every rendering."""
+
+    def __iter__(self) -> Iterator[Any]:
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for obj in self.queryset:
+            yield self.choice(obj)
+
+
+class OfferedOrganizationField(forms.ModelChoiceField):
+    """A choice of the organizations offered, read once a page: the page asks whether there
+    are any, which one is alone, and renders them, all from one query."""
+
+    iterator = _OfferedChoices
+
+
 class FileLookupForm(forms.Form):
-    organization = forms.ModelChoiceField(
+    organization = OfferedOrganizationField(
         queryset=Organization.objects.all(),
         required=False,
         help_text="Not needed for a pasted URL that names a configured organization.",
@@ -32,6 +52,8 @@ class FileLookupForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.organizations = organizations
         self.fields["organization"].queryset = organizations
+        # The field's own copy: evaluated by the first look and kept for the others.
+        self.offered: QuerySet[Organization] = self.fields["organization"].queryset
 
     def clean_file(self) -> FileReference:
         text = self.cleaned_data["file"]

@@ -291,6 +291,7 @@ def file_delete(
     reason: str,
     confirmation: str,
     ticket: str,
+    on_settled: Callable[[FileDeletion], None] | None = None,
 ) -> FileDeletion:
     """Delete a file permanently, in the steps the README's "How a deletion works" gives.
 
@@ -299,6 +300,8 @@ def file_delete(
     or already done. Then the metadata is snapshotted, checked (the id Tallyfy answers for is
     the id asked for; not a logo), a `pending` row committed, the DELETE sent, and the row
     settled once. Every refusal raises a DeletionRefused with nothing recorded and nothing sent.
+    `on_settled(row)` (the caller's own record of the attempt) runs in the transaction that
+    settles the row, so that it costs no commit of its own.
     """
     if connection.in_atomic_block:
         raise RuntimeError("file_delete must not run inside a transaction: its row must commit.")
@@ -320,6 +323,7 @@ def file_delete(
         shown_name=shown.file_name,
         before_read=lambda: _ticket_use(shown),
         on_row=lambda deletion: _ticket_link(shown, deletion),
+        on_settled=on_settled,
     )
 
 
@@ -343,9 +347,9 @@ def deletion_record_pending(
     reason: str,
     job_id: int,
 ) -> FileDeletion:
-    """The job's `pending` row for a file whose metadata was just read and checked; the caller
-    commits it before sending the DELETE. Raises DeletionConflict when another deletion of the
-    file is in flight or already removed it."""
+    """The job's `pending` row for a file whose metadata was just read (or read by its job's
+    recent preview) and checked; the caller commits it before sending the DELETE. Raises
+    DeletionConflict when another deletion of the file is in flight or already removed it."""
     _refuse_if_claimed(organization=organization, asset_id=asset.id)
     try:
         with transaction.atomic():
@@ -450,12 +454,14 @@ def _delete_checked(
     shown_name: str,
     before_read: Callable[[], None],
     on_row: Callable[[FileDeletion], None],
+    on_settled: Callable[[FileDeletion], None] | None,
 ) -> FileDeletion:
     """Snapshot and check the metadata, commit a `pending` row, send the DELETE, settle it.
 
     Each request to Tallyfy takes its rate slot in the transaction that commits what must be
     recorded before it is sent: `before_read` (the ticket spent) with the metadata read's, the
-    `pending` row and `on_row` (the ticket linked to it) with the DELETE's."""
+    `pending` row and `on_row` (the ticket linked to it) with the DELETE's. `on_settled` runs
+    where the row gets its final state."""
     _, read_slot = slot_reserve_with(
         organization_id=organization.pk, max_wait=_page_wait(), write=before_read
     )
@@ -472,7 +478,7 @@ def _delete_checked(
             reason=reason,
             error=exc,
             job_id=None,
-            on_row=on_row,
+            on_row=lambda deletion: _each(deletion, on_row, on_settled),
         )
     refusal = file_deletion_refusal(asset=asset, asset_id=asset_id)
     if refusal is None and asset.filename != shown_name:
@@ -507,7 +513,13 @@ def _delete_checked(
     logger.info("deletion %s pending: org=%r asset=%r", deletion.pk, organization.org_id, asset_id)
     with slot_prepaid(organization_id=organization.pk, reservation=delete_slot):
         attempts, result = _send_delete(client=client, deletion=deletion)
-    return _settle(deletion=deletion, attempts=attempts, result=result)
+    return _settle(deletion=deletion, attempts=attempts, result=result, on_settled=on_settled)
+
+
+def _each(deletion: FileDeletion, *callbacks: Callable[[FileDeletion], None] | None) -> None:
+    for callback in callbacks:
+        if callback is not None:
+            callback(deletion)
 
 
 def _page_wait() -> float:
@@ -704,7 +716,13 @@ def _record_unsent(
     return deletion
 
 
-def _settle(*, deletion: FileDeletion, attempts: int, result: DeletionOutcome) -> FileDeletion:
+def _settle(
+    *,
+    deletion: FileDeletion,
+    attempts: int,
+    result: DeletionOutcome,
+    on_settled: Callable[[FileDeletion], None] | None = None,
+) -> FileDeletion:
     """Write the final state once; a row that is no longer pending is never touched."""
     final = {
         "state": result.state,
@@ -715,21 +733,31 @@ def _settle(*, deletion: FileDeletion, attempts: int, result: DeletionOutcome) -
         "attempts": attempts,
         "finished_at": None if result.state == DeletionState.UNKNOWN else timezone.now(),
     }
-    return _settle_once(deletion=deletion, unsettled=(DeletionState.PENDING,), **final)
+    return _settle_once(
+        deletion=deletion, unsettled=(DeletionState.PENDING,), on_settled=on_settled, **final
+    )
 
 
 def _settle_once(
-    *, deletion: FileDeletion, unsettled: tuple[DeletionState, ...], **final: object
+    *,
+    deletion: FileDeletion,
+    unsettled: tuple[DeletionState, ...],
+    on_settled: Callable[[FileDeletion], None] | None = None,
+    **final: object,
 ) -> FileDeletion:
+    """`on_settled(row)` runs in the settling transaction once the row holds its final state,
+    or after it, on the row as it stands, when another settled it first."""
     with transaction.atomic():
         settled = FileDeletion.objects.filter(pk=deletion.pk, state__in=unsettled).update(**final)
         if settled and final["state"] not in UNSETTLED_STATES:
             _seal(deletion)
-    if settled:
-        for name, value in final.items():
-            setattr(deletion, name, value)
-    else:
+        if settled:
+            for name, value in final.items():
+                setattr(deletion, name, value)
+            _each(deletion, on_settled)
+    if not settled:
         deletion.refresh_from_db()
+        _each(deletion, on_settled)
     logger.info("deletion %s %s", deletion.pk, deletion.state)
     return deletion
 

@@ -48,15 +48,13 @@ def file_lookup_view(request: HttpRequest) -> HttpResponse:
         "organization": request.GET.get("organization")
         or request.session.get(LAST_ORGANIZATION_KEY)
     }
-    if not initial["organization"]:
-        first_two = list(organizations_for(request.user)[:2])
-        if len(first_two) == 1:
-            initial["organization"] = first_two[0]
     form = FileLookupForm(
         request.GET if "file" in request.GET else None,
         initial=initial,
         organizations=organizations_for(request.user),
     )
+    if not initial["organization"] and len(form.offered) == 1:
+        form.initial["organization"] = form.offered[0]
     pasted = form.place if form.is_bound and not form.is_valid() else None
     if pasted and (files_url := files_of_place_url(pasted, user=request.user)):
         return redirect(files_url)
@@ -176,6 +174,9 @@ def file_delete_view(request: HttpRequest, org_pk: int, asset_id: str) -> HttpRe
                 reason=form.cleaned_data["reason"],
                 confirmation=form.cleaned_data["confirmation"],
                 ticket=request.POST.get("ticket", ""),
+                on_settled=lambda deletion: _record_admin_action(
+                    request, deletion, message=_attempt_message(deletion), added=True
+                ),
             )
         except services.ConfirmationMismatch as exc:
             form.add_error("confirmation", str(exc))
@@ -194,7 +195,6 @@ def file_delete_view(request: HttpRequest, org_pk: int, asset_id: str) -> HttpRe
             return redirect(detail_url)
         else:
             _announce(request, deletion, retry_url=_retry_url(deletion))
-            _record_admin_action(request, deletion, message=_attempt_message(deletion), added=True)
             return _after_deletion(request, deletion, asset_id=asset_id)
     try:
         asset = services.file_lookup(organization=organization, asset_id=asset_id)

@@ -40,13 +40,12 @@ OUTCOMES = {
 class DeletionJobAdmin(admin.ModelAdmin):
     list_display = [
         "job",
-        "state",
+        "state_shown",
         "organization",
         "started",
         "file_count",
         "outcomes",
         "reason_short",
-        "decided_by",
     ]
     list_display_links = None
     list_filter = [
@@ -56,6 +55,8 @@ class DeletionJobAdmin(admin.ModelAdmin):
     ]
     list_select_related = ["organization"]
     list_per_page = 50
+    # Newest first; the admin breaks ties by id itself, without a second sort arrow in the header.
+    ordering = ["-created_at"]
     search_fields = ["=id", "reason", "=created_by_name"]
     search_help_text = "A job number, a creator's username, or words of the reason."
     actions = None
@@ -89,11 +90,19 @@ class DeletionJobAdmin(admin.ModelAdmin):
             date_format(localtime(job.created_at), "Y-m-d H:i"),
         )
 
-    @admin.display(description="Approved by")
-    def decided_by(self, job: DeletionJob) -> str:
+    # Who approved or rejected a job is said under its state, not in a column of its own that
+    # a 1280-pixel screen cuts off.
+    @admin.display(description="State", ordering="state")
+    def state_shown(self, job: DeletionJob) -> str:
         if job.rejected_at is not None:
             return f"Rejected by {job.rejected_by_name or '(a deleted user)'}"
-        return job.approved_by_name or "—"
+        if job.approved_at is not None:
+            return format_html(
+                '{}<br><span class="quiet">approved by {}</span>',
+                job.get_state_display(),
+                job.approved_by_name or "(a deleted user)",
+            )
+        return job.get_state_display()
 
     @admin.display(description="Files", ordering="files_count")
     def file_count(self, job: DeletionJob) -> int:

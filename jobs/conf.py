@@ -33,6 +33,13 @@ class JobsSettings:
     JOBS_FAILURE_WINDOW = Setting(env.int, 50)
     # Reads of a file's metadata a preview tries before it calls the file unreadable.
     JOBS_PREVIEW_ATTEMPTS = Setting(env.int, 3)
+    # How old (on the database's clock) a file's metadata read by the preview may be and still
+    # stand as its log row's snapshot, so that the DELETE goes without a second read; older,
+    # the file is read again. At the shared 600 calls a minute a job deleted straight after its
+    # preview reaches each file about files/10 seconds after reading it, so 600 covers jobs of
+    # up to some 6,000 files, while a job that waited for confirmation or approval reads again.
+    # 0 always reads again.
+    JOBS_SNAPSHOT_MAX_AGE_SECONDS = Setting(env.float, 600.0)
 
 
 conf = JobsSettings()

@@ -211,6 +211,19 @@ def file_previewed(claim: Claim, **preview: object) -> bool:
     return file_release(claim, retry_at=None, **preview)
 
 
+def file_preview_snapshot(claim: Claim, *, max_age: timedelta) -> dict[str, object] | None:
+    """The metadata the preview read of the file, if it read it less than `max_age` ago on
+    the database's clock and the worker still holds the file; otherwise None."""
+    if max_age <= timedelta(0):
+        return None
+    return (
+        claim.mine()
+        .filter(preview_snapshot__isnull=False, previewed_at__gt=Now() - max_age)
+        .values_list("preview_snapshot", flat=True)
+        .first()
+    )
+
+
 def files_not_attempted(*, job_id: int) -> int:
     """A cancelled job's waiting files with no log row: taken from any holder (a holder that
     has not written its row writes none now) and marked not attempted."""

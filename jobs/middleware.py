@@ -13,7 +13,8 @@ from jobs.services import jobs_ended_untold
 
 class JobEndedMiddleware:
     """Tells staff, on their next admin page, that a job they started has ended or paused
-    itself (one query when none has)."""
+    itself (one query when none has). Pages are what a GET opens: a form's POST answers with
+    a redirect to the page that will tell, and costs no query here."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -21,7 +22,8 @@ class JobEndedMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         if (
-            user is not None
+            request.method == "GET"
+            and user is not None
             and user.is_authenticated
             and user.is_active
             and user.is_staff

@@ -110,6 +110,11 @@ class JobFile(models.Model):
     subject_type = models.CharField("attached to", max_length=50, blank=True)
     subject_id = models.CharField(max_length=255, blank=True)
     uploaded_at = models.DateTimeField(null=True, blank=True)
+    # The file's metadata as the preview read it (Tallyfy's JSON, as tallyfy_api.Asset keeps
+    # it) and when, on the database's clock: while recent enough it stands as the log row's
+    # snapshot, and the DELETE goes without a second read (JOBS_SNAPSHOT_MAX_AGE_SECONDS).
+    preview_snapshot = models.JSONField("metadata the preview read", null=True, blank=True)
+    previewed_at = models.DateTimeField(null=True, blank=True)
     state = models.CharField(max_length=20, choices=FileState.choices, default=FileState.WAITING)
     claimed_by = models.CharField(max_length=64, blank=True)
     # Raised by every claim and by every change that takes the file from its holder: a write

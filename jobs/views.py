@@ -143,6 +143,7 @@ def _job_page(
     files, filters = _files_shown(request, job, started=started)
     _with_index_rows(job, files)
     can_view_log = user.has_perm(LOG_PERMISSION)
+    can_cancel = job.state not in services.ENDED_STATES and may_stop_jobs(user)
     retryable = (
         progress.log[DeletionState.FAILED]
         + progress.log[DeletionState.UNKNOWN]
@@ -169,13 +170,17 @@ def _job_page(
         reject_form=reject_form or (JobRejectForm() if can_approve else None),
         can_pause=job.state in (JobState.SCHEDULED, JobState.RUNNING) and may_stop_jobs(user),
         can_resume=job.state == JobState.PAUSED and may_start_jobs(user),
-        can_cancel=job.state not in services.ENDED_STATES and may_stop_jobs(user),
+        can_cancel=can_cancel,
+        # As the stock change form's delete link: in the submit row of the form the page is for.
+        cancel_beside=can_cancel and (can_confirm or can_approve),
         can_retry=bool(retryable) and job.finished_at is not None and may_start_jobs(user),
         retryable=retryable,
         can_view_log=can_view_log,
         can_view_index=may_read_index(user),
         log_url=_log_url(job) if can_view_log else None,
         files=files,
+        # The stock changelist's page numbers: both ends and two on each side of this page.
+        page_range=files.paginator.get_elided_page_range(files.number, on_each_side=2, on_ends=1),
         filters=filters,
         time_left=services.job_time_left_text(progress.seconds_left),
         not_attempted=progress.files[FileState.NOT_ATTEMPTED],

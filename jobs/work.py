@@ -27,12 +27,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError, close_old_connections, connection
 from django.db.models import F, Q
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Now
 from django.utils.html import strip_tags
 
 import tallyfy_api
@@ -281,7 +282,14 @@ def _preview_one(job: DeletionJob, claim: Claim) -> None:
             note=refusal,
         )
         return
-    machine.file_previewed(claim, **details, preview=PreviewState.FOUND, note="")
+    machine.file_previewed(
+        claim,
+        **details,
+        preview=PreviewState.FOUND,
+        note="",
+        preview_snapshot=asset.raw,
+        previewed_at=Now(),
+    )
 
 
 def _describe(job: DeletionJob, exc: Exception, asset_id: str) -> str:
@@ -309,25 +317,27 @@ def _delete_files(
     done = 0
     for claim in _claims(job, session, deadline, wanted, due_only=not in_flight_only):
         tried.add(claim.job_file.pk)
+        guard = _guard(session, claim)
         try:
-            with calls_guarded_by(_guard(session, claim)):
-                _work_on(job, claim)
+            with calls_guarded_by(guard):
+                _work_on(job, claim, guard)
         except ClaimLost as exc:
             logger.info("%s", exc)
         done += 1
     logger.info("worker %s: %d file(s) of job %s", session.worker.pk, done, job.pk)
 
 
-def _work_on(job: DeletionJob, claim: Claim) -> None:
+def _work_on(job: DeletionJob, claim: Claim, guard: Callable[[], None]) -> None:
     if claim.job_file.deletion_id is not None:
         _finish_in_flight(job, claim)
     else:
-        _delete_new(job, claim)
+        _delete_new(job, claim, guard)
 
 
-def _delete_new(job: DeletionJob, claim: Claim) -> None:
-    """A file not yet started: check the job's authority, read and check its metadata, commit
-    its `pending` row, send the DELETE, settle the row."""
+def _delete_new(job: DeletionJob, claim: Claim, guard: Callable[[], None]) -> None:
+    """A file not yet started: check the job's authority, read and check its metadata (or take
+    what its preview read, while recent enough), commit its `pending` row, send the DELETE,
+    settle the row."""
     problem = job_authority_problem(job)
     if problem is not None:
         machine.job_pause(job, reason=problem)
@@ -336,7 +346,7 @@ def _delete_new(job: DeletionJob, claim: Claim) -> None:
     asset_id = claim.job_file.asset_id
     try:
         client = tallyfy_client(organization=job.organization, background=True)
-        asset = client.get_asset(asset_id)
+        asset = _previewed_asset(claim) or client.get_asset(asset_id)
     except _ORGANIZATION_BROKEN as exc:
         _pause_for(job, claim, exc)
         return
@@ -353,6 +363,9 @@ def _delete_new(job: DeletionJob, claim: Claim) -> None:
     if refusal is not None:
         machine.file_refuse(claim, note=refusal)
         return
+    # The read's guard ran before it was sent, not after, and a reused snapshot had no read:
+    # a worker that lost the file or its heartbeat meanwhile writes no row.
+    guard()
     try:
         deletion = machine.file_begin_deletion(
             claim,
@@ -374,6 +387,30 @@ def _delete_new(job: DeletionJob, claim: Claim) -> None:
     claim.job_file.deletion = deletion
     attempts, result = file_services.deletion_send(client=client, deletion=deletion)
     _conclude(job, claim, deletion, attempts, result)
+
+
+def _previewed_asset(claim: Claim) -> tallyfy_api.Asset | None:
+    """The file as its preview read it, when that is recent enough to stand as the log row's
+    snapshot (JOBS_SNAPSHOT_MAX_AGE_SECONDS); None means read it again. A file deleted in
+    Tallyfy since then gets a 404 for its DELETE, and its row settles as already gone."""
+    max_age = timedelta(seconds=conf.JOBS_SNAPSHOT_MAX_AGE_SECONDS)
+    raw = machine.file_preview_snapshot(claim, max_age=max_age)
+    if raw is None:
+        return None
+    try:
+        asset = tallyfy_api.Asset.from_payload({"data": raw})
+    except tallyfy_api.UnexpectedResponse:
+        return None
+    job_file = claim.job_file
+    # The fields as the preview derived them from Tallyfy's answer (names.bounded), not from
+    # the stored copy, whose NULs became U+FFFD.
+    return replace(
+        asset,
+        filename=job_file.file_name,
+        subject_type=job_file.subject_type,
+        subject_id=job_file.subject_id,
+        uploaded_at=job_file.uploaded_at,
+    )
 
 
 def _record_unsent(job: DeletionJob, claim: Claim, error: tallyfy_api.TallyfyError) -> None:

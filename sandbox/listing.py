@@ -93,6 +93,21 @@ class ListingStore:
                 values[row["owner_id"]][row["field_id"]].append(value)
         return values
 
+    def task_guests(self, task_ids: list[str]) -> dict[str, list[str]]:
+        """The guests (emails) each task is assigned to."""
+        guests: dict[str, list[str]] = {}
+        for start in range(0, len(task_ids), 500):
+            chunk = task_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.store.query(
+                f"SELECT task_id, email FROM task_guests WHERE task_id IN ({marks}) "  # noqa: S608
+                "ORDER BY email",
+                tuple(chunk),
+            )
+            for row in rows:
+                guests.setdefault(row["task_id"], []).append(row["email"])
+        return guests
+
 
 class ListingRoutes:
     """Mixed into the sandbox's handler: one `_api_<name>` per route above."""
@@ -283,9 +298,22 @@ class ListingRoutes:
                 f"WHERE {clause} ORDER BY t.created_at DESC, t.rowid DESC LIMIT ? OFFSET ?",
                 (*params, limit, offset),
             )
+        clause, params = self._guests_filter()
         return self.server.store.query(
-            "SELECT * FROM tasks WHERE org_id = ? AND run_id = ? ORDER BY rowid LIMIT ? OFFSET ?",
-            (org_id, run_id, limit, offset),
+            f"SELECT * FROM tasks t WHERE org_id = ? AND run_id = ?{clause} "  # noqa: S608
+            "ORDER BY rowid LIMIT ? OFFSET ?",
+            (org_id, run_id, *params, limit, offset),
+        )
+
+    def _guests_filter(self) -> tuple[str, list[Any]]:
+        """`guests=` (emails, comma-separated): only the tasks assigned to one of them."""
+        emails = [e.strip().lower() for e in self._param("guests").split(",") if e.strip()]
+        if not emails:
+            return "", []
+        marks = ", ".join("?" * len(emails))
+        return (
+            f" AND t.task_id IN (SELECT task_id FROM task_guests WHERE email IN ({marks}))",  # noqa: S608
+            emails,
         )
 
     def _tasks_filter(self, org_id: str) -> tuple[str, list[Any]]:
@@ -301,7 +329,8 @@ class ListingRoutes:
             where.append("t.completed_at IS NOT NULL")
         else:
             where.append("t.completed_at IS NULL")
-        return " AND ".join(where), params
+        guests, emails = self._guests_filter()
+        return " AND ".join(where) + guests, params + emails
 
     def _tasks_json(self, org_id: str, rows: list[Any]) -> list[dict[str, Any]]:
         listing = self._listing()
@@ -311,6 +340,7 @@ class ListingRoutes:
         own = listing.assets_by_subject(org_id, task_ids) if with_assets else {}
         run_ids = sorted({row["run_id"] for row in rows if row["run_id"]})
         of_runs = listing.assets_by_subject(org_id, run_ids) if with_assets else {}
+        guests = listing.task_guests(task_ids)
         data = []
         for row in rows:
             task: dict[str, Any] = {
@@ -324,6 +354,7 @@ class ListingRoutes:
                 "status": "completed" if row["completed_at"] else "active",
                 "completed_at": row["completed_at"],
                 "taskdata": values[row["task_id"]],
+                "owners": {"users": [], "groups": [], "guests": guests.get(row["task_id"], [])},
             }
             if with_assets:
                 # A task's files: uploaded to it (one-off) or to its run at its step.
@@ -342,9 +373,10 @@ class ListingRoutes:
             return
         page, per_page = self._paging()
         rows = self._task_rows(org_id, match["run"], limit=per_page, offset=(page - 1) * per_page)
+        clause, params = self._guests_filter()
         total = self.server.store.query(
-            "SELECT COUNT(*) AS n FROM tasks WHERE org_id = ? AND run_id = ?",
-            (org_id, match["run"]),
+            f"SELECT COUNT(*) AS n FROM tasks t WHERE org_id = ? AND run_id = ?{clause}",  # noqa: S608
+            (org_id, match["run"], *params),
         )[0]["n"]
         self._page_answer(
             org_id,
@@ -605,4 +637,12 @@ def task_add(
             archived_at,
             completed_at,
         ),
+    )
+
+
+def task_guest_add(store: Store, *, task_id: str, email: str) -> None:
+    """Assign the task to the guest `email` (once)."""
+    store.query(
+        "INSERT OR IGNORE INTO task_guests (task_id, email) VALUES (?, ?)",
+        (task_id, email.lower()),
     )

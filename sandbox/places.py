@@ -145,6 +145,7 @@ def seed_places(store: Store, *, org_id: str) -> None:
         created_at=_at(29),
         completed_at=_at(28),
     )
+    listing.task_guest_add(store, task_id=COLLECT_ID_TASK, email=GUEST_EMAIL)
     task_file = _file(
         store,
         org_id=org_id,
@@ -200,6 +201,8 @@ def seed_places(store: Store, *, org_id: str) -> None:
         created_at=_at(10),
         completed_at=_at(9),
     )
+    # Assigned to the guest, who uploaded nothing to it: only the guest's tasks find its file.
+    listing.task_guest_add(store, task_id=ONEOFF_TASK, email=GUEST_EMAIL)
     _file(
         store,
         org_id=org_id,
@@ -398,6 +401,8 @@ def populate(
                 task_id=task_ids[index],
                 in_feed=extra.random() >= unrecorded_share,
             )
+            if guest:  # a guest uploads to the tasks assigned to them
+                listing.task_guest_add(store, task_id=task_ids[index], email=uploader[0])
             if place <= 0.85:
                 listing.field_value_add(
                     store, owner_id=task_ids[index], field_id="upload", asset_id=asset_id
@@ -423,14 +428,17 @@ def populate(
             archived_at=_at(age / 2) if rng.random() < archived_share else None,
             completed_at=_at(age / 3) if extra.random() < 0.5 else None,
         )
+        name = rng.choice(_FILE_NAMES).format(n=rng.randint(100, 999), p="guest")
+        guest = rng.choice(_GUESTS)  # drawn after the name, as it always was
+        listing.task_guest_add(store, task_id=task_id, email=guest)
         _file(
             store,
             org_id=org_id,
-            name=rng.choice(_FILE_NAMES).format(n=rng.randint(100, 999), p="guest"),
+            name=name,
             subject_type="Task",
             subject_id=task_id,
             at=_at(age),
-            uploader=(rng.choice(_GUESTS), "guest"),
+            uploader=(guest, "guest"),
             run_id=None,
             task_id=task_id,
             in_feed=extra.random() >= unrecorded_share,

@@ -38,6 +38,9 @@ CREATE TABLE IF NOT EXISTS tasks (
     completed_at TEXT
 );
 CREATE INDEX IF NOT EXISTS tasks_run ON tasks (run_id);
+CREATE TABLE IF NOT EXISTS task_guests (
+    task_id TEXT NOT NULL, email TEXT NOT NULL, PRIMARY KEY (task_id, email)
+);
 CREATE TABLE IF NOT EXISTS field_values (
     owner_id TEXT NOT NULL, field_id TEXT NOT NULL, asset_id TEXT, link_url TEXT, link_name TEXT
 );

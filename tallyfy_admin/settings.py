@@ -227,6 +227,7 @@ BACKGROUND_SWEEPS = [
     "catalog.tasks.scans_wake_stalled",
     "files.tasks.deletions_reconcile_due",
     "erasure.tasks.erasure_requests_follow",
+    "erasure.tasks.discoveries_resume",
 ]
 
 

@@ -164,17 +164,16 @@ class TallyfyClient:
             raise UnexpectedResponse("Tallyfy's answer holds no process run.")
         return data
 
-    def list_run_tasks(self, run_id: str, *, page: int = 1, per_page: int = 10) -> Page:
-        """`GET /runs/{id}/tasks?with=assets,form_fields`: task form values in `taskdata`."""
+    def list_run_tasks(
+        self, run_id: str, *, page: int = 1, per_page: int = 10, guests: str = ""
+    ) -> Page:
+        """`GET /runs/{id}/tasks?with=assets,form_fields`: task form values in `taskdata`;
+        with `guests` (an email) only the tasks assigned to that guest."""
         validate_id(run_id, what="run id")
-        return self._page(
-            "runs",
-            run_id,
-            "tasks",
-            page=page,
-            per_page=per_page,
-            params={"with": "assets,form_fields"},
-        )
+        params: dict[str, str | int] = {"with": "assets,form_fields"}
+        if guests:
+            params["guests"] = guests
+        return self._page("runs", run_id, "tasks", page=page, per_page=per_page, params=params)
 
     def list_tasks(
         self,
@@ -184,14 +183,16 @@ class TallyfyClient:
         oneoff: bool = False,
         archived: str = "",
         status: str = "",
+        guests: str = "",
     ) -> Page:
         """`GET /tasks?with=assets,form_fields`: the organization's tasks, those of its process
         runs and one-off tasks alike (`is_oneoff_task` tells them apart), or with `oneoff` only
         one-off tasks (`is_oneoff=true`).
 
         Whether completed tasks are left out when no `status` is given is undocumented: ask for
-        them apart with `status="completed"`. `archived="only"` asks for archived ones. A server
-        may ignore either filter: the caller checks `status` and `archived_at`."""
+        them apart with `status="completed"`. `archived="only"` asks for archived ones; `guests`
+        (an email) for those assigned to that guest. A server may ignore any filter: the caller
+        checks `status`, `archived_at` and the task's guests."""
         params: dict[str, str | int] = {"with": "assets,form_fields"}
         if oneoff:
             params["is_oneoff"] = "true"
@@ -199,6 +200,8 @@ class TallyfyClient:
             params["archived"] = archived
         if status:
             params["status"] = status
+        if guests:
+            params["guests"] = guests
         return self._page("tasks", page=page, per_page=per_page, params=params)
 
     def list_templates(self, *, page: int = 1, per_page: int = 10, archived: str = "") -> Page:

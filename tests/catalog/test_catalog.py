@@ -471,6 +471,9 @@ def test_the_scan_page_starts_a_scan_with_one_button(browser: Client) -> None:
     assert "Scan an organization for its files" in body
     assert 'name="_addanother"' not in body
     assert 'name="_continue"' not in body
+    assert '<input type="submit" value="Start the scan" class="default" name="_save">' in body
+    assert '<li aria-current="page">Scan an organization</li>' in body
+    assert "Add scan" not in body
 
 
 def test_the_index_list_has_one_attached_to_column_naming_the_kind_and_place(

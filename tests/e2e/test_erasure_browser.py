@@ -18,7 +18,7 @@ from jobs import work
 from organizations.models import Organization
 from tests.e2e.conftest import sign_in
 from tests.e2e.test_pages import AXE, axe_violations
-from tests.erasure.conftest import SUBJECT_EMAIL, make_erasure_staff
+from tests.erasure.conftest import SUBJECT_EMAIL, index_completed, make_erasure_staff
 from tests.erasure.test_erasure import with_perms
 from tests.fixtures.catalog import index_file
 from tests.fixtures.sandbox import Sandbox
@@ -54,6 +54,7 @@ def test_a_request_from_intake_to_receipt_in_the_browser(
         run_id="r1",
     )
     index_file(sandbox_org, "unknown.png", run_id="r1")
+    index_completed(sandbox_org)  # fresh: discovery searches at once, without a scan first
     sign_in(page, panel, handler)
     violations: dict[str, object] = {}
 

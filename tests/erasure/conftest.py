@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
+import responses
 from django.contrib.auth.models import Permission, User
 from django.utils import timezone
 
+from catalog.models import Scan, ScanState
 from erasure import services
 from erasure.models import ErasureRequest, LegalBasis
 from organizations.models import Organization
@@ -62,6 +65,32 @@ def handler(db: None) -> User:
 def onlooker(db: None) -> User:
     """May see the list and a request's page, but not the subject in full."""
     return make_erasure_staff("onlooker", "view_erasurerequest")
+
+
+# The organization's task lists, and a run's (`GET …/tasks`, `GET …/runs/{id}/tasks`).
+TASK_LISTS = re.compile(r".*/organizations/[^/]+/(runs/[^/]+/)?tasks")
+EMPTY_PAGE = {"data": [], "meta": {"pagination": {"total": 0, "count": 0, "links": {}}}}
+
+
+def index_completed(organization: Organization, *, ago: timedelta = timedelta(0)) -> Scan:
+    """A whole scan of the organization that ended `ago`: the index as fresh as that."""
+    at = timezone.now() - ago
+    return Scan.objects.create(
+        organization=organization, state=ScanState.DONE, started_at=at, finished_at=at
+    )
+
+
+@pytest.fixture
+def fresh_index(organization: Organization) -> Scan:
+    """The organization's index just completed: discovery searches it without a refresh."""
+    return index_completed(organization)
+
+
+@pytest.fixture
+def no_guest_tasks(http: responses.RequestsMock) -> responses.RequestsMock:
+    """Tallyfy has no task assigned to the subject as a guest."""
+    http.add(responses.GET, TASK_LISTS, json=EMPTY_PAGE)
+    return http
 
 
 HANDLING = ("view_erasurerequest", "add_erasurerequest", "change_erasurerequest")

@@ -7,8 +7,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from catalog.models import Scan, ScanState
-from erasure.discovery import erasure_request_discover
-from erasure.models import ErasureRequest, Finding, RequestEvent, RequestState, Rule, RuleSearch
+from erasure.discovery import discoveries_resume, erasure_request_discover
+from erasure.models import (
+    Discovery,
+    ErasureRequest,
+    Finding,
+    RequestEvent,
+    RequestState,
+    Rule,
+    RuleSearch,
+)
 from organizations.models import Organization
 from tests.erasure.conftest import SUBJECT_EMAIL, make_request
 from tests.fixtures.accounts import signed_in
@@ -46,6 +54,7 @@ def found(discovery_findings: object) -> dict[str, set[str]]:
     return by_rule
 
 
+@pytest.mark.usefixtures("fresh_index", "no_guest_tasks")
 def test_each_rule_finds_its_files_and_says_what_it_searched(
     organization: Organization, handler: User, indexed: None
 ) -> None:
@@ -70,16 +79,25 @@ def test_each_rule_finds_its_files_and_says_what_it_searched(
     assert moves == [RequestState.RECEIVED, RequestState.DISCOVERING, RequestState.REVIEW]
 
 
+@pytest.mark.usefixtures("no_guest_tasks")
 def test_none_found_is_recorded_per_rule_with_what_the_index_lacks(
     organization: Organization, handler: User
 ) -> None:
     request = make_request(organization=organization, by=handler, emails=["nobody@example.com"])
-    discovery = erasure_request_discover(request=request, by=handler)
+    assert erasure_request_discover(request=request, by=handler) is None  # never indexed
+    Scan.objects.filter(organization=organization).update(
+        state=ScanState.FAILED, finished_at=timezone.now(), last_error="Tallyfy answered 503."
+    )
+    (made,) = discoveries_resume()
+    discovery = Discovery.objects.get(pk=made)
     assert set(RuleSearch.objects.values_list("found", flat=True)) == {0}
-    assert RuleSearch.objects.count() == 5
+    assert RuleSearch.objects.count() == 8
     assert "never completed" in discovery.index_note
+    assert "failed: Tallyfy answered 503" in discovery.index_note
     Scan.objects.create(organization=organization, state=ScanState.DONE, finished_at=timezone.now())
+    request.refresh_from_db()
     again = erasure_request_discover(request=request, by=handler)
+    assert again is not None
     assert again.index_note == ""
     assert again.index_completed_at is not None
     url = reverse("admin:erasure_erasurerequest_change", args=[request.pk])
@@ -97,6 +115,7 @@ def test_discovery_is_refused_once_approval_is_asked(
     assert not RuleSearch.objects.exists()
 
 
+@pytest.mark.usefixtures("fresh_index", "no_guest_tasks")
 def test_findings_on_the_page_for_handlers_only(
     organization: Organization, handler: User, onlooker: User, indexed: None
 ) -> None:

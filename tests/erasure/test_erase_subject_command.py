@@ -11,6 +11,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.utils import timezone
+from pytest_django.fixtures import Settings as SettingsWrapper
 
 from catalog import scans
 from catalog.models import IndexedFile, Scan, ScanState
@@ -173,11 +174,17 @@ def test_candidates_left_out_are_not_about_the_subject(
     ).update(uploader_email="")
     status, _, err = intake(generated, email, "--candidates", "leave-out")
     assert status == 3, err
-    candidates = Finding.objects.filter(is_candidate=True)
-    assert candidates.exists()
-    assert set(candidates.values_list("decision", "leave_out_reason")) == {
+    about_subject = Finding.objects.filter(is_candidate=False).values("indexed_file")
+    only_candidates = Finding.objects.filter(is_candidate=True).exclude(
+        indexed_file__in=about_subject
+    )
+    assert only_candidates.exists()
+    assert set(only_candidates.values_list("decision", "leave_out_reason")) == {
         (Decision.LEAVE_OUT, LeaveOutReason.NOT_ABOUT_SUBJECT)
     }
+    # A candidate another rule found too is the subject's: kept.
+    both = Finding.objects.filter(is_candidate=True, indexed_file__in=about_subject)
+    assert set(both.values_list("decision", flat=True)) <= {Decision.KEEP}
 
 
 def test_dry_run_prints_the_findings_and_keeps_nothing(
@@ -190,7 +197,7 @@ def test_dry_run_prints_the_findings_and_keeps_nothing(
     events = Event.objects.count()
     status, out, err = intake(generated, email, "--dry-run")
     assert status == 0, err
-    assert "Dry run: nothing was kept" in out
+    assert "Dry run: nothing was recorded" in out
     assert all(asset_id in out for asset_id in theirs)
     assert not ErasureRequest.objects.exists()
     assert not Discovery.objects.exists()
@@ -200,16 +207,18 @@ def test_dry_run_prints_the_findings_and_keeps_nothing(
 
 
 def test_the_index_is_not_scanned_again_while_fresh_and_is_when_older(
-    sandbox: Sandbox, generated: Organization, sender: User
+    sandbox: Sandbox, generated: Organization, sender: User, settings: SettingsWrapper
 ) -> None:
     email, _ = busiest_guest(sandbox, generated)
     done = scanned(generated)
     Scan.objects.filter(pk=done.pk).update(finished_at=timezone.now() - timedelta(hours=30))
-    status, out, _ = intake(generated, email, "--candidates", "keep", "--index-max-age", "48")
+    settings.ERASURE_INDEX_MAX_AGE_SECONDS = 48 * 3600
+    status, out, _ = intake(generated, email, "--candidates", "keep")
     assert status == 3
     assert Scan.objects.count() == 1
     assert "last completed at" in out
-    status, out, _ = intake(generated, email, "--candidates", "keep")  # default: 24 hours
+    settings.ERASURE_INDEX_MAX_AGE_SECONDS = 24 * 3600
+    status, out, _ = intake(generated, email, "--candidates", "keep")
     assert status == 3
     assert "is older than 24 hour(s): scan" in out
     newest = Scan.objects.order_by("-pk").first()
@@ -323,9 +332,9 @@ def test_a_file_not_deleted_exits_1_and_keeps_the_request_open(
     generated: Organization,
     sender: User,
     checker: User,
-    settings: object,
+    settings: SettingsWrapper,
 ) -> None:
-    settings.JOBS_PREVIEW_ATTEMPTS = 1  # type: ignore[attr-defined]
+    settings.JOBS_PREVIEW_ATTEMPTS = 1
     request = awaiting(sandbox, generated)
     sandbox.faults(unavailable_next=1000)
     status, out, err = approve(request, "--yes")

@@ -28,6 +28,7 @@ from organizations.models import Organization, OrganizationAccess
 from tests.erasure.conftest import (
     HANDLING,
     SUBJECT_EMAIL,
+    index_completed,
     make_erasure_staff,
     make_request,
     with_perms,
@@ -48,6 +49,7 @@ def in_review(sandbox: Sandbox, org: Organization, by: User, names: list[str]) -
         index_file(
             org, name, key=asset.asset_id, asset_id=asset.asset_id, uploader_email=SUBJECT_EMAIL
         )
+    index_completed(org)
     request = make_request(organization=org, by=by)
     erasure_request_discover(request=request, by=by)
     request.refresh_from_db()

@@ -16,7 +16,9 @@ from tests.fixtures.catalog import index_file
 
 
 @pytest.fixture
-def in_review(organization: Organization, handler: User) -> ErasureRequest:
+def in_review(
+    organization: Organization, handler: User, fresh_index: object, no_guest_tasks: object
+) -> ErasureRequest:
     index_file(organization, "passport.pdf", uploader_email=SUBJECT_EMAIL, run_id="r1")
     index_file(organization, "unknown.png", run_id="r1")
     index_file(organization, "video", uploader_email=SUBJECT_EMAIL, is_link=True)

@@ -65,12 +65,12 @@ def post_deletion(client: Client, org: Organization, asset_id: str, ticket: str)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_deletion_commits_four_times_and_makes_no_query_it_does_not_need(
+def test_a_deletion_commits_three_times_and_makes_no_query_it_does_not_need(
     http: responses.RequestsMock, organization: Organization, deleter: User
 ) -> None:
     """The ticket is spent with the metadata read's rate slot; the pending row is written and
     the ticket linked to it with the DELETE's slot; then the row is settled and sealed, and
-    the admin's own record written."""
+    the admin's own record written, in one transaction."""
     client = signed_in(deleter)
     for asset_id in (OTHER_ID, ASSET["id"]):
         mock_deletable(http, asset_id)
@@ -81,13 +81,38 @@ def test_a_deletion_commits_four_times_and_makes_no_query_it_does_not_need(
         response = post_deletion(client, organization, ASSET["id"], ticket)
     assert response.status_code == 302
     assert FileDeletion.objects.get(asset_id=ASSET["id"]).state == DeletionState.DELETED
-    assert durable_transactions(queries.captured_queries) == 4, [
-        q["sql"][:80] for q in queries.captured_queries
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert durable_transactions(queries.captured_queries) == 3, [q[:80] for q in sql]
+    settling = sql[sql.index(next(q for q in sql if q.startswith('UPDATE "files_filedeletion"'))) :]
+    assert any(
+        q.startswith('INSERT INTO "django_admin_log"') for q in settling[: settling.index("COMMIT")]
+    )
+    # The request's own 7 (session, user, whether the user has a second factor, 2
+    # permissions, the user's organization access, the organization; a POST is told of no
+    # ended job), the ticket and the file's rows in flight, then the 3 transactions: 6 + 7 + 8.
+    assert len(queries) == 9 + 6 + 7 + 8, [q[:80] for q in sql]
+
+
+def test_the_empty_look_up_form_reads_the_organizations_once(
+    organization: Organization, viewer: User
+) -> None:
+    """Whether there are any, which one is alone (chosen for the user) and the choices: one
+    query."""
+    client = signed_in(viewer)
+    client.get(reverse("admin:files_lookup"))
+    with CaptureQueriesContext(connection) as queries:
+        body = client.get(reverse("admin:files_lookup")).content.decode()
+    assert f'<option value="{organization.pk}" selected>' in body
+    assert "No organization is configured" not in body
+    from_organizations = [
+        q["sql"] for q in queries.captured_queries if 'FROM "files_organization"' in q["sql"]
     ]
-    # The request's own 8 (session, user, whether the user has a second factor, the jobs told,
-    # 2 permissions, the user's organization access, the organization), the ticket and the
-    # file's rows in flight, then the 4 transactions: 6 + 7 + 7 + 1.
-    assert len(queries) == 10 + 6 + 7 + 7 + 1, [q["sql"][:80] for q in queries.captured_queries]
+    assert len(from_organizations) == 1, from_organizations
+
+
+def test_the_look_up_form_says_when_no_organization_is_configured(viewer: User) -> None:
+    body = signed_in(viewer).get(reverse("admin:files_lookup")).content.decode()
+    assert "No organization is configured yet." in body
 
 
 # --- Tallyfy calls a page makes ---

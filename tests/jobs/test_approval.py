@@ -4,6 +4,8 @@ built the job, let an approver open the index, and let them reject the job with 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
@@ -255,6 +257,26 @@ def test_job_pages_have_one_breadcrumb_to_the_jobs_list(
     assert crumbs.count("Deletion jobs") == 1
     assert reverse("admin:jobs_deletionjob_changelist") in crumbs
     assert f'<li aria-current="page">{job}</li>' in crumbs
+
+
+def crumbs_of(content: str) -> list[str]:
+    """The breadcrumb bar's items, as text."""
+    bar = content[content.index('<ol class="breadcrumbs">') : content.index("</ol>")]
+    return [re.sub(r"<[^>]+>", "", "<li" + item).strip() for item in bar.split("<li")[1:]]
+
+
+def test_the_jobs_list_and_a_jobs_history_name_deletion_jobs_once(
+    organization: Organization, starter: User
+) -> None:
+    starter.is_superuser = True
+    starter.save()
+    job = previewed_job(organization, starter)
+    client = signed_in(starter)
+    listing = client.get(reverse("admin:jobs_deletionjob_changelist")).content.decode()
+    assert crumbs_of(listing) == ["Home", "Deletion jobs"]
+    history = client.get(reverse("admin:jobs_deletionjob_history", args=[job.pk]))
+    assert crumbs_of(history.content.decode()) == ["Home", "Deletion jobs", str(job), "History"]
+    assert f'href="{page("detail", job)}"' in history.content.decode()
 
 
 def test_the_jobs_list_says_who_approved_or_rejected(

@@ -181,7 +181,9 @@ def test_a_token_refused_mid_job_pauses_it_and_exits_5_saying_why(
     alice: User,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    settings: object,
 ) -> None:
+    settings.JOBS_SNAPSHOT_MAX_AGE_SECONDS = 0  # type: ignore[attr-defined]  # read again: 401
     asset = sandbox.add_file()
 
     def confirm_then_expire_the_token(prompt: str) -> str:

@@ -20,7 +20,13 @@ from jobs.conf import conf
 from jobs.models import DeletionJob, FileState, JobFile, JobState, PreviewState, Worker
 from organizations.clients import calls_guarded_by, tallyfy_client
 from organizations.models import Organization
-from tests.fixtures.jobs import confirmed, deletes_sent, new_job, previewed
+from tests.fixtures.jobs import (
+    confirmed,
+    deleted_elsewhere_meanwhile,
+    deletes_sent,
+    new_job,
+    previewed,
+)
 from tests.fixtures.sandbox import Sandbox
 
 pytestmark = [pytest.mark.over_the_wire, pytest.mark.django_db(transaction=True)]
@@ -256,8 +262,9 @@ def test_pause_then_resume_keeps_a_scheduled_jobs_start_time(
 
 
 def test_a_token_refused_mid_job_pauses_it_and_records_nothing(
-    sandbox: Sandbox, sandbox_org: Organization, alice: User
+    sandbox: Sandbox, sandbox_org: Organization, alice: User, settings: Any
 ) -> None:
+    settings.JOBS_SNAPSHOT_MAX_AGE_SECONDS = 0  # the file's metadata is read again: refused
     job = running_job(sandbox, sandbox_org, alice, 3)
     sandbox.faults(expired_tokens=True)
     work.job_work(job_id=job.pk)
@@ -270,9 +277,27 @@ def test_a_token_refused_mid_job_pauses_it_and_records_nothing(
     assert services.jobs_ended_untold(user=alice) == [job]  # the creator is told
 
 
+def test_a_token_refused_at_the_delete_after_a_reused_preview_pauses_the_job(
+    sandbox: Sandbox, sandbox_org: Organization, alice: User
+) -> None:
+    """No metadata read comes first: the first file's row records the refused DELETE
+    (failed: Tallyfy certainly did nothing), and no other file is tried."""
+    job = running_job(sandbox, sandbox_org, alice, 3)
+    sandbox.faults(expired_tokens=True)
+    work.job_work(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.state == JobState.PAUSED
+    assert "401" in job.pause_reason
+    (row,) = FileDeletion.objects.all()
+    assert (row.state, row.http_status) == (DeletionState.FAILED, 401)
+    assert [r["method"] for r in sandbox.requests()] == ["DELETE"]
+    assert all(sandbox.exists(f.asset_id) for f in job.files.all())
+
+
 def test_unreachable_tallyfy_leaves_files_for_a_later_pass(
     sandbox: Sandbox, sandbox_org: Organization, alice: User, settings: Any
 ) -> None:
+    settings.JOBS_SNAPSHOT_MAX_AGE_SECONDS = 0  # the metadata read before the DELETE fails
     settings.JOBS_RETRY_BACKOFF_SECONDS = 60
     job = running_job(sandbox, sandbox_org, alice, 2)
     sandbox.faults(unavailable_next=1000)
@@ -295,6 +320,7 @@ def test_a_job_whose_files_keep_failing_pauses_itself_saying_why(
 ) -> None:
     settings.JOBS_PAUSE_AFTER_FAILURES_IN_A_ROW = 3
     settings.JOBS_RETRY_BACKOFF_SECONDS = 60
+    settings.JOBS_SNAPSHOT_MAX_AGE_SECONDS = 0  # the metadata read before the DELETE fails
     job = running_job(sandbox, sandbox_org, alice, 6)
     sandbox.faults(unavailable_next=1000)
     work.job_work(job_id=job.pk)
@@ -302,19 +328,6 @@ def test_a_job_whose_files_keep_failing_pauses_itself_saying_why(
     assert job.state == JobState.PAUSED
     assert "3 files in a row" in job.pause_reason
     assert job.files.filter(failures=1).count() == 3
-
-
-def deleted_elsewhere_meanwhile(job_file: JobFile) -> None:
-    """Another deletion of the file, whose outcome is not known yet: the job must refuse it."""
-    job = job_file.job
-    FileDeletion.objects.create(
-        organization=job.organization,
-        org_id=job.organization.org_id,
-        asset_id=job_file.asset_id,
-        username="carol",
-        reason="INC-1",
-        state=DeletionState.UNKNOWN,
-    )
 
 
 def test_a_job_with_a_refused_file_finishes_with_failures(
@@ -351,7 +364,9 @@ def test_no_delete_is_sent_after_a_pause_or_cancel_during_the_metadata_read(
     alice: User,
     monkeypatch: pytest.MonkeyPatch,
     action: str,
+    settings: Any,
 ) -> None:
+    settings.JOBS_SNAPSHOT_MAX_AGE_SECONDS = 0  # the metadata is read again before the DELETE
     job = running_job(sandbox, sandbox_org, alice, 2)
     real = tallyfy_client
 

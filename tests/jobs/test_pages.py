@@ -599,6 +599,73 @@ def test_an_ended_job_shows_its_summary_and_the_csv_link(
     assert counts["deleted"] == 3
 
 
+def submit_rows(content: str) -> list[str]:
+    """Each `submit-row` of the page, from its opening tag to the end of its div."""
+    rows = content.split('<div class="submit-row')[1:]
+    return [row[: row.index("</div>")] for row in rows]
+
+
+def test_an_ended_jobs_tools_sit_beside_its_title_as_the_stock_pages_do(
+    starter: User, organization: Organization
+) -> None:
+    content = signed_in(starter).get(page("detail", finished_job(organization, starter))).content
+    content = content.decode()
+    title_bar = content[
+        content.index('<div class="titles-and-tools">') : content.index("content-main")
+    ]
+    assert 'id="job-results-link"' in title_bar
+    assert 'id="job-log-link"' in title_bar
+    assert content.count('class="object-tools"') == 1
+
+
+def test_cancel_sits_in_the_submit_row_of_the_form_the_page_is_for(
+    starter: User, approver: User, organization: Organization
+) -> None:
+    job = previewed_job(organization, starter)
+    rows = submit_rows(signed_in(starter).get(page("detail", job)).content.decode())
+    assert len(rows) == 1
+    assert 'value="Delete these files"' in rows[0]
+    assert 'id="job-cancel"' in rows[0]
+
+    job = in_state(job, JobState.AWAITING_APPROVAL, reason="r")
+    rows = submit_rows(signed_in(approver).get(page("detail", job)).content.decode())
+    assert len(rows) == 2  # approve; reject with the cancel link
+    assert 'id="job-cancel"' not in rows[0]
+    assert 'id="job-cancel"' in rows[1]
+
+    # A job with no form of the user's: pause and cancel share their own row.
+    job = in_state(job, JobState.RUNNING)
+    rows = submit_rows(signed_in(starter).get(page("detail", job)).content.decode())
+    assert len(rows) == 1
+    assert 'value="Pause"' in rows[0]
+    assert 'id="job-cancel"' in rows[0]
+
+
+def test_a_long_jobs_files_are_paged_as_the_stock_lists_are(
+    starter: User, organization: Organization
+) -> None:
+    job = previewed_job(organization, starter, [f"{n:032x}" for n in range(1, 59)])
+    content = signed_in(starter).get(page("detail", job) + "?preview=found&p=2").content.decode()
+    start = content.index('<nav class="paginator"')
+    pages = content[start : content.index("</nav>", start)]
+    assert '<a role="button" href="?preview=found&amp;p=1">1</a>' in pages
+    assert '<a role="button" href="" aria-current="page">2</a>' in pages
+    assert '<a role="button" href="?preview=found&amp;p=3">3</a>' in pages
+    assert "58 files" in pages
+
+
+def test_the_jobs_list_says_who_approved_under_the_state(
+    starter: User, approver: User, organization: Organization
+) -> None:
+    job = in_state(previewed_job(organization, starter), JobState.AWAITING_APPROVAL, reason="r")
+    signed_in(approver).post(page("approve", job))
+    content = signed_in(starter).get(page("deletionjob_changelist")).content.decode()
+    assert 'Scheduled<br><span class="quiet">approved by approver</span>' in content
+    assert "column-decided_by" not in content
+    # One sort arrow: newest first, ties broken by id without a second header marked.
+    assert 'class="sortpriority' not in content
+
+
 def test_the_files_table_filters_by_result(starter: User, organization: Organization) -> None:
     job = finished_job(organization, starter)
     last = job.files.last()
@@ -701,6 +768,17 @@ def test_the_creator_is_told_once_on_their_next_admin_page(
     first = messages_of(client.get(reverse("admin:index")))
     assert any(f"{job} has finished" in m for m in first)
     assert not any(str(job) in m for m in messages_of(client.get(reverse("admin:index"))))
+
+
+def test_a_post_is_not_told_the_page_it_leads_to_is(
+    starter: User, organization: Organization
+) -> None:
+    job = finished_job(organization, starter)
+    client = signed_in(starter)
+    client.post(reverse("admin:jobs_create"), {})
+    job.refresh_from_db()
+    assert not job.creator_told
+    assert any(f"{job} has finished" in m for m in messages_of(client.get(reverse("admin:index"))))
 
 
 def test_other_users_are_not_told(

@@ -61,6 +61,23 @@ def test_completed_tasks_are_left_out_unless_asked_for(sandbox: Sandbox) -> None
     assert {places.ONEOFF_TASK, places.COLLECT_ID_TASK} <= listed(status="completed")
 
 
+def test_tasks_are_filtered_by_the_guest_they_are_assigned_to(sandbox: Sandbox) -> None:
+    def listed(path: str = "tasks", **params: str) -> dict[str, list[str]]:
+        body = call(sandbox, "GET", path, params={"status": "completed", **params}).json()
+        return {task["id"]: task["owners"]["guests"] for task in body["data"]}
+
+    guest = places.GUEST_EMAIL.upper()  # emails match whatever their case
+    mine = listed(guests=guest)
+    assert mine == {
+        places.COLLECT_ID_TASK: [places.GUEST_EMAIL],
+        places.ONEOFF_TASK: [places.GUEST_EMAIL],
+    }
+    assert listed(guests="nobody@example.com") == {}
+    run_tasks = f"runs/{places.ONBOARDING_RUN}/tasks"
+    assert set(listed(run_tasks, guests=guest)) == {places.COLLECT_ID_TASK}
+    assert listed(run_tasks, guests="nobody@example.com") == {}
+
+
 def test_the_organizations_tasks_are_listed_with_those_of_its_runs(sandbox: Sandbox) -> None:
     params = {"with": "assets", "status": "completed"}
     tasks = {

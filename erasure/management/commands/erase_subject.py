@@ -5,7 +5,8 @@ services as the admin's pages (intake, discovery, review, approval, following, r
 from __future__ import annotations
 
 from argparse import RawDescriptionHelpFormatter
-from datetime import datetime, timedelta
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -22,7 +23,8 @@ from catalog.leases import LEASE, LeaseLost, ScanBusy, ScanWaiting
 from catalog.models import Scan, ScanState
 from catalog.scans import full_scan_due, scan_advance, scan_start
 from erasure import approval, following, review, services
-from erasure.discovery import erasure_request_discover
+from erasure.conf import conf
+from erasure.discovery import discovery_preview, erasure_request_discover, index_refresh_due
 from erasure.models import (
     Decision,
     Discovery,
@@ -30,6 +32,8 @@ from erasure.models import (
     LeaveOutReason,
     LegalBasis,
     RequestState,
+    Rule,
+    SearchOutcome,
 )
 from erasure.outcomes import Outcome, file_outcomes, tally
 from erasure.selectors import (
@@ -39,7 +43,7 @@ from erasure.selectors import (
     may_approve,
     may_send,
 )
-from erasure.subjects import mask_email, normalize_emails
+from erasure.subjects import Subject, mask_email, normalize_emails
 from jobs.management.commands import delete_files
 from jobs.models import DeletionJob, JobState
 from organizations.models import Organization
@@ -55,7 +59,6 @@ EXIT_STOPPED = 5
 EXIT_CANDIDATES_UNDECIDED = 6
 
 DEFAULT_LEGAL_BASIS = LegalBasis.CONSENT_WITHDRAWN
-DEFAULT_INDEX_MAX_AGE_HOURS = 24.0
 CANDIDATE_CHOICES = {"keep": Decision.KEEP, "leave-out": Decision.LEAVE_OUT}
 
 HELP = f"""\
@@ -68,12 +71,14 @@ approves an erasure.
      erase_subject --organization ORG --email EMAIL [--email EMAIL2] --reference REF
                    --user USER [--name NAME] [--candidates keep|leave-out] [--dry-run]
    The organization's file index is refreshed first when it has no completed scan or its
-   last one ended more than --index-max-age hours ago (a scan run in this process, as
-   scan_files does: a refresh of what changed, or a full scan when CATALOG_FULL_SCAN_DAYS
-   have passed). Then the request is created (received now, unless --received-at; the
-   subject's identity attested by USER: --verified-how says how, or it reads "Attested by
-   USER on the command line"), the index is searched with every rule, and what each rule
-   found is printed ("searched, none found" included) with the files. Every file a rule
+   last one ended more than ERASURE_INDEX_MAX_AGE_SECONDS ago (a scan run in this process,
+   as scan_files does: a refresh of what changed, or a full scan when CATALOG_FULL_SCAN_DAYS
+   have passed), so the search runs at once rather than waiting for the workers' scan.
+   Then the request is created (received now, unless --received-at; the subject's identity
+   attested by USER: --verified-how says how, or it reads "Attested by USER on the command
+   line"), the subject's files are searched for with every rule (the index, and Tallyfy for
+   the tasks assigned to them as a guest), and what each rule found is printed ("searched,
+   none found", or why a rule could not be completed) with the files. Every file a rule
    about the subject found is kept for deletion; links are left out (nothing to delete).
    Candidates (an unknown uploader in a run or task where the subject uploaded) need
    --candidates: keep, or leave-out (as not about the subject); without it the command stops
@@ -91,8 +96,8 @@ approves an erasure.
    and the receipt's admin page and a summary are printed.
 
 --dry-run (intake only) refreshes the index as above (a scan changes nothing in Tallyfy),
-then creates the request, searches and prints what was found, and rolls all of that back:
-no request, discovery or history is kept.
+then searches with every rule and prints what each finds, recording nothing: no request,
+discovery or history.
 
 The subject's emails are printed to the operator who typed them only where a file name holds
 one; the command's own messages give them masked (j***@example.com).
@@ -114,13 +119,8 @@ Exit status:
   6  intake: candidates were found and --candidates was not given: the request is left in
      review with the other files decided; decide the candidates on its page
 
-Defaults: --legal-basis {DEFAULT_LEGAL_BASIS.value}; --index-max-age {DEFAULT_INDEX_MAX_AGE_HOURS:g}
-(hours).
+Default: --legal-basis {DEFAULT_LEGAL_BASIS.value}.
 """
-
-
-class _RolledBack(Exception):
-    """Raised at the end of a dry run's transaction, so nothing of it is kept."""
 
 
 class Command(BaseCommand):
@@ -179,14 +179,6 @@ class Command(BaseCommand):
             help="what to do with candidates (unknown uploader near the subject's uploads)",
         )
         parser.add_argument(
-            "--index-max-age",
-            type=float,
-            default=DEFAULT_INDEX_MAX_AGE_HOURS,
-            metavar="HOURS",
-            help="scan the organization first when its index is older (default "
-            f"{DEFAULT_INDEX_MAX_AGE_HOURS:g}; 0 always scans)",
-        )
-        parser.add_argument(
             "--dry-run",
             action="store_true",
             help="print what the rules find, then roll the request back",
@@ -242,8 +234,6 @@ class Command(BaseCommand):
         verified_how = options["verified_how"].strip() or (
             f"Attested by {user.get_username()} on the command line (erase_subject)."
         )
-        if options["index_max_age"] < 0:
-            raise _bad("--index-max-age is a number of hours, 0 or more.")
         if not options["reference"].strip():
             raise _bad("Give the requester's reference (the ticket or letter).")
         late = services.creation_errors(received_at=received_at, verified_at=None)
@@ -252,37 +242,28 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Erasure of {', '.join(mask_email(e) for e in emails)} from {organization.name}."
         )
-        if not self._index_fresh(organization, user, options["index_max_age"]):
+        if not self._index_fresh(organization, user):
             return EXIT_STOPPED
 
-        def create() -> ErasureRequest:
-            try:
-                return services.erasure_request_create(
-                    organization=organization,
-                    emails=emails,
-                    name=options["name"],
-                    reference=options["reference"],
-                    legal_basis=options["legal_basis"],
-                    received_at=received_at,
-                    verified_by=user,
-                    verification_method=verified_how,
-                    verified_at=timezone.now(),
-                    created_by=user,
-                )
-            except ValidationError as exc:
-                raise _bad(" ".join(exc.messages)) from exc
-
         if options["dry_run"]:
-            try:
-                with transaction.atomic():
-                    request = create()
-                    self._print_discovery(self._discover(request, user))
-                    raise _RolledBack
-            except _RolledBack:
-                pass
-            self.stdout.write("Dry run: nothing was kept (no request, discovery or history).")
+            self._print_preview(organization, Subject(emails=tuple(emails), name=options["name"]))
+            self.stdout.write("Dry run: nothing was recorded (no request, discovery or history).")
             return EXIT_DONE
-        request = create()
+        try:
+            request = services.erasure_request_create(
+                organization=organization,
+                emails=emails,
+                name=options["name"],
+                reference=options["reference"],
+                legal_basis=options["legal_basis"],
+                received_at=received_at,
+                verified_by=user,
+                verification_method=verified_how,
+                verified_at=timezone.now(),
+                created_by=user,
+            )
+        except ValidationError as exc:
+            raise _bad(" ".join(exc.messages)) from exc
         self.stdout.write(f"Erasure request {request.pk} created ({request.reference}).")
         discovery = self._discover(request, user)
         self._print_discovery(discovery)
@@ -314,20 +295,19 @@ class Command(BaseCommand):
         )
         return EXIT_AWAITING_APPROVAL
 
-    def _index_fresh(
-        self, organization: Organization, user: AbstractBaseUser, hours: float
-    ) -> bool:
-        """Scan the organization here when its index is older than `hours`; False when the
-        scan could not finish (said why)."""
+    def _index_fresh(self, organization: Organization, user: AbstractBaseUser) -> bool:
+        """Scan the organization here when discovery would have its index refreshed first
+        (ERASURE_INDEX_MAX_AGE_SECONDS); False when the scan could not finish (said why)."""
         last = (
             Scan.objects.filter(organization=organization, run_id="", state=ScanState.DONE)
             .order_by("-finished_at")
             .values_list("finished_at", flat=True)
             .first()
         )
-        if last is not None and last >= timezone.now() - timedelta(hours=hours):
+        if not index_refresh_due(organization):
             self.stdout.write(f"The file index was last completed at {last:%Y-%m-%d %H:%M %Z}.")
             return True
+        hours = conf.ERASURE_INDEX_MAX_AGE_SECONDS / 3600
         why = "was never completed" if last is None else f"is older than {hours:g} hour(s)"
         refresh = not full_scan_due(organization=organization)
         scan = scan_start(organization=organization, user=user, refresh=refresh)
@@ -367,9 +347,15 @@ class Command(BaseCommand):
 
     def _discover(self, request: ErasureRequest, user: AbstractBaseUser) -> Discovery:
         try:
-            erasure_request_discover(request=request, by=user)
+            searched = erasure_request_discover(request=request, by=user)
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages), returncode=EXIT_STOPPED) from exc
+        if searched is None:  # a scan ended meanwhile, or another started: the workers go on
+            raise CommandError(
+                f"The request waits in discovering for the index to be refreshed; the workers "
+                f"search once it is. Carry it on at {request_admin_path(request)}.",
+                returncode=EXIT_STOPPED,
+            )
         found = latest_discovery(request_id=request.pk)
         assert found is not None
         return found
@@ -377,25 +363,61 @@ class Command(BaseCommand):
     def _print_discovery(self, discovery: Discovery) -> None:
         if discovery.index_note:
             self.stderr.write(discovery.index_note)
-        self.stdout.write("Searched the index:")
-        for search in discovery.searches.all():
-            count = f"{search.found} found" if search.found else "searched, none found"
-            self.stdout.write(f"  {search.get_rule_display()} ({search.searched_for}): {count}")
-        findings = discovery.findings.all().order_by("is_candidate", "rule", "file_name", "pk")
-        rows = [("file id", "name", "process run", "task", "found by")]
-        for finding in findings:
-            rule = finding.get_rule_display()
-            if finding.is_link:
-                rule += " — a link, left out"
-            rows.append(
-                (
-                    finding.asset_id,
-                    delete_files._cut(finding.file_name, 40),
-                    delete_files._cut(finding.run_name, 30),
-                    delete_files._cut(finding.task_name, 25),
-                    rule,
-                )
+        self._print_searches(
+            (
+                s.get_rule_display(),
+                s.searched_for,
+                s.outcome,
+                s.get_outcome_display(),
+                s.note,
+                s.found,
             )
+            for s in discovery.searches.all()
+        )
+        findings = discovery.findings.all().order_by("is_candidate", "rule", "file_name", "pk")
+        self._print_files(
+            (f.asset_id, f.file_name, f.run_name, f.task_name, f.get_rule_display(), f.is_link)
+            for f in findings
+        )
+
+    def _print_preview(self, organization: Organization, subject: Subject) -> None:
+        """The dry run: what each rule finds now, nothing recorded."""
+        searches = discovery_preview(organization=organization, subject=subject)
+        self._print_searches(
+            (
+                Rule(s.rule).label,
+                s.searched_for,
+                s.outcome,
+                SearchOutcome(s.outcome).label,
+                s.note,
+                len(s.files),  # type: ignore[arg-type]
+            )
+            for s in searches
+        )
+        found = sorted(
+            ((s, f) for s in searches for f in s.files),
+            key=lambda pair: (pair[0].candidate, pair[0].rule, pair[1].file_name, pair[1].pk),
+        )
+        self._print_files(
+            (f.asset_id, f.file_name, f.run_name, f.task_name, Rule(s.rule).label, f.is_link)
+            for s, f in found
+        )
+
+    def _print_searches(self, searches: Iterable[tuple[str, str, str, str, str, int]]) -> None:
+        self.stdout.write("Searched for the subject's files:")
+        for rule, searched_for, outcome, outcome_label, note, found in searches:
+            if outcome != SearchOutcome.SEARCHED:
+                count = f"{outcome_label}: {note}"
+            else:
+                count = f"{found} found" if found else "searched, none found"
+            self.stdout.write(f"  {rule} ({searched_for}): {count}")
+
+    def _print_files(self, files: Iterable[tuple[str, str, str, str, str, bool]]) -> None:
+        rows = [("file id", "name", "process run", "task", "found by")]
+        for asset_id, name, run, task, rule, is_link in files:
+            cut = delete_files._cut
+            found_by = f"{rule} — a link, left out" if is_link else rule
+            rows.append((asset_id, cut(name, 40), cut(run, 30), cut(task, 25), found_by))
         if len(rows) > 1:
             self._table(rows)
 
