@@ -213,11 +213,12 @@ def measure(database_url: str, runs: int, files: int, latency_ms: int, rate: int
         box.wait(30)
 
 
-def scan(served: dict[str, Any], *, latency_ms: int, rate: int) -> dict[str, Any]:
+def paced_organization(served: dict[str, Any], *, latency_ms: int, rate: int) -> tuple[Any, str]:
+    """The generated organization in the panel at `rate` calls a minute, and the sandbox
+    answering at that rate, `latency_ms` later, its log cleared: the organization and the
+    sandbox's root."""
     from django.conf import settings
 
-    from catalog import scans
-    from catalog.models import IndexedFile
     from organizations.services import organization_create
     from throttling.models import RateLimit
 
@@ -229,6 +230,14 @@ def scan(served: dict[str, Any], *, latency_ms: int, rate: int) -> dict[str, Any
     RateLimit.objects.update_or_create(organization=organization, defaults={"per_minute": rate})
     sandbox_control(root, "reset", {})
     sandbox_control(root, "faults", {"latency_ms": latency_ms, "rate_limit_per_minute": rate})
+    return organization, root
+
+
+def scan(served: dict[str, Any], *, latency_ms: int, rate: int) -> dict[str, Any]:
+    from catalog import scans
+    from catalog.models import IndexedFile
+
+    organization, root = paced_organization(served, latency_ms=latency_ms, rate=rate)
 
     started, started_wall = time.monotonic(), time.time()
     scan = scans.scan_advance(scan_id=scans.scan_start(organization=organization).pk)

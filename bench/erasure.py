@@ -32,7 +32,7 @@ import time
 from io import StringIO
 from typing import Any
 
-from bench.catalog_scan import FILES, LATENCY_MS, RATE, RUNS, minimum_calls
+from bench.catalog_scan import FILES, LATENCY_MS, RATE, RUNS, minimum_calls, paced_organization
 from bench.harness import PYTHON, ROOT
 from devtools.processes import wait_for_port
 from sandbox.control import sandbox_control
@@ -152,28 +152,17 @@ def _users() -> tuple[Any, Any]:
 
 
 def erase(served: dict[str, Any], *, latency_ms: int, rate: int) -> dict[str, Any]:
-    from django.conf import settings
-
     from erasure.approval import erasure_request_send
     from erasure.models import Decision, ErasureRequest, LeaveOutReason, RequestState
     from erasure.outcomes import Outcome, file_outcomes
     from erasure.review import finding_decide
     from erasure.selectors import latest_discovery
     from files.models import FileDeletion
-    from organizations.services import organization_create
-    from throttling.models import RateLimit
 
-    root = f"http://127.0.0.1:{served['port']}"
-    settings.TALLYFY_INSECURE_API_HOSTS = [f"127.0.0.1:{served['port']}"]
-    organization = organization_create(
-        name="Generated", org_id=served["org_id"], api_base_url=f"{root}/api", token=served["token"]
-    )
-    RateLimit.objects.update_or_create(organization=organization, defaults={"per_minute": rate})
     handler, _approver = _users()
     email, uploads = max(served["guests"].items(), key=lambda item: len(item[1]))
     theirs = set(uploads)
-    sandbox_control(root, "reset", {})
-    sandbox_control(root, "faults", {"latency_ms": latency_ms, "rate_limit_per_minute": rate})
+    _organization, root = paced_organization(served, latency_ms=latency_ms, rate=rate)
 
     started = time.monotonic()
     status, _, err = _command(

@@ -192,21 +192,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--yes", action="store_true", help="approve without typing the number of files"
         )
-        parser.add_argument(
-            "--worker-wait",
-            type=float,
-            default=10.0,
-            metavar="SECONDS",
-            help="how long to wait for a background worker to take the job before doing the "
-            "work in this process (default 10; 0 works here at once)",
-        )
-        parser.add_argument(
-            "--progress-every",
-            type=float,
-            default=10.0,
-            metavar="SECONDS",
-            help="seconds between progress lines (default 10)",
-        )
+        delete_files.add_work_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         approving = options["approve"] is not None
@@ -481,7 +467,8 @@ class Command(BaseCommand):
             f"subject {request.subject_masked}, sent by {request.sent_by}."
         )
         found = self._print_kept(request)
-        typed = found if options["yes"] else self._ask_count(found)
+        prompt = f"Type the number of files to delete ({found}) to approve: "
+        typed = found if options["yes"] else delete_files.ask_count(prompt)
         if typed != found:
             self.stderr.write("Not confirmed: nothing was approved; the request awaits approval.")
             return EXIT_NOT_CONFIRMED
@@ -522,14 +509,6 @@ class Command(BaseCommand):
             self._table(rows)
         self.stdout.write(f"{len(seen)} file(s) to delete.")
         return len(seen)
-
-    def _ask_count(self, found: int) -> int | None:
-        try:
-            answer = input(f"Type the number of files to delete ({found}) to approve: ")
-        except (EOFError, KeyboardInterrupt):
-            return None
-        answer = answer.strip().replace(",", "")
-        return int(answer) if answer.isdigit() else None
 
     def _follow_job(self, job: DeletionJob, options: dict[str, Any]) -> int:
         watcher = delete_files._Watcher(

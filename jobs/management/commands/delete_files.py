@@ -106,21 +106,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--yes", action="store_true", help="confirm without asking for the number of files"
         )
-        parser.add_argument(
-            "--worker-wait",
-            type=float,
-            default=10.0,
-            metavar="SECONDS",
-            help="how long to wait for a background worker to take the job before doing the "
-            "work in this process (default 10; 0 works here at once)",
-        )
-        parser.add_argument(
-            "--progress-every",
-            type=float,
-            default=10.0,
-            metavar="SECONDS",
-            help="seconds between progress lines (default 10)",
-        )
+        add_work_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         user = _user(options["user"])
@@ -201,12 +187,7 @@ class Command(BaseCommand):
         work.job_work(job_id=job.pk)  # ends it at once, whether or not a worker is running
 
     def _ask_count(self, found: int) -> int | None:
-        try:
-            answer = input(f"Type the number of files to delete ({found}) to confirm: ")
-        except (EOFError, KeyboardInterrupt):
-            return None
-        answer = answer.strip().replace(",", "")
-        return int(answer) if answer.isdigit() else None
+        return ask_count(f"Type the number of files to delete ({found}) to confirm: ")
 
     def _print_preview(self, job: DeletionJob) -> int:
         rows = [("line", "file id", "preview", "name", "attached to", "uploaded at", "note")]
@@ -407,6 +388,36 @@ class _Watcher:
             )
             return EXIT_STOPPED
         return EXIT_DONE
+
+
+def add_work_arguments(parser: CommandParser) -> None:
+    """The options of who does a job's work and how often progress is printed (also
+    erase_subject's)."""
+    parser.add_argument(
+        "--worker-wait",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="how long to wait for a background worker to take the job before doing the "
+        "work in this process (default 10; 0 works here at once)",
+    )
+    parser.add_argument(
+        "--progress-every",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="seconds between progress lines (default 10)",
+    )
+
+
+def ask_count(prompt: str) -> int | None:
+    """The number the operator typed, or None (no answer, not a number)."""
+    try:
+        answer = input(prompt)
+    except (EOFError, KeyboardInterrupt):
+        return None
+    answer = answer.strip().replace(",", "")
+    return int(answer) if answer.isdigit() else None
 
 
 def job_admin_path(job: DeletionJob) -> str:
