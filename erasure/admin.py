@@ -109,8 +109,9 @@ class ErasureRequestAdmin(admin.ModelAdmin):
         outcomes = file_outcomes(found)
         return {
             "may_send": may_change and selectors.may_send(request.user),
-            "may_approve": may_change
-            and selectors.may_approve(request.user)
+            # Approving needs the approval permission, not the change permission: an approver
+            # reviews what the handlers decided, and changes nothing of it.
+            "may_approve": selectors.may_approve(request.user)
             and found.sent_by_id != request.user.pk,
             "sending_problems": approval.sending_problems(found),
             "kept_count": len(selectors.kept_asset_ids(found)),
