@@ -345,6 +345,3 @@ class ErasureRequestAdmin(admin.ModelAdmin):
             services.erasure_request_reject(request=obj, reason=data["end_reason"], by=request.user)
         elif data.get("end_as") == RequestState.CANCELLED:
             services.erasure_request_cancel(request=obj, reason=data["end_reason"], by=request.user)
-
-    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        form.save_m2m()  # the history inline is read-only: nothing of it is saved from a form
