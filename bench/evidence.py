@@ -42,10 +42,13 @@ def sealed_fill(rows: int) -> None:
     from files.models import UNSETTLED_STATES, FileDeletion
 
     log_scale.fill_to(rows)
+    settled = FileDeletion.objects.exclude(state__in=UNSETTLED_STATES)
+    if Seal.objects.filter(kind=DELETIONS.name).count() == settled.count():
+        return  # sealed by an earlier run
     last = Seal.objects.order_by("-seq").first()
     seq, head = (last.seq, bytes.fromhex(last.seal)) if last else (0, GENESIS)
     sealed = set(Seal.objects.values_list("object_id", flat=True)) if last else set()
-    todo = FileDeletion.objects.exclude(state__in=UNSETTLED_STATES).order_by("pk")
+    todo = settled.order_by("pk")
     batch: list[Seal] = []
     with transaction.atomic():
         for record in todo.iterator(chunk_size=5000):
