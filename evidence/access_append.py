@@ -5,15 +5,13 @@ seven round trips to the database (begin, insert, lock the head, read the record
 the seal, move the head, commit) and a wait for the write-ahead log to reach the disk, all
 while the head is locked; on a busy machine that cost a page tens of milliseconds. Here it is
 two statements: the event's id, then one that locks the head, inserts the event and its seal
-and moves the head, committed without waiting for the flush.
+and moves the head. Its commit waits for the disk like every other record's: on a quiet
+machine not waiting saved nothing measurable (bench/results/20261204T073815Z.json).
 
 The chain's guarantees are those of `seal_append`: the head row is locked (FOR UPDATE) before
 anything is appended, so concurrent appends, these and the others, still extend it one at a
 time. The seal is the same SHA-256(previous seal || record hash), computed by PostgreSQL from
-the record hash computed here. Not waiting for the flush (`synchronous_commit` off for this
-one transaction) can lose, if the database server crashes, the accesses of the last fraction
-of a second (wal_writer_delay, 200 ms by default); never a link in the middle of the chain:
-the log is written in order, and any later commit that waits flushes the accesses before it.
+the record hash computed here.
 """
 
 from __future__ import annotations
@@ -44,7 +42,7 @@ WITH head AS MATERIALIZED (
 UPDATE evidence_chainhead SET seq = link.seq, seal = link.seal
 FROM link
 WHERE evidence_chainhead.id = %(head)s
-RETURNING link.seq, set_config('synchronous_commit', 'off', true)
+RETURNING link.seq
 """
 
 
