@@ -109,8 +109,9 @@ class ErasureRequestAdmin(admin.ModelAdmin):
         outcomes = file_outcomes(found)
         return {
             "may_send": may_change and selectors.may_send(request.user),
-            "may_approve": may_change
-            and selectors.may_approve(request.user)
+            # Approving needs the approval permission, not the change permission: an approver
+            # reviews what the handlers decided, and changes nothing of it.
+            "may_approve": selectors.may_approve(request.user)
             and found.sent_by_id != request.user.pk,
             "sending_problems": approval.sending_problems(found),
             "kept_count": len(selectors.kept_asset_ids(found)),
@@ -344,6 +345,3 @@ class ErasureRequestAdmin(admin.ModelAdmin):
             services.erasure_request_reject(request=obj, reason=data["end_reason"], by=request.user)
         elif data.get("end_as") == RequestState.CANCELLED:
             services.erasure_request_cancel(request=obj, reason=data["end_reason"], by=request.user)
-
-    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        form.save_m2m()  # the history inline is read-only: nothing of it is saved from a form

@@ -93,6 +93,8 @@ def receipt_facts(request: ErasureRequest) -> dict[str, Any]:
                 {
                     "rule": search.get_rule_display(),
                     "looked_for": search.searched_for,
+                    "searched": search.get_outcome_display(),
+                    "note": search.note,
                     "found": search.found,
                 }
                 for search in (discovery.searches.all() if discovery else [])

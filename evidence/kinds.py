@@ -17,6 +17,8 @@ class SealedKind:
     model: type[models.Model]
     settled: models.Q  # the records that must carry a seal; the others may still change
     facts: Callable[[Any], dict[str, object]]  # a record's facts, for evidence.canonical
+    # The records' free-text search, as their admin list answers it (exports reuse it).
+    search: Callable[[Any, str], Any] | None = None
 
 
 def sealed_kinds() -> dict[str, SealedKind]:

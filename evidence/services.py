@@ -7,6 +7,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 
+from evidence.access_append import access_append
 from evidence.canonical import GENESIS, chained, encode, record_hash
 from evidence.conf import conf
 from evidence.kinds import SealedKind
@@ -84,21 +85,27 @@ def _event_write(
     org_id: str = "",
     address: str = "",
     detail: str = "",
+    flush_later: bool = False,
 ) -> Event:
+    """`flush_later`: on PostgreSQL, outside a transaction, one statement whose commit does
+    not wait for the disk (evidence.access_append); for file accesses, never decisions."""
     if action not in EventAction.values:
         raise ValueError(f"not a kind of event: {action!r}")
+    event = Event(
+        action=action,
+        user=user if user is not None and user.pk is not None else None,
+        username=user.get_username() if user is not None else "",
+        object_type=object_type,
+        object_id=str(object_id),
+        organization_id=organization_id,
+        org_id=org_id,
+        address=address,
+        detail=detail,
+    )
+    if flush_later and access_append(event=event, kind=EVENTS, head=HEAD) is not None:
+        return event
     with transaction.atomic():
-        event = Event.objects.create(
-            action=action,
-            user=user if user is not None and user.pk is not None else None,
-            username=user.get_username() if user is not None else "",
-            object_type=object_type,
-            object_id=str(object_id),
-            organization_id=organization_id,
-            org_id=org_id,
-            address=address,
-            detail=detail,
-        )
+        event.save(force_insert=True)
         seal_append(kind=EVENTS, object_id=event.pk)
     return event
 
@@ -126,6 +133,7 @@ def record_access(
         organization_id=organization_id,
         org_id=org_id,
         address=address,
+        flush_later=True,
     )
 
 

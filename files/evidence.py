@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.db.models import Q
 
 from evidence.kinds import SealedKind
+from files import log_search
 from files.models import UNSETTLED_STATES, FileDeletion
 
 
@@ -41,4 +42,5 @@ DELETIONS = SealedKind(
     model=FileDeletion,
     settled=~Q(state__in=UNSETTLED_STATES),
     facts=deletion_facts,
+    search=log_search.matching,
 )

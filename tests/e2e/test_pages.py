@@ -30,7 +30,7 @@ from jobs.models import DeletionJob, FileState, JobFile, JobState, PreviewState
 from organizations.models import Organization
 from sandbox.seed import png_bytes
 from tests.e2e.conftest import PASSWORD
-from tests.erasure.conftest import make_request
+from tests.erasure.conftest import index_completed, make_request
 from tests.fixtures.accounts import make_staff
 from tests.fixtures.sandbox import Sandbox
 
@@ -287,6 +287,7 @@ def _erasure_requests(org: Organization, admin: User) -> dict[str, ErasureReques
         )
     )
     checker = User.objects.get(pk=checker.pk)
+    index_completed(org)  # fresh: discovery searches at once, without a scan first
     requests = {}
     for n, name in enumerate(("review", "awaiting", "completed")):
         request = make_request(

@@ -113,5 +113,6 @@ def sender(db: None) -> User:
 
 @pytest.fixture
 def checker(db: None) -> User:
-    user = make_erasure_staff("checker", *HANDLING, "handle_erasurerequest")
+    """May approve, and change nothing of a request (as the demo's approver)."""
+    user = make_erasure_staff("checker", "view_erasurerequest", "handle_erasurerequest")
     return with_perms(user, "jobs.approve_deletionjob")

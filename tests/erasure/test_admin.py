@@ -81,6 +81,30 @@ def test_intake_creates_the_request_through_the_service_without_logging_the_emai
     assert SUBJECT_EMAIL not in caplog.text
 
 
+def test_a_superuser_who_sees_the_history_inline_adds_and_changes_a_request(
+    organization: Organization,
+) -> None:
+    root = User.objects.create_superuser("root", password="pw-for-tests-only")
+    history = {
+        "events-TOTAL_FORMS": "0",
+        "events-INITIAL_FORMS": "0",
+        "events-MIN_NUM_FORMS": "0",
+        "events-MAX_NUM_FORMS": "1000",
+    }
+    client = signed_in(root)
+    response = client.post(reverse(ADD), {**add_form(organization, root), **history})
+    assert response.status_code == 302
+    request = ErasureRequest.objects.get()
+    change = reverse("admin:erasure_erasurerequest_change", args=[request.pk])
+    events = RequestEvent.objects.filter(request=request).count()
+    response = client.post(
+        change, {**history, "events-INITIAL_FORMS": str(events), "assignee": str(root.pk)}
+    )
+    assert response.status_code == 302
+    request.refresh_from_db()
+    assert request.assignee == root
+
+
 def test_intake_refuses_a_bad_email_with_a_form_error(
     organization: Organization, handler: User
 ) -> None:

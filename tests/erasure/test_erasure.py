@@ -185,6 +185,9 @@ def test_the_signed_receipt_verifies_and_an_edited_one_does_not(
     assert [f["outcome"] for f in receipt["files"]] == [Outcome.DELETED.label]
     assert receipt["files"][0]["tallyfy_request_id"]
     assert "35 days" in receipt["notice"]
+    searched = {rule["rule"]: rule["searched"] for rule in receipt["searched"]["rules"]}
+    assert searched["uploaded by the subject"] == "searched"
+    assert searched["in a kick-off form the subject submitted"] == "not searchable"
     path = tmp_path / "receipt.json"
     path.write_text(json.dumps(document))
     script = [sys.executable, str(ROOT / "scripts/verify_receipt.py"), str(path)]

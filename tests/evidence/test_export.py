@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.test import Client
 from django.urls import reverse
 from pytest_django.fixtures import Settings as SettingsWrapper
@@ -165,6 +166,32 @@ def test_a_filtered_export_holds_only_its_rows(rows: list[FileDeletion], tmp_pat
     assert status == 0
     assert "1 rows verified, each sealing its own facts; a selection with 1 gap(s)" in out
     assert audit(path, "--complete")[0] == 1
+
+
+def test_an_export_searches_as_the_log_does(
+    rows: list[FileDeletion], organization: Organization, tmp_path: Path
+) -> None:
+    """--search is the changelist's search: the same rows for the same words."""
+    viewer = make_staff("auditor", "view_filedeletion")
+    changelist = reverse("admin:files_filedeletion_changelist")
+    for term in ["a-failed.pdf", "A-FAILED", "GDPR-1 a2", '"a3.pdf"', "alice a1", "nowhere"]:
+        page = signed_in(viewer).get(changelist, {"q": term})
+        listed = {row.asset_id for row in page.context["cl"].result_list}
+        path = export(tmp_path / "searched.csv", "csv", "--search", term)
+        assert {r["asset_id"] for r in read_csv(path)} == listed, term
+    assert [
+        r["asset_id"] for r in read_csv(export(tmp_path / "one.csv", "csv", "--search", "a2"))
+    ] == ["a2"]
+    path = export(tmp_path / "both.csv", "csv", "--search", "GDPR-1", "--state", "failed")
+    assert [r["asset_id"] for r in read_csv(path)] == ["a-failed"]
+    assert audit(path)[0] == 0
+
+
+def test_an_empty_search_is_refused(rows: list[FileDeletion], tmp_path: Path) -> None:
+    path = tmp_path / "never.csv"
+    with pytest.raises(CommandError, match="--search needs something to look for"):
+        export(path, "csv", "--search", "  ")
+    assert not path.exists()
 
 
 def test_the_admin_exports_the_filtered_list(

@@ -23,12 +23,22 @@ class Command(BaseCommand):
         parser.add_argument("--organization", type=int, help="only this organization (its pk)")
         parser.add_argument("--username", help="only deletions by this user")
         parser.add_argument("--job", type=int, help="only the rows of this deletion job")
+        parser.add_argument(
+            "--search",
+            metavar="TEXT",
+            help="only rows the log's search box finds for TEXT (a file id, a username, words "
+            'of a file name or reason, "a quoted phrase")',
+        )
         parser.add_argument("--chunk-size", type=int, default=2000, help="rows read at a time")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["chunk_size"] < 1:
             raise CommandError("--chunk-size must be 1 or more.", returncode=2)
-        model = sealed_kinds()[DELETION_KIND].model
+        search = options["search"]
+        if search is not None and not search.strip():
+            raise CommandError("--search needs something to look for.", returncode=2)
+        kind = sealed_kinds()[DELETION_KIND]
+        model = kind.model
         lookups = {
             field: options[option]
             for option, field in [
@@ -39,7 +49,9 @@ class Command(BaseCommand):
             ]
             if options[option] is not None
         }
-        deletions = model._default_manager.filter(**lookups) if lookups else None
+        deletions = model._default_manager.filter(**lookups) if lookups or search else None
+        if search:
+            deletions = kind.search(deletions, search)
         rows = export_rows(deletions=deletions, chunk_size=options["chunk_size"])
         lines = csv_lines(rows) if options["format"] == "csv" else jsonl_lines(rows)
         output = options["output"]
@@ -51,5 +63,5 @@ class Command(BaseCommand):
                 file.writelines(lines)
         except OSError as exc:
             raise CommandError(f"{output}: {exc}", returncode=2) from exc
-        kind = "filtered" if lookups else "complete"
-        self.stderr.write(f"A {kind} export written to {output}.")
+        selection = "filtered" if deletions is not None else "complete"
+        self.stderr.write(f"A {selection} export written to {output}.")
