@@ -73,64 +73,44 @@ def discover_view(request: HttpRequest, pk: int, *, model_admin: ModelAdmin) -> 
     return _back(found, "discovery-heading")
 
 
-@require_POST
-def send_view(request: HttpRequest, pk: int, *, model_admin: ModelAdmin) -> HttpResponse:
-    found = _request(model_admin, request, pk)
-    return _act(
-        request,
-        found,
-        lambda: approval.erasure_request_send(request=found, by=request.user),
-        "Sent for approval: a second staff user who may approve deletions approves it.",
-    )
+def _action(act: Callable[[HttpRequest, ErasureRequest], Any], done: str) -> Callable[..., Any]:
+    """A POST-only view that runs `act` on the request and goes back to its page, saying
+    `done` or why nothing changed."""
+
+    @require_POST
+    def view(request: HttpRequest, pk: int, *, model_admin: ModelAdmin) -> HttpResponse:
+        found = _request(model_admin, request, pk)
+        return _act(request, found, lambda: act(request, found), done)
+
+    return view
 
 
-@require_POST
-def send_back_view(request: HttpRequest, pk: int, *, model_admin: ModelAdmin) -> HttpResponse:
-    found = _request(model_admin, request, pk)
-    return _act(
-        request,
-        found,
-        lambda: approval.erasure_request_send_back(
-            request=found, by=request.user, reason=request.POST.get("reason", "")
-        ),
-        "Sent back to review.",
-    )
-
-
-@require_POST
-@sudo_required
-def approve_view(request: HttpRequest, pk: int, *, model_admin: ModelAdmin) -> HttpResponse:
-    found = _request(model_admin, request, pk)
-    return _act(
-        request,
-        found,
-        lambda: approval.erasure_request_approve(request=found, by=request.user),
+send_view = _action(
+    lambda request, found: approval.erasure_request_send(request=found, by=request.user),
+    "Sent for approval: a second staff user who may approve deletions approves it.",
+)
+send_back_view = _action(
+    lambda request, found: approval.erasure_request_send_back(
+        request=found, by=request.user, reason=request.POST.get("reason", "")
+    ),
+    "Sent back to review.",
+)
+approve_view = sudo_required(
+    _action(
+        lambda request, found: approval.erasure_request_approve(request=found, by=request.user),
         "Approved: the files are being deleted. This page follows the deletion job.",
     )
-
-
-@require_POST
-def retry_view(request: HttpRequest, pk: int, *, model_admin: ModelAdmin) -> HttpResponse:
-    found = _request(model_admin, request, pk)
-    return _act(
-        request,
-        found,
-        lambda: following.erasure_request_retry_failed(request=found, by=request.user),
-        "A new deletion job tries the failed files again.",
-    )
-
-
-@require_POST
-def close_view(request: HttpRequest, pk: int, *, model_admin: ModelAdmin) -> HttpResponse:
-    found = _request(model_admin, request, pk)
-    return _act(
-        request,
-        found,
-        lambda: following.erasure_request_close_with_exceptions(
-            request=found, by=request.user, reason=request.POST.get("reason", "")
-        ),
-        "Closed with exceptions: the receipt lists the files not deleted.",
-    )
+)
+retry_view = _action(
+    lambda request, found: following.erasure_request_retry_failed(request=found, by=request.user),
+    "A new deletion job tries the failed files again.",
+)
+close_view = _action(
+    lambda request, found: following.erasure_request_close_with_exceptions(
+        request=found, by=request.user, reason=request.POST.get("reason", "")
+    ),
+    "Closed with exceptions: the receipt lists the files not deleted.",
+)
 
 
 @require_GET

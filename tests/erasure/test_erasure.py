@@ -25,6 +25,8 @@ from evidence.models import Event
 from jobs import work
 from jobs.models import DeletionJob, JobState
 from organizations.models import Organization, OrganizationAccess
+from tests.accounts.conftest import signed_in_with_app
+from tests.accounts.test_sudo import age_second_factor
 from tests.erasure.conftest import (
     HANDLING,
     SUBJECT_EMAIL,
@@ -280,3 +282,18 @@ def test_the_admin_index_lists_requests_awaiting_approval_to_approvers_only(
     assert "sent by sender" in listed
     own = signed_in(sender).get(reverse("admin:index")).content.decode()
     assert "awaiting your approval" not in own
+
+
+def test_approving_with_a_stale_second_factor_asks_for_it_again_first(
+    sandbox: Sandbox, sandbox_org: Organization, sender: User, checker: User
+) -> None:
+    request = in_review(sandbox, sandbox_org, sender, ["a.pdf"])
+    keep_all(request, sender)
+    approval.erasure_request_send(request=request, by=sender)
+    client, _ = signed_in_with_app(checker)
+    age_second_factor(client, 16 * 60)
+    asked = client.post(reverse("admin:erasure_request_approve", args=[request.pk]))
+    assert asked["Location"].startswith(reverse("admin:accounts_sudo"))
+    request.refresh_from_db()
+    assert request.state == RequestState.AWAITING_APPROVAL
+    assert not request.jobs.exists()
