@@ -44,7 +44,7 @@ from erasure.selectors import (
     may_send,
 )
 from erasure.subjects import Subject, mask_email, normalize_emails
-from jobs.management.commands import delete_files
+from jobs import shell
 from jobs.models import DeletionJob, JobState
 from organizations.models import Organization
 from organizations.selectors import within_reach
@@ -192,7 +192,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--yes", action="store_true", help="approve without typing the number of files"
         )
-        delete_files.add_work_arguments(parser)
+        shell.add_work_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         approving = options["approve"] is not None
@@ -211,7 +211,7 @@ class Command(BaseCommand):
         if missing:
             raise _bad(f"Give {', '.join(missing)} (or --approve REQUEST_ID).")
         user = _staff(options["user"], may=may_send, needs=_SENDER_NEEDS)
-        organization = delete_files._organization(options["organization"], user=user)
+        organization = shell.organization_reachable(options["organization"], user=user)
         try:
             emails = list(normalize_emails(options["email"]))
         except ValidationError as exc:
@@ -401,7 +401,7 @@ class Command(BaseCommand):
     def _print_files(self, files: Iterable[tuple[str, str, str, str, str, bool]]) -> None:
         rows = [("file id", "name", "process run", "task", "found by")]
         for asset_id, name, run, task, rule, is_link in files:
-            cut = delete_files._cut
+            cut = shell.cut
             found_by = f"{rule} — a link, left out" if is_link else rule
             rows.append((asset_id, cut(name, 40), cut(run, 30), cut(task, 25), found_by))
         if len(rows) > 1:
@@ -468,7 +468,7 @@ class Command(BaseCommand):
         )
         found = self._print_kept(request)
         prompt = f"Type the number of files to delete ({found}) to approve: "
-        typed = found if options["yes"] else delete_files.ask_count(prompt)
+        typed = found if options["yes"] else shell.ask_count(prompt)
         if typed != found:
             self.stderr.write("Not confirmed: nothing was approved; the request awaits approval.")
             return EXIT_NOT_CONFIRMED
@@ -499,9 +499,9 @@ class Command(BaseCommand):
             rows.append(
                 (
                     finding.asset_id,
-                    delete_files._cut(finding.file_name, 40),
-                    delete_files._cut(finding.run_name, 30),
-                    delete_files._cut(finding.task_name, 25),
+                    shell.cut(finding.file_name, 40),
+                    shell.cut(finding.run_name, 30),
+                    shell.cut(finding.task_name, 25),
                     finding.get_rule_display(),
                 )
             )
@@ -511,15 +511,12 @@ class Command(BaseCommand):
         return len(seen)
 
     def _follow_job(self, job: DeletionJob, options: dict[str, Any]) -> int:
-        watcher = delete_files._Watcher(
-            self, job, options["worker_wait"], options["progress_every"]
-        )
+        watcher = shell.JobWatcher(self, job, options["worker_wait"], options["progress_every"])
         try:
             watcher.preview()
         except KeyboardInterrupt:
             self.stderr.write(
-                "Stopped watching the preview: the job goes on, at "
-                f"{delete_files.job_admin_path(job)}."
+                f"Stopped watching the preview: the job goes on, at {shell.job_admin_path(job)}."
             )
             return EXIT_STOPPED
         job.refresh_from_db()
@@ -543,8 +540,7 @@ class Command(BaseCommand):
         for outcome in outcomes:
             if outcome.outcome not in (Outcome.DELETED, Outcome.ALREADY_GONE):
                 self.stderr.write(
-                    f"{outcome.outcome.label}: {outcome.asset_id}: "
-                    f"{delete_files._printable(outcome.note)}"
+                    f"{outcome.outcome.label}: {outcome.asset_id}: {shell.printable(outcome.note)}"
                 )
         if request.state == RequestState.COMPLETED:
             self.stdout.write(

@@ -3,35 +3,29 @@ rate limit and log as the admin's "Delete many files"; see `--help` for the exit
 
 from __future__ import annotations
 
-import contextlib
-import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connection
-from django.db.models import Q
-from django.urls import reverse
 
-from files.models import DeletionState, FileDeletion
 from jobs import services, work
 from jobs.lines import ParsedFiles, files_from_csv, files_from_text
-from jobs.machine import FINISHED_STATES
-from jobs.models import DeletionJob, FileState, JobFile, JobState, PreviewState
-from organizations.models import Organization
-from organizations.selectors import organizations_for
-
-# Exit statuses, as documented in --help and the README.
-EXIT_DONE = 0
-EXIT_FILES_FAILED = 1
-EXIT_BAD_INPUT = 2
-EXIT_NEEDS_APPROVAL = 3
-EXIT_NOT_CONFIRMED = 4
-EXIT_STOPPED = 5
+from jobs.models import DeletionJob, JobState, PreviewState
+from jobs.shell import (
+    EXIT_BAD_INPUT,
+    EXIT_DONE,
+    EXIT_NEEDS_APPROVAL,
+    EXIT_NOT_CONFIRMED,
+    EXIT_STOPPED,
+    JobWatcher,
+    add_work_arguments,
+    ask_count,
+    cut,
+    job_admin_path,
+    organization_reachable,
+)
 
 HELP = """\
 Delete many Tallyfy files as one deletion job, as the admin's "Delete many files" does: the
@@ -110,7 +104,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         user = _user(options["user"])
-        organization = _organization(options["organization"], user=user)
+        organization = organization_reachable(options["organization"], user=user)
         wanted = _read_ids(Path(options["ids_file"]))
         if wanted.bad:
             for bad in wanted.bad:
@@ -133,7 +127,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Deletion job {job.pk} for {organization.name}: {len(wanted.files)} file(s){merged}."
         )
-        self.watcher = _Watcher(self, job, options["worker_wait"], options["progress_every"])
+        self.watcher = JobWatcher(self, job, options["worker_wait"], options["progress_every"])
         status = self._run(job, user, options)
         if status != EXIT_DONE:
             raise SystemExit(status)
@@ -197,10 +191,10 @@ class Command(BaseCommand):
                     str(f.line),
                     f.asset_id,
                     f.get_preview_display(),
-                    _cut(f.file_name, 40),
+                    cut(f.file_name, 40),
                     f"{f.subject_type} {f.subject_id}".strip()[:45],
                     f.uploaded_at.strftime("%Y-%m-%d %H:%M") if f.uploaded_at else "",
-                    _cut(f.note, 70),
+                    cut(f.note, 70),
                 )
             )
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -216,231 +210,6 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"Preview: {counts}.")
         return progress.to_delete
-
-
-class _Watcher:
-    """Waits for the workers to do a step of the job, or does it here, printing progress."""
-
-    def __init__(
-        self, command: Command, job: DeletionJob, worker_wait: float, progress_every: float
-    ) -> None:
-        self.command = command
-        self.job = job
-        self.worker_wait = max(0.0, worker_wait)
-        self.progress_every = max(0.1, progress_every)
-        self.here: threading.Thread | None = None
-
-    def write(self, text: str) -> None:
-        self.command.stdout.write(text)
-
-    def preview(self) -> None:
-        unresolved = Q(preview=PreviewState.UNRESOLVED)
-        start = self.job.files.filter(unresolved).count()
-
-        def taken() -> bool:
-            files = JobFile.objects.filter(job=self.job)
-            return (
-                DeletionJob.objects.filter(pk=self.job.pk, state=JobState.PREVIEWED).exists()
-                or files.filter(unresolved).count() < start
-                or files.exclude(claimed_by="").exists()
-            )
-
-        self._take_or_work(taken, "preview", daemon=True)
-        last = 0.0
-        while self._state() == JobState.PREVIEWING:
-            if time.monotonic() - last >= self.progress_every:
-                last = time.monotonic()
-                left = self.job.files.filter(unresolved).count()
-                self.write(f"Preview: {start - left} of {start} file(s) read.")
-            if self._stuck(unresolved):
-                return
-            time.sleep(0.2)
-
-    def deletion(self) -> int:
-        def taken() -> bool:
-            return (
-                DeletionJob.objects.filter(
-                    pk=self.job.pk, state__in=[JobState.RUNNING, *FINISHED_STATES]
-                ).exists()
-                or FileDeletion.objects.filter(job_id=self.job.pk).exists()
-            )
-
-        self._take_or_work(taken, "deletions", daemon=False)
-        last = 0.0
-        try:
-            while self._state() not in (*services.ENDED_STATES, JobState.PAUSED):
-                if time.monotonic() - last >= self.progress_every:
-                    last = time.monotonic()
-                    self._progress()
-                if self._stuck(Q(state=FileState.WAITING, preview=PreviewState.FOUND)):
-                    break
-                time.sleep(0.2)
-        except KeyboardInterrupt:
-            return self._interrupted()
-        self._join()
-        self.job.refresh_from_db()
-        self._progress()
-        return self._summary()
-
-    def _take_or_work(self, taken: Callable[[], bool], step: str, *, daemon: bool) -> None:
-        """A preview thread may be left behind on Ctrl-C (it only reads); a deletion thread
-        is always joined, so no DELETE is cut off after its row was committed."""
-        deadline = time.monotonic() + self.worker_wait
-        while time.monotonic() < deadline:
-            if taken():
-                self.write(f"A background worker is doing the {step}.")
-                return
-            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
-        if taken():
-            self.write(f"A background worker is doing the {step}.")
-            return
-        self.write(
-            f"No background worker took the job within {self.worker_wait:g} s: doing the {step} "
-            "in this process."
-        )
-        self._join()
-        self.here = threading.Thread(
-            target=self._work_here, name=f"delete-files-{self.job.pk}", daemon=daemon
-        )
-        self.here.start()
-
-    def _work_here(self) -> None:
-        try:
-            work.job_work(job_id=self.job.pk)
-        finally:
-            connection.close()
-
-    def _join(self) -> None:
-        if self.here is not None:
-            self.here.join()
-            self.here = None
-
-    def _state(self) -> str:
-        return DeletionJob.objects.filter(pk=self.job.pk).values_list("state", flat=True).get()
-
-    def _stuck(self, todo: Q) -> bool:
-        """This process did the work and the step is still not over: no other live worker
-        holds a file of the job, so nobody will finish it now."""
-        if self.here is None or self.here.is_alive():
-            return False
-        self._join()
-        if JobFile.objects.filter(job=self.job, claimed_by__in=work.live_workers()).exists():
-            return False
-        waiting = self.job.files.filter(todo).count()
-        self.command.stderr.write(
-            f"The work stopped with {waiting} file(s) still to do (see the messages above: "
-            "Tallyfy may refuse this organization's token, or be unreachable). The job is left "
-            f"as it is, at {job_admin_path(self.job)}; a worker (run_worker) carries on."
-        )
-        return True
-
-    def _progress(self) -> None:
-        self.job.refresh_from_db()
-        progress = services.job_progress(job=self.job)
-        rate = f"{progress.per_minute:,.0f} a minute" if progress.per_minute else "— a minute"
-        left = services.job_time_left_text(progress.seconds_left)
-        self.write(f"{progress.done:,} / {progress.to_delete:,} file(s) done, {rate}, {left} left.")
-
-    def _interrupted(self) -> int:
-        if self.here is not None:
-            with contextlib.suppress(services.JobRefused):
-                services.job_pause(job=self.job, user=self.job.created_by)
-            self.command.stderr.write(
-                "Interrupted: pausing the job (the files in flight finish); resume it at "
-                f"{job_admin_path(self.job)}."
-            )
-            self._join()
-        else:
-            self.command.stderr.write(
-                "Stopped watching: the workers carry on with the job, at "
-                f"{job_admin_path(self.job)}."
-            )
-        return EXIT_STOPPED
-
-    def _summary(self) -> int:
-        job = self.job
-        progress = services.job_progress(job=job)
-        by_state, files = progress.log, progress.files
-        parts = [
-            f"{by_state[state]} {DeletionState(state).label.lower()}"
-            for state in DeletionState.values
-            if by_state[state]
-        ]
-        for state in (FileState.REFUSED, FileState.NOT_ATTEMPTED, FileState.LEFT_OUT):
-            if files[state]:
-                parts.append(f"{files[state]} {FileState(state).label.lower()}")
-        self.write(
-            f"Job {job.pk} {job.get_state_display().lower()}: {', '.join(parts) or 'nothing done'}."
-        )
-        troubled = FileDeletion.objects.filter(
-            job_id=job.pk, state__in=[DeletionState.FAILED, DeletionState.UNKNOWN]
-        ).order_by("pk")
-        for row in troubled:
-            self.command.stderr.write(f"{row.state}: {row.asset_id}: {_printable(row.outcome)}")
-        for f in job.files.filter(state=FileState.REFUSED):
-            self.write(f"refused: {f.asset_id}: {_printable(f.note)}")
-        if troubled:
-            return EXIT_FILES_FAILED
-        if job.state not in FINISHED_STATES:
-            self.command.stderr.write(
-                f"The job was {job.get_state_display().lower()} before it finished."
-                + (f" {_printable(job.pause_reason)}" if job.pause_reason else "")
-            )
-            return EXIT_STOPPED
-        return EXIT_DONE
-
-
-def add_work_arguments(parser: CommandParser) -> None:
-    """The options of who does a job's work and how often progress is printed (also
-    erase_subject's)."""
-    parser.add_argument(
-        "--worker-wait",
-        type=float,
-        default=10.0,
-        metavar="SECONDS",
-        help="how long to wait for a background worker to take the job before doing the "
-        "work in this process (default 10; 0 works here at once)",
-    )
-    parser.add_argument(
-        "--progress-every",
-        type=float,
-        default=10.0,
-        metavar="SECONDS",
-        help="seconds between progress lines (default 10)",
-    )
-
-
-def ask_count(prompt: str) -> int | None:
-    """The number the operator typed, or None (no answer, not a number)."""
-    try:
-        answer = input(prompt)
-    except (EOFError, KeyboardInterrupt):
-        return None
-    answer = answer.strip().replace(",", "")
-    return int(answer) if answer.isdigit() else None
-
-
-def job_admin_path(job: DeletionJob) -> str:
-    return reverse("admin:jobs_detail", args=[job.pk])
-
-
-def _organization(name_or_id: str, *, user: AbstractBaseUser) -> Organization:
-    """Among the organizations `user` may reach: the job is theirs, as on its page."""
-    named = Q(name__iexact=name_or_id) | Q(org_id=name_or_id)
-    matches = list(organizations_for(user).filter(named))
-    if not matches:
-        raise CommandError(
-            f"No organization is named {name_or_id!r} or has that Tallyfy organization id "
-            f"among those {user} may reach.",
-            returncode=EXIT_BAD_INPUT,
-        )
-    if len(matches) > 1:
-        names = ", ".join(sorted(org.name for org in matches))
-        raise CommandError(
-            f"{name_or_id!r} names {len(matches)} organizations ({names}): give its name.",
-            returncode=EXIT_BAD_INPUT,
-        )
-    return matches[0]
 
 
 def _user(username: str) -> AbstractBaseUser:
@@ -472,14 +241,3 @@ def _read_ids(path: Path) -> ParsedFiles:
         raise CommandError(
             f"{path} is not UTF-8 text: save it as UTF-8.", returncode=EXIT_BAD_INPUT
         ) from exc
-
-
-def _cut(text: str, width: int) -> str:
-    text = _printable(" ".join(text.split()))
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _printable(text: str) -> str:
-    """Names and messages come from Tallyfy: escape control characters (a terminal escape in a
-    file name would act on the operator's terminal)."""
-    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
