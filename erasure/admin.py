@@ -107,6 +107,7 @@ class ErasureRequestAdmin(admin.ModelAdmin):
             return {}
         may_change = self.has_change_permission(request, found)
         outcomes = file_outcomes(found)
+        running = following.jobs_running(found)
         return {
             "may_send": may_change and selectors.may_send(request.user),
             # Approving needs the approval permission, not the change permission: an approver
@@ -118,8 +119,8 @@ class ErasureRequestAdmin(admin.ModelAdmin):
             "erasure_jobs": found.jobs.select_related("job"),
             "outcomes": outcomes,
             "tally": tally(outcomes),
-            "retry_problems": following.retry_problems(found),
-            "jobs_running": following.jobs_running(found),
+            "retry_problems": following.retry_problems(found, outcomes=outcomes, running=running),
+            "jobs_running": running,
             "ended": found.state not in selectors.OPEN_STATES,
         }
 

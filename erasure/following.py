@@ -11,7 +11,7 @@ from django.db import transaction
 from erasure import machine
 from erasure.approval import erasure_job_start
 from erasure.models import ErasureRequest, RequestState
-from erasure.outcomes import RETRYABLE, file_outcomes, tally
+from erasure.outcomes import RETRYABLE, FileOutcome, file_outcomes, tally
 from erasure.selectors import may_send
 from jobs.models import DeletionJob
 
@@ -47,12 +47,16 @@ def erasure_requests_follow() -> list[int]:
     return ended
 
 
-def retry_problems(request: ErasureRequest) -> list[str]:
+def retry_problems(
+    request: ErasureRequest, *, outcomes: list[FileOutcome], running: bool
+) -> list[str]:
+    """Why the request's failed files cannot be tried again now, given its files' `outcomes`
+    and whether a job of it is `running` (read once by the caller); empty when they can."""
     if request.state != RequestState.ERASING:
         return [f"The request is {request.get_state_display()}: nothing to try again."]
-    if jobs_running(request):
+    if running:
         return ["A deletion job of the request is still running: wait until it ends."]
-    if not any(o.outcome in RETRYABLE for o in file_outcomes(request)):
+    if not any(o.outcome in RETRYABLE for o in outcomes):
         return ["No file of the request failed: there is nothing to try again."]
     return []
 
@@ -63,14 +67,15 @@ def erasure_request_retry_failed(*, request: ErasureRequest, by: AbstractBaseUse
     cannot start it."""
     if not may_send(by):
         raise ValidationError("Only a user who may delete files and handle requests retries.")
-    problems = retry_problems(request)
+    outcomes = file_outcomes(request)
+    problems = retry_problems(request, outcomes=outcomes, running=jobs_running(request))
     if problems:
         raise ValidationError(problems)
     if request.approved_by_id == by.pk:
         raise ValidationError(
             "The request's approver cannot start its deletion: ask the user who sent it."
         )
-    asset_ids = [o.asset_id for o in file_outcomes(request) if o.outcome in RETRYABLE]
+    asset_ids = [o.asset_id for o in outcomes if o.outcome in RETRYABLE]
     with transaction.atomic():
         locked = ErasureRequest.objects.select_for_update().filter(
             pk=request.pk, state=RequestState.ERASING
