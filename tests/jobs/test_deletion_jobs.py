@@ -14,6 +14,7 @@ from jobs import services, work
 from jobs.models import DeletionJob, FileState, JobFile, JobState, PreviewState, Worker
 from jobs.tasks import jobs_wake_stalled
 from organizations.models import Organization
+from tallyfy_api.transport import MAX_RETRIES
 from tests.fixtures.jobs import confirmed, dead_worker, deletes_sent, new_job, previewed
 from tests.fixtures.sandbox import Sandbox
 
@@ -289,15 +290,29 @@ def test_progress_counts_files_by_state(
 
 
 def test_a_429_storm_slows_the_job_and_loses_nothing(
-    sandbox: Sandbox, sandbox_org: Organization, alice: User
+    sandbox: Sandbox, sandbox_org: Organization, alice: User, settings: object
 ) -> None:
+    settings.JOBS_FILES_IN_FLIGHT = 1  # type: ignore[attr-defined]  # who meets the 429s is known
     files = [sandbox.add_file() for _ in range(5)]
     job = confirmed(previewed(sandbox_org, alice, [f.asset_id for f in files]), alice)
-    sandbox.faults(rate_limit_next=6, retry_after="0")
+    # Enough 429s to use up the first file's retries, and two of the second file's.
+    sandbox.faults(rate_limit_next=MAX_RETRIES + 3, retry_after="0")
     work.job_work(job_id=job.pk)
-    rows = FileDeletion.objects.filter(job_id=job.pk)
-    assert rows.count() == 5
-    assert {r.state for r in rows} == {DeletionState.DELETED}
+    rows = FileDeletion.objects.filter(job_id=job.pk).order_by("pk")
+    assert [r.state for r in rows] == [DeletionState.PENDING] + [DeletionState.DELETED] * 4
+    first = JobFile.objects.get(job=job, asset_id=files[0].asset_id)
+    assert (first.state, first.failures) == (FileState.WAITING, 0)
+    assert first.retry_at is not None
+    assert first.retry_at > timezone.now()
+    assert sandbox.exists(files[0].asset_id)
+
+    first.retry_at = timezone.now() - timedelta(seconds=1)
+    first.save(update_fields=["retry_at"])
+    work.job_work(job_id=job.pk)
+    assert [r.state for r in rows.all()] == [DeletionState.DELETED] * 5
+    assert not any(sandbox.exists(f.asset_id) for f in files)
+    job.refresh_from_db()
+    assert job.state == JobState.FINISHED
 
 
 def test_a_job_cancelled_during_its_preview_reads_no_more_files(
