@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
+from django.apps import apps as installed_apps
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver, include, path, reverse
@@ -29,13 +31,19 @@ class TallyfyAdminSite(admin.AdminSite):
     def get_app_list(
         self, request: HttpRequest, app_label: str | None = None
     ) -> list[dict[str, object]]:
+        """The stock list, with the panel's own pages in the files app, the product's apps
+        first, and the app and page being viewed marked (`current`), so that the sidebar, drawn
+        on every page, compares no URLs in the template."""
         apps = super().get_app_list(request, app_label)
+        if app_label in (None, "files"):
+            apps = _with_panel_pages(apps, request)
 
         def by_use(app: dict[str, object]) -> tuple[int, int]:
             label = str(app["app_label"])
             ours = label in APPS_BY_USE
             return (0, APPS_BY_USE.index(label)) if ours else (1, 0)
 
+        _mark_current(apps, quote(request.path, safe="/"))
         return sorted(apps, key=by_use)  # stable: the framework's keep Django's order
 
     def admin_view(self, view: Callable[..., Any], cacheable: bool = False) -> Callable[..., Any]:
@@ -65,3 +73,50 @@ class TallyfyAdminSite(admin.AdminSite):
             success_url=reverse("admin:password_change_done", current_app=self.name),
             extra_context={**self.each_context(request), **(extra_context or {})},
         )(request)
+
+
+def _with_panel_pages(apps: list[dict[str, Any]], request: HttpRequest) -> list[dict[str, Any]]:
+    """ "Look up a file" and "Delete many files" first in the files app, for users who may use
+    them, even when they see none of the app's models (then the app is only these pages)."""
+    user = request.user
+    pages = []
+    if user.has_perm("files.lookup_file"):
+        pages.append(_page("Lookup", "Look up a file", "admin:files_lookup"))
+        if user.has_perm("files.delete_file"):
+            pages.append(_page("Jobs", "Delete many files", "admin:jobs_create"))
+    if not pages:
+        return apps
+    files = next((app for app in apps if app["app_label"] == "files"), None)
+    if files is None:
+        files = {
+            "name": installed_apps.get_app_config("files").verbose_name,
+            "app_label": "files",
+            "app_url": reverse("admin:app_list", kwargs={"app_label": "files"}),
+            "has_module_perms": False,
+            "models": [],
+        }
+        apps = [*apps, files]
+    files["models"] = [*pages, *files["models"]]
+    return apps
+
+
+def _page(object_name: str, name: str, url_name: str) -> dict[str, Any]:
+    """A page of the panel as a row of the app list, shaped like a model's (no add link)."""
+    return {
+        "object_name": object_name,
+        "name": name,
+        "perms": {},
+        "admin_url": reverse(url_name),
+        "add_url": None,
+        "view_only": True,
+    }
+
+
+def _mark_current(apps: list[dict[str, Any]], path: str) -> None:
+    """The stock template's test (the URL within the path), once a row; an app is current
+    when one of its rows is, the panel's pages outside the app's URL included."""
+    for app in apps:
+        for model in app["models"]:
+            model["model_name"] = str(model["object_name"]).lower()
+            model["current"] = bool(model["admin_url"]) and str(model["admin_url"]) in path
+        app["current"] = str(app["app_url"]) in path or any(m["current"] for m in app["models"])
