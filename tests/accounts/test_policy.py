@@ -8,6 +8,9 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
 
 from accounts.conf import conf
 from accounts.selectors import has_second_factor, two_factor_required
@@ -71,6 +74,18 @@ def test_whether_a_user_has_a_second_factor_is_one_query(deleter: User, viewer: 
     assert has_second_factor(user=deleter)
     add_app(viewer)
     assert has_second_factor(user=viewer)
+
+
+def test_only_confirmed_factors_count_and_a_passkey_is_one(viewer: User, deleter: User) -> None:
+    TOTPDevice.objects.create(user=viewer, name="Unfinished", confirmed=False)
+    unconfirmed = StaticDevice.objects.create(user=viewer, name="Codes", confirmed=False)
+    StaticToken.objects.create(device=unconfirmed, token="abcdefgh")
+    assert not has_second_factor(user=viewer)
+    WebAuthnCredential.objects.create(
+        user=deleter, name="Key", confirmed=True, credential_id=b"id", public_key=b"key"
+    )
+    assert has_second_factor(user=deleter)
+    assert not has_second_factor(user=viewer)  # another user's factors are not theirs
 
 
 def test_in_development_the_demo_superuser_signs_in_with_the_password(

@@ -807,6 +807,26 @@ def test_pages_outside_the_admin_do_not_tell(starter: User, organization: Organi
     assert not job.creator_told
 
 
+@pytest.mark.parametrize("state", list(JobState))
+@pytest.mark.parametrize("finished", [True, False])
+@pytest.mark.parametrize("pause_reason", ["", "Paused by the worker: Tallyfy refused the token."])
+def test_which_jobs_are_told_is_the_same_whether_asked_quickly_or_in_full(
+    starter: User, organization: Organization, state: JobState, finished: bool, pause_reason: str
+) -> None:
+    job = in_state(
+        previewed_job(organization, starter),
+        state,
+        finished_at=timezone.now() if finished else None,
+        pause_reason=pause_reason,
+    )
+    should_tell = (state in services.ENDED_STATES and finished) or (
+        state == JobState.PAUSED and bool(pause_reason)
+    )
+    assert services._any_ended_untold(user_id=starter.pk) is should_tell
+    assert services.jobs_ended_untold(user=starter) == ([job] if should_tell else [])
+    assert services._any_ended_untold(user_id=starter.pk) is False  # told once
+
+
 # The jobs list and the log
 
 
