@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from admin_pages.app_list import app_list_tables
 from tests.fixtures.accounts import make_staff, signed_in
 
 
@@ -59,3 +60,38 @@ def test_the_index_offers_view_or_change_links_for_lists_but_not_for_the_panels_
     assert "viewlink" not in row
     log_row = body.split('<tr class="model-filedeletion">')[1].split("</tr>")[0]
     assert "viewlink" in log_row  # the log is read-only, even to a superuser
+
+
+def test_the_app_list_escapes_every_value_it_is_given() -> None:
+    hostile = '"><script>x</script>'
+    html = app_list_tables(
+        [
+            {
+                "app_label": "files",
+                "app_url": f"/admin/files/{hostile}",
+                "name": hostile,
+                "current": True,
+                "models": [
+                    {
+                        "model_name": hostile,
+                        "name": hostile,
+                        "admin_url": f"/a/{hostile}",
+                        "add_url": f"/b/{hostile}",
+                        "perms": {"view": True},
+                        "view_only": True,
+                        "current": True,
+                    }
+                ],
+            }
+        ],
+        show_changelinks=True,
+    )
+    assert "<script>" not in html
+    # The app's name and URL; the row's class, id, name and three links with their two labels.
+    assert html.count("&lt;script&gt;") == 10
+    assert 'aria-current="page"' in html
+    assert 'class="viewlink"' in html
+
+
+def test_a_user_who_sees_no_app_is_told_so() -> None:
+    assert app_list_tables([]) == "<p>You don’t have permission to view or edit anything.</p>"  # noqa: RUF001
