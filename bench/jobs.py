@@ -4,6 +4,15 @@
 (named uniquely, dropped afterwards) and runs this module as a process configured for it
 (`python -m bench.jobs PORT`), which starts and kills the workers and reads the job's tables,
 the sandbox's request log and its rate-limit counters; it prints its figures as JSON.
+
+The ceiling is not assumed: the calls each phase makes are counted in the sandbox's request
+log (the deletion phase's from the moment the job is confirmed), and the ceiling is RATE
+divided by the calls a file needs in that phase. A preview reads each file once; a deletion
+needs one call (the DELETE) for a file whose preview is younger than
+JOBS_SNAPSHOT_MAX_AGE_SECONDS when its turn comes (its age read from the job's tables:
+`previewed_at` to its log row's `started_at`, which follows the read of a file read again, so a
+file within one call of the limit may count as needing its read), and two (a read and the
+DELETE) for an older one.
 """
 
 from __future__ import annotations
@@ -31,8 +40,8 @@ if TYPE_CHECKING:
 
 RATE = 600  # requests a minute: the sandbox's limit and the organization's rate in the panel
 LATENCY_MS = 50
-CALLS_PER_FILE = 2
-CEILING = RATE / CALLS_PER_FILE  # files a minute
+# The sandbox's request log keeps its last 10,000 requests (sandbox/server.py RequestLog).
+REQUEST_LOG_LIMIT = 10_000
 FILES = int(os.environ.get("BENCH_JOBS_FILES", "1000"))
 BIG = int(os.environ.get("BENCH_JOBS_BIG", "10000"))
 FLAT_MIB = 10  # the most a 10x bigger job may add to the worker's peak memory
@@ -76,20 +85,39 @@ def run(admin_url: str) -> list[dict[str, Any]]:
 
 def rows(data: dict[str, Any]) -> list[dict[str, Any]]:
     setting = f"{FILES:,} files, sandbox {RATE}/min and +{LATENCY_MS} ms"
+    max_age = data["snapshot_max_age"]
     out: list[dict[str, Any]] = []
     for workers in (1, 2):
         run_ = data[f"workers_{workers}"]
-        ratio = run_["per_minute"] / CEILING
+        needed, calls = run_["needed"], run_["calls"]
+        per_file = needed["calls"] / run_["files"]  # the fewest calls a file, counted
+        ceiling = RATE / per_file
+        ratio = run_["per_minute"] / ceiling
         share = run_["limited"] / run_["requests"] if run_["requests"] else 0.0
+        answered = run_["requests"] - run_["limited"]
         label = f"deletion job, {setting}, {workers} worker process{'es' if workers > 1 else ''}"
         out += [
             {
-                "figure": f"{label}: files deleted a minute vs ceiling ({RATE} ÷ 2 calls)",
+                "figure": f"{label}: files deleted a minute vs ceiling ({RATE} ÷ {per_file:.2f} "
+                f"calls a file needed: {needed['fresh']} of {run_['files']} previews younger "
+                f"than {max_age:.0f} s at their DELETE, the oldest {needed['oldest_age']:.0f} s)",
                 "ours": f"{run_['per_minute']:.1f}/min ({run_['seconds']:.0f} s)",
-                "reference": f"{CEILING:.0f}/min",
+                "reference": f"{ceiling:.0f}/min",
                 "ratio": round(ratio, 3),
                 "target": ">= 0.95",
                 "met": ratio >= 0.95,
+            },
+            {
+                "figure": f"{label}: calls a file in the deletion phase, counted in the "
+                "sandbox's request log, vs the fewest needed",
+                "ours": f"{answered / run_['files']:.3f} answered ({calls['delete']} DELETEs and "
+                f"{calls['metadata']} metadata reads sent, {calls['other']} other)",
+                "reference": f"{per_file:.3f} ({needed['stale']} metadata reads needed)",
+                "ratio": round(answered / needed["calls"], 3),
+                "target": "metadata reads only for previews too old",
+                # A DELETE answered 429 leaves its row pending: the file is checked (read)
+                # before its DELETE is sent again.
+                "met": calls["metadata"] <= needed["stale"] + run_["limited"],
             },
             {
                 "figure": f"{label}: requests answered 429 while deleting",
@@ -102,13 +130,15 @@ def rows(data: dict[str, Any]) -> list[dict[str, Any]]:
         ]
     preview = data["workers_1"]["preview"]
     share = preview["limited"] / preview["requests"] if preview["requests"] else 0.0
+    reads = preview["calls"]["metadata"]
     out.append(
         {
-            "figure": f"deletion job, {setting}, 1 worker: preview files read a minute (1 call "
-            f"a file) vs {RATE}",
+            "figure": f"deletion job, {setting}, 1 worker: preview files read a minute vs "
+            f"ceiling ({RATE} ÷ 1 call a file)",
             "ours": f"{preview['per_minute']:.1f}/min ({preview['seconds']:.0f} s; "
-            f"{preview['requests_per_minute']:.0f} requests/min from the first to the last), "
-            f"{100 * share:.2f}% answered 429",
+            f"{preview['requests_per_minute']:.0f} requests/min from the first to the last; "
+            f"{reads / FILES:.3f} calls a file counted: {reads} metadata reads sent, "
+            f"{preview['calls']['other']} other), {100 * share:.2f}% answered 429",
             "reference": f"{RATE}/min",
             "ratio": round(preview["per_minute"] / RATE, 3),
             "target": "",
@@ -128,7 +158,9 @@ def rows(data: dict[str, Any]) -> list[dict[str, Any]]:
         },
         {
             "figure": "worker SIGKILLed half-way: files sent a second DELETE",
-            "ours": f"{kill['second_deletes']} (DELETEs sent: {kill['deletes']})",
+            "ours": f"{kill['second_deletes']} (DELETEs sent: {kill['deletes']}; metadata "
+            f"reads: {kill['metadata_reads']}, the checks of the files in flight at the kill "
+            "and of any whose DELETE was answered 429)",
             "reference": "0",
             "ratio": None,
             "target": "0",
@@ -147,12 +179,27 @@ def rows(data: dict[str, Any]) -> list[dict[str, Any]]:
     ]
     memory = data["memory"]
     small, big = memory[str(FILES)], memory[str(BIG)]
+
+    def phases(run_: dict[str, Any]) -> str:
+        needed, calls = run_["needed"], run_["calls"]
+        text = (
+            f"{run_['seconds']:.0f} s; preview {run_['preview_seconds']:.0f} s, then "
+            f"{calls['delete']} DELETEs and {calls['metadata']} metadata reads"
+        )
+        if needed["stale"]:
+            return (
+                f"{text}: the preview outlasted the snapshot age, {needed['stale']} previews "
+                f"older than {max_age:.0f} s at their DELETE (the oldest "
+                f"{needed['oldest_age']:.0f} s)"
+            )
+        return f"{text}, every preview younger than {max_age:.0f} s"
+
     out.append(
         {
             "figure": f"deletion job: worker peak RSS growth, {BIG:,} vs {FILES:,} files "
             "(sandbox unlimited, no latency)",
-            "ours": f"{big['growth_kib'] / 1024:.1f} MiB ({big['seconds']:.0f} s)",
-            "reference": f"{small['growth_kib'] / 1024:.1f} MiB ({small['seconds']:.0f} s)",
+            "ours": f"{big['growth_kib'] / 1024:.1f} MiB ({phases(big)})",
+            "reference": f"{small['growth_kib'] / 1024:.1f} MiB ({phases(small)})",
             "ratio": None,
             "target": f"flat: within {FLAT_MIB} MiB",
             "met": big["growth_kib"] - small["growth_kib"] <= FLAT_MIB * 1024,
@@ -187,6 +234,13 @@ def stop(worker: subprocess.Popen[bytes]) -> None:
     if worker.poll() is None:
         worker.send_signal(signal.SIGTERM)
         worker.wait(120)
+
+
+def kind(request: dict[str, Any]) -> str:
+    """What a request to the sandbox was: a file's metadata read, a DELETE, or other."""
+    if request["method"] == "GET" and "/assets/" in request["path"]:
+        return "metadata"
+    return "delete" if request["method"] == "DELETE" else "other"
 
 
 def wait_until(condition: Callable[[], bool], timeout: float) -> None:
@@ -241,6 +295,7 @@ class Bench:
         ids = self.add_files(count)
         self.limits(limited=measured_preview)
         before = self.box.control("rate-limit")
+        began = time.time()
         started = time.monotonic()
         job = job_create(
             organization=self.org, user=self.user, wanted=files_from_text("\n".join(ids))
@@ -250,14 +305,61 @@ class Bench:
         after = self.box.control("rate-limit")
         job.refresh_from_db()
         self.limits(limited=True)
-        sent = sorted(r["at"] for r in self.box.control("requests") if r["method"] == "GET")
+        entries = self.box.control("requests")
+        sent = sorted(r["at"] for r in entries if r["at"] >= began and r["method"] == "GET")
         span = sent[-1] - sent[0] if len(sent) > 1 else 0.0
         return job, {
             "seconds": seconds,
             "per_minute": count * 60 / seconds,
             # From its first request to its last: without the time a worker takes to start.
             "requests_per_minute": (len(sent) - 1) * 60 / span if span else 0.0,
+            "calls": self.calls(entries, since=began),
             **self.counted(before, after),
+        }
+
+    @staticmethod
+    def calls(entries: list[dict[str, Any]], *, since: float) -> dict[str, int] | None:
+        """The requests the sandbox logged from `since` on, by kind; None when its log may
+        have dropped some of them (it keeps the last REQUEST_LOG_LIMIT)."""
+        if len(entries) >= REQUEST_LOG_LIMIT and entries[0]["at"] >= since:
+            return None
+        counts = Counter(kind(r) for r in entries if r["at"] >= since)
+        return {k: counts[k] for k in ("metadata", "delete", "other")}
+
+    def journal_calls(self, ids: list[str]) -> dict[str, int]:
+        """The requests the sandbox's per-file journal holds for these files, by kind."""
+        read = self.box.control("journal", {"org_id": self.box.org_id, "asset_ids": ids})
+        files = read["files"].values()
+        if read["forgotten"] or any(f["dropped"] for f in files):
+            raise RuntimeError("the sandbox's journal dropped requests")
+        counts = Counter(e["kind"] for f in files for e in f["entries"])
+        return {
+            "metadata": counts["metadata"],
+            "delete": counts["delete"],
+            "other": sum(n for k, n in counts.items() if k not in ("metadata", "delete")),
+        }
+
+    @staticmethod
+    def needed(job: DeletionJob) -> dict[str, Any]:
+        """The fewest calls the job's deletions needed: one a file whose preview was younger
+        than JOBS_SNAPSHOT_MAX_AGE_SECONDS when its log row was written, two (a read and the
+        DELETE) for an older one."""
+        from jobs.conf import conf
+
+        max_age = conf.JOBS_SNAPSHOT_MAX_AGE_SECONDS
+        ages = [
+            (began - previewed).total_seconds()
+            for previewed, began in job.files.filter(deletion__isnull=False).values_list(
+                "previewed_at", "deletion__started_at"
+            )
+        ]
+        fresh = sum(1 for age in ages if max_age > 0 and age < max_age)
+        stale = len(ages) - fresh
+        return {
+            "fresh": fresh,
+            "stale": stale,
+            "calls": fresh + 2 * stale,
+            "oldest_age": max(ages, default=0.0),
         }
 
     @staticmethod
@@ -296,6 +398,7 @@ class Bench:
             job, preview = self.job(FILES, measured_preview=count == 1)
             log(f"{count} worker(s): preview {preview}")
             before = self.box.control("rate-limit")
+            confirmed = time.time()
             found = self.confirm(job)
             for _ in range(count - 1):
                 job_wake(job=job)  # one wake-up a worker, as more tasks would give
@@ -304,12 +407,17 @@ class Bench:
         finally:
             for worker in workers:
                 stop(worker)
+        calls = self.calls(self.box.control("requests"), since=confirmed)
+        if calls is None:
+            raise RuntimeError("the sandbox's request log dropped some of the deletion phase")
         seconds = (job.finished_at - job.started_at).total_seconds()
         result = {
             "files": found,
             "seconds": seconds,
             "per_minute": found * 60 / seconds,
             "preview": preview,
+            "calls": calls,
+            "needed": self.needed(job),
             **self.counted(before, after),
         }
         log(f"{count} worker(s): {result}")
@@ -358,6 +466,7 @@ class Bench:
             "one_final_row": sum(1 for a in asked if rows[a] == 1 and final[a] == 1),
             "unsettled": sum(1 for a in asked if rows[a] != final[a]),
             "deletes": sum(deletes.values()),
+            "metadata_reads": sum(1 for r in sent if kind(r) == "metadata"),
             "second_deletes": sum(1 for n in deletes.values() if n > 1),
             "lost_seconds": seconds - found * 60 / uninterrupted_per_minute,
             "longest_pause": max(pauses, default=0.0),
@@ -380,7 +489,9 @@ class Bench:
             time.sleep(5)  # started and idle: its baseline
             baseline = peak_rss_kib(worker.pid)
             started = time.monotonic()
-            job, _ = self.job(count, measured_preview=False)
+            job, preview = self.job(count, measured_preview=False)
+            # The journal from here (bounded by files, not requests): the deletions only.
+            self.box.control("reset", {})
             self.limits(limited=False)
             self.confirm(job)
             self.finished(job)
@@ -391,6 +502,9 @@ class Bench:
             self.limits(limited=True)
         result = {"baseline_kib": baseline, "peak_kib": peak, "growth_kib": peak - baseline}
         result["seconds"] = seconds
+        result["preview_seconds"] = preview["seconds"]
+        result["calls"] = self.journal_calls(list(job.files.values_list("asset_id", flat=True)))
+        result["needed"] = self.needed(job)
         log(f"memory, {count} files: {result}")
         return result
 
@@ -402,7 +516,10 @@ def measure(port: int) -> dict[str, Any]:
     box = Sandbox(process=None, port=port)  # type: ignore[arg-type]
     bench = Bench(box)
     one = bench.workers(1)
+    from jobs.conf import conf
+
     return {
+        "snapshot_max_age": conf.JOBS_SNAPSHOT_MAX_AGE_SECONDS,
         "workers_1": one,
         "workers_2": bench.workers(2),
         "killed": bench.killed(one["per_minute"]),
