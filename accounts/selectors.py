@@ -15,6 +15,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
 from accounts.conf import conf
+from sql_names import column, table
 
 type User = AbstractBaseUser | AnonymousUser
 
@@ -70,13 +71,6 @@ def has_second_factor(*, user: AbstractBaseUser) -> bool:
 
 @cache
 def _second_factor_sql() -> str:
-    # Table and column names come from the models, values are parameters.
-    def table(model: type[Model]) -> str:
-        return connection.ops.quote_name(model._meta.db_table)
-
-    def column(model: type[Model], field: str) -> str:
-        return f"{table(model)}.{connection.ops.quote_name(model._meta.get_field(field).column)}"
-
     def confirmed_of_user(model: type[Model]) -> str:
         return f"{column(model, 'user')} = %s AND {column(model, 'confirmed')} = %s"
 

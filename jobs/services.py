@@ -24,6 +24,7 @@ from jobs.lines import BadLine, ParsedFiles
 from jobs.models import DeletionJob, FileState, JobFile, JobState, PreviewState
 from jobs.tasks import job_wake
 from organizations.models import Organization
+from sql_names import column, table
 
 ENDED_STATES = machine.ENDED_STATES
 
@@ -382,17 +383,15 @@ def _any_ended_untold(*, user_id: int) -> bool:
 
 @cache
 def _ended_untold_sql(ended_states: int) -> str:
-    # Table and column names come from the model, values are parameters.
-    def column(field: str) -> str:
-        return connection.ops.quote_name(DeletionJob._meta.get_field(field).column)
+    def field(name: str) -> str:
+        return column(DeletionJob, name)
 
-    table = connection.ops.quote_name(DeletionJob._meta.db_table)
     return (
-        f"SELECT EXISTS (SELECT 1 FROM {table} WHERE {column('created_by')} = %s "  # noqa: S608
-        f"AND {column('creator_told')} = %s AND ("
-        f"({column('state')} IN ({', '.join(['%s'] * ended_states)}) "
-        f"AND {column('finished_at')} IS NOT NULL) "
-        f"OR ({column('state')} = %s AND {column('pause_reason')} <> %s)))"
+        f"SELECT EXISTS (SELECT 1 FROM {table(DeletionJob)} "  # noqa: S608
+        f"WHERE {field('created_by')} = %s AND {field('creator_told')} = %s AND ("
+        f"({field('state')} IN ({', '.join(['%s'] * ended_states)}) "
+        f"AND {field('finished_at')} IS NOT NULL) "
+        f"OR ({field('state')} = %s AND {field('pause_reason')} <> %s)))"
     )
 
 
