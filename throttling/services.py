@@ -4,7 +4,7 @@ Each organization has a slot book in the database (`RateLimit`): the earliest ti
 request may start (`next_slot_at`) and, after a 429, the time until which it must wait
 (`held_until`). A request reserves the slot max(now, next_slot_at, held_until) and moves
 `next_slot_at` one interval (60 s / rate) past it, in one short transaction of its own that
-holds the row: SELECT … FOR UPDATE on PostgreSQL, the write lock BEGIN IMMEDIATE takes on SQLite.
+holds the row: a row lock on PostgreSQL, the write lock BEGIN IMMEDIATE takes on SQLite.
 It then sleeps until its slot outside any transaction. This is GCRA without a burst allowance:
 every caller, of either lane below, takes its slot from the one book, so slots are at least one
 interval apart whoever takes them and any window of T seconds holds at most T / interval + 1
@@ -61,9 +61,9 @@ from throttling.models import RateLimit
 # process held the write lock past the connection's busy timeout) before it gives up.
 LOCKED_RETRY_SECONDS = 60.0
 
-_NOW_SQL = {
-    "postgresql": "SELECT clock_timestamp()",
-    "sqlite": "SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')",
+_NOW = {
+    "postgresql": "clock_timestamp()",
+    "sqlite": "strftime('%Y-%m-%d %H:%M:%f', 'now')",
 }
 
 
@@ -146,10 +146,15 @@ def _reserve_locked(
 ) -> Reservation:
     """Inside a transaction: lock the organization's slot book, then take its next slot
     unless `refused(wait, interval)`."""
-    rate_limit, _ = RateLimit.objects.select_for_update().get_or_create(
-        organization_id=organization_id
-    )
-    reservation = _next_slot(rate_limit, now=_database_now())
+    locked = _lock_with_now(organization_id)
+    if locked is None:
+        rate_limit, _ = RateLimit.objects.select_for_update().get_or_create(
+            organization_id=organization_id
+        )
+        now = _database_now()
+    else:
+        rate_limit, now = locked
+    reservation = _next_slot(rate_limit, now=now)
     if refused(reservation.wait, reservation.interval):
         return reservation
     rate_limit.next_slot_at = _datetime(reservation.slot + reservation.interval)
@@ -286,11 +291,35 @@ def _glance(organization_id: int) -> Reservation | None:
     return _next_slot(rate_limit, now=_database_now())
 
 
+def _lock_with_now(organization_id: int) -> tuple[RateLimit, float] | None:
+    """Inside a transaction: lock the organization's slot book and read the database's time,
+    in one statement; None when it has no slot book yet. The statement is an UPDATE that
+    changes nothing, for its RETURNING is computed once the row is locked (on PostgreSQL, a
+    SELECT … FOR UPDATE computes its columns before waiting for the lock)."""
+    table = connection.ops.quote_name(RateLimit._meta.db_table)
+    now = _NOW[connection.vendor].replace("%", "%%")
+    # Only the organization's key comes from outside, and it is a parameter.
+    sql = (
+        f'UPDATE {table} SET "next_slot_at" = "next_slot_at" WHERE "organization_id" = %s '  # noqa: S608
+        f'RETURNING "organization_id", "per_minute", "next_slot_at", "held_until", {now} '
+        'AS "database_now"'
+    )
+    found = list(RateLimit.objects.raw(sql, [organization_id]))
+    if not found:
+        return None
+    (rate_limit,) = found
+    return rate_limit, _epoch(rate_limit.database_now)
+
+
 def _database_now() -> float:
     """The database's time now, seconds since the epoch."""
     with connection.cursor() as cursor:
-        cursor.execute(_NOW_SQL[connection.vendor])
+        cursor.execute(f"SELECT {_NOW[connection.vendor]}")
         (moment,) = cursor.fetchone()
+    return _epoch(moment)
+
+
+def _epoch(moment: datetime | str) -> float:
     if isinstance(moment, str):  # SQLite: UTC, to the millisecond
         moment = datetime.fromisoformat(moment).replace(tzinfo=UTC)
     return moment.timestamp()

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from django.db import OperationalError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from organizations.models import Organization
@@ -539,3 +540,52 @@ def test_a_slot_too_far_away_for_a_page_is_not_taken_and_the_write_stands(
         wait = throttle_for(organization).acquire(max_wait=0)
     assert wait is not None
     assert 29 < wait <= 30
+
+
+# --- what a reservation asks the database ---
+
+
+def test_a_reservation_locks_the_book_and_reads_the_time_in_one_statement(
+    organization: Organization,
+) -> None:
+    set_rate(organization, 600)
+    slot_reserve(organization_id=organization.pk, max_wait=None)  # the book exists
+    with CaptureQueriesContext(connection) as queries:
+        reservation = slot_reserve(organization_id=organization.pk, max_wait=None)
+    assert reservation.taken
+    statements = [
+        q["sql"]
+        for q in queries.captured_queries
+        if not q["sql"].startswith(("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE"))
+    ]
+    assert len(statements) == 2, statements  # the book locked with the time; the slot taken
+    assert "RETURNING" in statements[0]
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_the_database_time_of_a_reservation_is_read_once_the_book_is_locked() -> None:
+    """Read before waiting for the lock, the time would be early by the wait, and the slot
+    could start less than an interval after the one before it."""
+    organization = make_organization()
+    set_rate(organization, 600)
+    slot_reserve(organization_id=organization.pk, max_wait=None)
+    time.sleep(0.2)  # the next free slot is in the past
+    locked, released = threading.Event(), []
+
+    def lock_the_book_and_change_nothing() -> None:
+        try:
+            with transaction.atomic():
+                RateLimit.objects.select_for_update().get(organization=organization)
+                locked.set()
+                time.sleep(0.5)
+                released.append(services._database_now())
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=lock_the_book_and_change_nothing)
+    holder.start()
+    assert locked.wait(10)
+    reservation = slot_reserve(organization_id=organization.pk, max_wait=None)
+    holder.join(10)
+    assert reservation.slot >= released[0]
