@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
@@ -28,7 +28,7 @@ from files.lookup_hints import files_of_place_url
 from files.models import DeletionState, FileDeletion
 from organizations.errors import USER_FACING_ERRORS, describe_failure, with_details
 from organizations.models import Organization
-from organizations.selectors import organizations_for, within_reach
+from organizations.selectors import organization_within_reach, organizations_for, within_reach
 from tallyfy_api.names import display_name, escaped_in_json
 
 LOOKUP_PERMISSION = "files.lookup_file"
@@ -83,7 +83,7 @@ def file_lookup_view(request: HttpRequest) -> HttpResponse:
 @require_GET
 @staff_view(LOOKUP_PERMISSION)
 def file_detail_view(request: HttpRequest, org_pk: int, asset_id: str) -> HttpResponse:
-    organization = get_object_or_404(organizations_for(request.user), pk=org_pk)
+    organization = _organization_or_404(request, org_pk)
     try:
         asset = services.file_lookup_for_page(
             session=request.session, organization=organization, asset_id=asset_id
@@ -115,6 +115,13 @@ def file_detail_view(request: HttpRequest, org_pk: int, asset_id: str) -> HttpRe
     )
 
 
+def _organization_or_404(request: HttpRequest, org_pk: int) -> Organization:
+    organization = organization_within_reach(request.user, org_pk)
+    if organization is None:
+        raise Http404("No organization you may reach has this key.")
+    return organization
+
+
 def _probe(*, organization: Organization, asset: tallyfy_api.Asset) -> dict[str, Any] | None:
     """Type and size for the detail page, or None when Tallyfy will not say (the page then
     offers Download only)."""
@@ -132,7 +139,7 @@ def _probe(*, organization: Organization, asset: tallyfy_api.Asset) -> dict[str,
 
 
 def _file_body(request: HttpRequest, org_pk: int, asset_id: str, *, inline: bool) -> HttpResponse:
-    organization = get_object_or_404(organizations_for(request.user), pk=org_pk)
+    organization = _organization_or_404(request, org_pk)
     try:
         download = services.file_open(organization=organization, asset_id=asset_id, inline=inline)
     except USER_FACING_ERRORS as exc:
@@ -160,7 +167,7 @@ def file_inline_view(request: HttpRequest, org_pk: int, asset_id: str) -> HttpRe
 @staff_view(LOOKUP_PERMISSION, DELETE_PERMISSION)
 @sudo_required
 def file_delete_view(request: HttpRequest, org_pk: int, asset_id: str) -> HttpResponse:
-    organization = get_object_or_404(organizations_for(request.user), pk=org_pk)
+    organization = _organization_or_404(request, org_pk)
     detail_url = reverse(
         "admin:files_detail", kwargs={"org_pk": organization.pk, "asset_id": asset_id}
     )

@@ -7,7 +7,9 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Group, Permission, User
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from catalog.models import IndexedFile, Scan
@@ -15,7 +17,7 @@ from catalog.scans import scan_start
 from files.models import DeletionState, FileDeletion
 from jobs.models import DeletionJob, JobState
 from organizations.models import Organization, OrganizationAccess
-from organizations.selectors import may_reach, organizations_for
+from organizations.selectors import may_reach, organization_within_reach, organizations_for
 from tests.fixtures.accounts import reach_all, signed_in
 from tests.fixtures.catalog import index_file
 from tests.fixtures.jobs import new_job
@@ -138,6 +140,41 @@ def test_all_organizations_of_a_group_reaches_organizations_added_later(
     member.groups.add(group)
     later = make_organization(name="Later", org_id="org-later")
     assert set(organizations_for(member)) == {org_a, later}
+
+
+def test_one_organization_is_reached_in_one_query_as_organizations_for_would(
+    org_a: Organization, org_b: Organization
+) -> None:
+    """The file pages read their organization with the access rule in one query."""
+    bravo_team = Group.objects.create(name="Bravo team")
+    OrganizationAccess.objects.create(group=bravo_team).organizations.set([org_b])
+    everyone = Group.objects.create(name="Everyone")
+    OrganizationAccess.objects.create(group=everyone, all_organizations=True)
+    in_bravo_team = access(staff_with_every_permission("in-bravo-team"))
+    in_bravo_team.groups.add(bravo_team)
+    in_everyone = staff_with_every_permission("in-everyone")
+    in_everyone.groups.add(everyone)
+    inactive = reach_all(staff_with_every_permission("gone"))
+    inactive.is_active = False
+    inactive.save()
+    users = [
+        access(staff_with_every_permission("member-of-a"), org_a),
+        in_bravo_team,
+        in_everyone,
+        reach_all(staff_with_every_permission("everywhere")),
+        staff_with_every_permission("newcomer"),
+        inactive,
+        User.objects.create_superuser("root", password="pw-for-tests-only"),
+    ]
+    for user in users:
+        for organization in (org_a, org_b):
+            reached = organization if may_reach(user, organization) else None
+            fresh = User.objects.get(pk=user.pk)  # a new request's user
+            with CaptureQueriesContext(connection) as queries:
+                found = organization_within_reach(fresh, organization.pk)
+            assert found == reached, (user.username, organization.name)
+            assert len(queries) <= 1, (user.username, [q["sql"] for q in queries])
+    assert organization_within_reach(users[0], 10_000) is None
 
 
 # --- lists, filters and searches ---

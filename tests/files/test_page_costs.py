@@ -87,11 +87,11 @@ def test_a_deletion_commits_three_times_and_makes_no_query_it_does_not_need(
     assert any(
         q.startswith('INSERT INTO "django_admin_log"') for q in settling[: settling.index("COMMIT")]
     )
-    # The request's own 7 (session, user, whether the user has a second factor, 2
-    # permissions, the user's organization access, the organization; a POST is told of no
-    # ended job), the ticket and the file's rows in flight, then the 3 transactions: 5 + 6 + 8
+    # The request's own 6 (session, user, whether the user has a second factor, 2
+    # permissions, the organization if the user may reach it; a POST is told of no ended
+    # job), the ticket and the file's rows in flight, then the 3 transactions: 5 + 6 + 8
     # (a rate slot locks its book and reads the database's time in one statement).
-    assert len(queries) == 9 + 5 + 6 + 8, [q[:80] for q in sql]
+    assert len(queries) == 8 + 5 + 6 + 8, [q[:80] for q in sql]
 
 
 def test_the_empty_look_up_form_reads_the_organizations_once(
