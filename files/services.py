@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.sessions.backends.base import SessionBase
 from django.db import IntegrityError, connection, transaction
-from django.db.models import DateTimeField, ExpressionWrapper, Q
+from django.db.models import DateTimeField, ExpressionWrapper, Q, QuerySet, Subquery
 from django.db.models.functions import Now
 from django.utils import timezone
 
@@ -194,11 +194,17 @@ def deletion_ticket_issue(
 def _ticket_for(
     *, key: str, user: AbstractBaseUser, organization: Organization, asset_id: str
 ) -> DeletionTicket:
+    """The confirm page's ticket, read with whether another deletion claims the file
+    (`claimed_by`: that row's key, or None): the page's checks cost one query."""
     ticket = (
         DeletionTicket.objects.filter(
             key=key, user=user, organization=organization, asset_id=asset_id
         )
-        .select_related("deletion")
+        .annotate(
+            claimed_by=Subquery(
+                _claims(organization=organization, asset_id=asset_id).values("pk")[:1]
+            )
+        )
         .first()
     )
     if ticket is None or ticket.issued_at < timezone.now() - timedelta(
@@ -237,17 +243,18 @@ def _resubmitted(ticket: DeletionTicket) -> DeletionConflict:
     )
 
 
+def _claims(*, organization: Organization, asset_id: str) -> QuerySet[FileDeletion]:
+    """The deletions of the file in flight or that removed it, the latest first."""
+    return FileDeletion.objects.filter(
+        org_id=organization.org_id,
+        asset_id=asset_id,
+        state__in=(*UNSETTLED_STATES, *GONE_STATES),
+    ).order_by("-started_at", "-id")
+
+
 def _refuse_if_claimed(*, organization: Organization, asset_id: str) -> None:
     """No second deletion of a file while one is in flight, or once the log says it is gone."""
-    other = (
-        FileDeletion.objects.filter(
-            org_id=organization.org_id,
-            asset_id=asset_id,
-            state__in=(*UNSETTLED_STATES, *GONE_STATES),
-        )
-        .order_by("-started_at", "-id")
-        .first()
-    )
+    other = _claims(organization=organization, asset_id=asset_id).first()
     if other is not None:
         raise DeletionConflict(f"{_describe_other(other)} Nothing was sent.", deletion=other)
 
@@ -313,7 +320,8 @@ def file_delete(
             f"Type the file name ({display_name(shown.file_name)}) or its id ({shown.asset_id}) "
             "exactly."
         )
-    _refuse_if_claimed(organization=organization, asset_id=asset_id)
+    if shown.claimed_by is not None:
+        _refuse_if_claimed(organization=organization, asset_id=asset_id)
     return _delete_checked(
         client=tallyfy_client(organization=organization),
         organization=organization,
