@@ -14,11 +14,12 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.sessions.backends.base import SessionBase
 from django.db import IntegrityError, connection, transaction
-from django.db.models import DateTimeField, ExpressionWrapper, Q, QuerySet, Subquery
+from django.db.models import DateTimeField, ExpressionWrapper, Model, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
@@ -195,18 +196,21 @@ def _ticket_for(
     *, key: str, user: AbstractBaseUser, organization: Organization, asset_id: str
 ) -> DeletionTicket:
     """The confirm page's ticket, read with whether another deletion claims the file
-    (`claimed_by`: that row's key, or None): the page's checks cost one query."""
-    ticket = (
-        DeletionTicket.objects.filter(
-            key=key, user=user, organization=organization, asset_id=asset_id
-        )
-        .annotate(
-            claimed_by=Subquery(
-                _claims(organization=organization, asset_id=asset_id).values("pk")[:1]
-            )
-        )
-        .first()
+    (`claimed_by`: that row's key, or None). Every deletion's POST asks it, so the query is
+    written out: built by the ORM, its subquery took longer than the database takes to answer."""
+    found = DeletionTicket.objects.raw(
+        _ticket_sql(),
+        [
+            organization.org_id,
+            asset_id,
+            *_CLAIMING_STATES,
+            key,
+            user.pk,
+            organization.pk,
+            asset_id,
+        ],
     )
+    ticket = next(iter(found), None)
     if ticket is None or ticket.issued_at < timezone.now() - timedelta(
         seconds=conf.TALLYFY_CONFIRM_PAGE_SECONDS
     ):
@@ -215,6 +219,34 @@ def _ticket_for(
             "Check the file below and confirm again."
         )
     return ticket
+
+
+_CLAIMING_STATES = (*UNSETTLED_STATES, *GONE_STATES)
+
+
+@cache
+def _ticket_sql() -> str:
+    # Table and column names come from the models, values are parameters.
+    def name(model: type[Model], field: str | None = None) -> str:
+        table = connection.ops.quote_name(model._meta.db_table)
+        if field is None:
+            return table
+        return f"{table}.{connection.ops.quote_name(model._meta.get_field(field).column)}"
+
+    states = ", ".join(["%s"] * len(_CLAIMING_STATES))
+    claimed_by = (
+        f"SELECT {name(FileDeletion, 'id')} FROM {name(FileDeletion)} "  # noqa: S608
+        f"WHERE {name(FileDeletion, 'org_id')} = %s AND {name(FileDeletion, 'asset_id')} = %s "
+        f"AND {name(FileDeletion, 'state')} IN ({states}) LIMIT 1"
+    )
+    mine = " AND ".join(
+        f"{name(DeletionTicket, field)} = %s"
+        for field in ("key", "user", "organization", "asset_id")
+    )
+    return (
+        f"SELECT {name(DeletionTicket)}.*, ({claimed_by}) AS claimed_by "  # noqa: S608
+        f"FROM {name(DeletionTicket)} WHERE {mine}"
+    )
 
 
 def _ticket_use(ticket: DeletionTicket) -> None:
@@ -243,18 +275,15 @@ def _resubmitted(ticket: DeletionTicket) -> DeletionConflict:
     )
 
 
-def _claims(*, organization: Organization, asset_id: str) -> QuerySet[FileDeletion]:
-    """The deletions of the file in flight or that removed it, the latest first."""
-    return FileDeletion.objects.filter(
-        org_id=organization.org_id,
-        asset_id=asset_id,
-        state__in=(*UNSETTLED_STATES, *GONE_STATES),
-    ).order_by("-started_at", "-id")
-
-
 def _refuse_if_claimed(*, organization: Organization, asset_id: str) -> None:
     """No second deletion of a file while one is in flight, or once the log says it is gone."""
-    other = _claims(organization=organization, asset_id=asset_id).first()
+    other = (
+        FileDeletion.objects.filter(
+            org_id=organization.org_id, asset_id=asset_id, state__in=_CLAIMING_STATES
+        )
+        .order_by("-started_at", "-id")
+        .first()
+    )
     if other is not None:
         raise DeletionConflict(f"{_describe_other(other)} Nothing was sent.", deletion=other)
 
