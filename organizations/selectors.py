@@ -3,10 +3,13 @@ of the panel applies (organizations.models.OrganizationAccess says how it is con
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Exists, Model, OuterRef, Q, QuerySet
+from django.db import connection
+from django.db.models import Model, Q, QuerySet
 
 from organizations.models import Organization, OrganizationAccess
 
@@ -51,14 +54,56 @@ def organizations_for(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Organi
 def organization_within_reach(
     user: AbstractBaseUser | AnonymousUser, pk: int
 ) -> Organization | None:
-    """The organization `pk` if `user` may reach it, else None: one query, where reading what
-    the user reaches (`organizations_for`) and then the organization would take two or three."""
-    if getattr(user, _CACHE, False) is not False or user.is_superuser or not user.is_active:
+    """The organization `pk` if `user` may reach it, else None, in one query. The file pages
+    ask it on every request, so the query is written out: built by the ORM, its EXISTS took
+    longer (about 2 ms) than the two queries it replaces."""
+    if getattr(user, _CACHE, False) is not False or not user.is_active:
         return organizations_for(user).filter(pk=pk).first()
-    rows = OrganizationAccess.objects.filter(Q(user=user) | Q(group__user=user)).filter(
-        Q(all_organizations=True) | Q(organizations=OuterRef("pk"))
+    if user.is_superuser:
+        found = Organization.objects.raw(_organization_sql(), [pk])
+    else:
+        found = Organization.objects.raw(_organization_reached_sql(), [pk, user.pk, user.pk, True])
+    return next(iter(found), None)
+
+
+def _name(model: type[Model], field: str | None = None) -> str:
+    table = connection.ops.quote_name(model._meta.db_table)
+    if field is None:
+        return table
+    return f"{table}.{connection.ops.quote_name(model._meta.get_field(field).column)}"
+
+
+@cache
+def _organization_sql() -> str:
+    # Table and column names come from the models, values are parameters.
+    table = _name(Organization)
+    return f"SELECT {table}.* FROM {table} WHERE {_name(Organization, 'id')} = %s"  # noqa: S608
+
+
+@cache
+def _organization_reached_sql() -> str:
+    """`_organization_sql` and the access rule of `_reach`: a row of the user's own or of one
+    of their groups' gives every organization or lists this one."""
+    listed = OrganizationAccess._meta.get_field("organizations")
+    through = listed.remote_field.through
+    of_access, of_organization = (
+        _name(through, listed.m2m_field_name()),
+        _name(through, listed.m2m_reverse_field_name()),
     )
-    return Organization.objects.filter(Exists(rows), pk=pk).first()
+    in_group = get_user_model().groups.through
+    groups_of_user = (
+        f"SELECT {_name(in_group, 'group')} FROM {_name(in_group)} "  # noqa: S608
+        f"WHERE {_name(in_group, 'user')} = %s"
+    )
+    access = (
+        f"SELECT 1 FROM {_name(OrganizationAccess)} "  # noqa: S608
+        f"LEFT OUTER JOIN {_name(through)} ON {of_access} = {_name(OrganizationAccess, 'id')} "
+        f"WHERE ({_name(OrganizationAccess, 'user')} = %s "
+        f"OR {_name(OrganizationAccess, 'group')} IN ({groups_of_user})) "
+        f"AND ({_name(OrganizationAccess, 'all_organizations')} = %s "
+        f"OR {of_organization} = {_name(Organization, 'id')})"
+    )
+    return f"{_organization_sql()} AND EXISTS ({access})"
 
 
 def may_reach(user: AbstractBaseUser | AnonymousUser, organization: Any) -> bool:
