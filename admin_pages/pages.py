@@ -15,6 +15,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import URLPattern
 
+from admin_pages.permissions import permissions_read
+
 type User = AbstractBaseUser | AnonymousUser
 type View = Callable[..., HttpResponse]
 
@@ -25,6 +27,7 @@ def admin_page(allowed: Callable[[User], bool]) -> Callable[[View], View]:
     def decorate(view: View) -> View:
         @wraps(view)
         def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            permissions_read(request.user)
             if not allowed(request.user):
                 raise PermissionDenied
             return view(request, *args, **kwargs)

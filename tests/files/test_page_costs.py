@@ -72,8 +72,7 @@ BEFORE_THE_VIEW = [
     ('"otp_totp_totpdevice"', "whether the user has a second factor (sudo mode)"),
 ]
 PERMISSIONS = [
-    ('"auth_user_user_permissions"', "the user's own permissions"),
-    ('"auth_user_groups"', "the permissions of the user's groups"),
+    ('"auth_user_user_permissions"', "the user's permissions, their own and their groups'"),
 ]
 DELETION = [
     ('"files_organization"', "the organization, if the user may reach it"),
