@@ -30,9 +30,14 @@ def seal_append(*, kind: SealedKind, object_id: int) -> Seal:
     so concurrent appends wait for each other and each extends the seal before it."""
     if not connection.in_atomic_block:
         raise RuntimeError("seal_append must run in the transaction that settles the record.")
+    if connection.vendor == "postgresql":
+        # The caller's transaction has written the record, so it holds it: read before the
+        # head is locked, it is the record as the seal will cover it.
+        link = _append_in_one_statement(kind=kind, object_id=object_id)
+        if link is not None:
+            return link
     head = _head_locked()
-    record = kind.model._default_manager.get(pk=object_id)
-    row_hash = record_hash(encode(kind=kind.name, object_id=object_id, facts=kind.facts(record)))
+    row_hash = _row_hash(kind=kind, object_id=object_id)
     link = Seal.objects.create(
         seq=head.seq + 1,
         kind=kind.name,
@@ -42,6 +47,57 @@ def seal_append(*, kind: SealedKind, object_id: int) -> Seal:
         seal=chained(bytes.fromhex(head.seal), row_hash).hex(),
     )
     ChainHead.objects.filter(pk=HEAD).update(seq=link.seq, seal=link.seal)
+    return link
+
+
+def _row_hash(*, kind: SealedKind, object_id: int) -> bytes:
+    record = kind.model._default_manager.get(pk=object_id)
+    return record_hash(encode(kind=kind.name, object_id=object_id, facts=kind.facts(record)))
+
+
+# As evidence.access_append appends an event: the head locked, the seal inserted and the head
+# moved in one statement, the seal computed by PostgreSQL as `chained` computes it.
+APPEND = """
+WITH head AS MATERIALIZED (
+    SELECT seq, seal FROM evidence_chainhead WHERE id = %(head)s FOR UPDATE
+), link AS (
+    INSERT INTO evidence_seal (seq, kind, object_id, row_hash, prev_seal, seal)
+    SELECT head.seq + 1, %(kind)s, %(object_id)s, %(row_hash)s, head.seal,
+           encode(sha256(decode(head.seal, 'hex') || decode(%(row_hash)s, 'hex')), 'hex')
+    FROM head
+    RETURNING seq, prev_seal, seal, sealed_at
+)
+UPDATE evidence_chainhead SET seq = link.seq, seal = link.seal
+FROM link
+WHERE evidence_chainhead.id = %(head)s
+RETURNING link.seq, link.prev_seal, link.seal, link.sealed_at
+"""
+
+
+def _append_in_one_statement(*, kind: SealedKind, object_id: int) -> Seal | None:
+    """On PostgreSQL, the seal appended in one statement rather than four (lock the head,
+    insert the seal, move the head, each built by the ORM); None, with nothing written, when
+    the chain has no head yet: the caller then appends the ordinary way, which creates it."""
+    row_hash = _row_hash(kind=kind, object_id=object_id).hex()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            APPEND,
+            {"head": HEAD, "kind": kind.name, "object_id": object_id, "row_hash": row_hash},
+        )
+        appended = cursor.fetchone()
+    if appended is None:
+        return None
+    seq, prev_seal, seal, sealed_at = appended
+    link = Seal(
+        seq=seq,
+        kind=kind.name,
+        object_id=object_id,
+        row_hash=row_hash,
+        prev_seal=prev_seal,
+        seal=seal,
+        sealed_at=sealed_at,
+    )
+    link._state.adding = False
     return link
 
 
