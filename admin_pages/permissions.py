@@ -9,7 +9,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
-from django.db.models import Model
+
+from sql_names import column, table
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 # Where Django's ModelBackend keeps a user's permissions, their own and their groups', for
@@ -35,13 +36,6 @@ def permissions_read(user: AbstractBaseUser | AnonymousUser) -> None:
     setattr(user, _PERM_CACHE, {f"{app_label}.{codename}" for app_label, codename in rows})
 
 
-def _name(model: type[Model], field: str | None = None) -> str:
-    table = connection.ops.quote_name(model._meta.db_table)
-    if field is None:
-        return table
-    return f"{table}.{connection.ops.quote_name(model._meta.get_field(field).column)}"
-
-
 @cache
 def _permissions_sql() -> str:
     # Table and column names come from the models, values are parameters.
@@ -49,15 +43,16 @@ def _permissions_sql() -> str:
     in_group = get_user_model().groups.through
     of_group = Group.permissions.through
     granted = (
-        f"SELECT {_name(own, 'permission')} FROM {_name(own)} "  # noqa: S608
-        f"WHERE {_name(own, 'user')} = %s "
-        f"UNION SELECT {_name(of_group, 'permission')} FROM {_name(of_group)} "
-        f"INNER JOIN {_name(in_group)} ON {_name(in_group, 'group')} = {_name(of_group, 'group')} "
-        f"WHERE {_name(in_group, 'user')} = %s"
+        f"SELECT {column(own, 'permission')} FROM {table(own)} "  # noqa: S608
+        f"WHERE {column(own, 'user')} = %s "
+        f"UNION SELECT {column(of_group, 'permission')} FROM {table(of_group)} "
+        f"INNER JOIN {table(in_group)} "
+        f"ON {column(in_group, 'group')} = {column(of_group, 'group')} "
+        f"WHERE {column(in_group, 'user')} = %s"
     )
     return (
-        f"SELECT {_name(ContentType, 'app_label')}, {_name(Permission, 'codename')} "  # noqa: S608
-        f"FROM {_name(Permission)} INNER JOIN {_name(ContentType)} "
-        f"ON {_name(ContentType, 'id')} = {_name(Permission, 'content_type')} "
-        f"WHERE {_name(Permission, 'id')} IN ({granted})"
+        f"SELECT {column(ContentType, 'app_label')}, {column(Permission, 'codename')} "  # noqa: S608
+        f"FROM {table(Permission)} INNER JOIN {table(ContentType)} "
+        f"ON {column(ContentType, 'id')} = {column(Permission, 'content_type')} "
+        f"WHERE {column(Permission, 'id')} IN ({granted})"
     )

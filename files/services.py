@@ -19,7 +19,7 @@ from functools import cache
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.sessions.backends.base import SessionBase
 from django.db import IntegrityError, connection, transaction
-from django.db.models import DateTimeField, ExpressionWrapper, Model, Q
+from django.db.models import DateTimeField, ExpressionWrapper, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
@@ -32,6 +32,7 @@ from organizations.clients import tallyfy_client
 from organizations.conf import conf as organizations_conf
 from organizations.models import Organization
 from organizations.tokens import TokenDecryptionError
+from sql_names import column, table
 from tallyfy_api.base_urls import DisallowedBaseURL
 from tallyfy_api.names import display_name
 from throttling.services import slot_prepaid, slot_reserve_with
@@ -226,26 +227,20 @@ _CLAIMING_STATES = (*UNSETTLED_STATES, *GONE_STATES)
 
 @cache
 def _ticket_sql() -> str:
-    # Table and column names come from the models, values are parameters.
-    def name(model: type[Model], field: str | None = None) -> str:
-        table = connection.ops.quote_name(model._meta.db_table)
-        if field is None:
-            return table
-        return f"{table}.{connection.ops.quote_name(model._meta.get_field(field).column)}"
-
+    # Table and column names come from the models (sql_names), values are parameters.
     states = ", ".join(["%s"] * len(_CLAIMING_STATES))
     claimed_by = (
-        f"SELECT {name(FileDeletion, 'id')} FROM {name(FileDeletion)} "  # noqa: S608
-        f"WHERE {name(FileDeletion, 'org_id')} = %s AND {name(FileDeletion, 'asset_id')} = %s "
-        f"AND {name(FileDeletion, 'state')} IN ({states}) LIMIT 1"
+        f"SELECT {column(FileDeletion, 'id')} FROM {table(FileDeletion)} "  # noqa: S608
+        f"WHERE {column(FileDeletion, 'org_id')} = %s AND {column(FileDeletion, 'asset_id')} = %s "
+        f"AND {column(FileDeletion, 'state')} IN ({states}) LIMIT 1"
     )
     mine = " AND ".join(
-        f"{name(DeletionTicket, field)} = %s"
+        f"{column(DeletionTicket, field)} = %s"
         for field in ("key", "user", "organization", "asset_id")
     )
     return (
-        f"SELECT {name(DeletionTicket)}.*, ({claimed_by}) AS claimed_by "  # noqa: S608
-        f"FROM {name(DeletionTicket)} WHERE {mine}"
+        f"SELECT {table(DeletionTicket)}.*, ({claimed_by}) AS claimed_by "  # noqa: S608
+        f"FROM {table(DeletionTicket)} WHERE {mine}"
     )
 
 

@@ -8,10 +8,10 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db import connection
 from django.db.models import Model, Q, QuerySet
 
 from organizations.models import Organization, OrganizationAccess
+from sql_names import column, table
 
 _CACHE = "_organization_reach"
 
@@ -66,18 +66,11 @@ def organization_within_reach(
     return next(iter(found), None)
 
 
-def _name(model: type[Model], field: str | None = None) -> str:
-    table = connection.ops.quote_name(model._meta.db_table)
-    if field is None:
-        return table
-    return f"{table}.{connection.ops.quote_name(model._meta.get_field(field).column)}"
-
-
 @cache
 def _organization_sql() -> str:
-    # Table and column names come from the models, values are parameters.
-    table = _name(Organization)
-    return f"SELECT {table}.* FROM {table} WHERE {_name(Organization, 'id')} = %s"  # noqa: S608
+    # Table and column names come from the models (sql_names), values are parameters.
+    organizations = table(Organization)
+    return f"SELECT {organizations}.* FROM {organizations} WHERE {column(Organization, 'id')} = %s"  # noqa: S608
 
 
 @cache
@@ -87,21 +80,21 @@ def _organization_reached_sql() -> str:
     listed = OrganizationAccess._meta.get_field("organizations")
     through = listed.remote_field.through
     of_access, of_organization = (
-        _name(through, listed.m2m_field_name()),
-        _name(through, listed.m2m_reverse_field_name()),
+        column(through, listed.m2m_field_name()),
+        column(through, listed.m2m_reverse_field_name()),
     )
     in_group = get_user_model().groups.through
     groups_of_user = (
-        f"SELECT {_name(in_group, 'group')} FROM {_name(in_group)} "  # noqa: S608
-        f"WHERE {_name(in_group, 'user')} = %s"
+        f"SELECT {column(in_group, 'group')} FROM {table(in_group)} "  # noqa: S608
+        f"WHERE {column(in_group, 'user')} = %s"
     )
     access = (
-        f"SELECT 1 FROM {_name(OrganizationAccess)} "  # noqa: S608
-        f"LEFT OUTER JOIN {_name(through)} ON {of_access} = {_name(OrganizationAccess, 'id')} "
-        f"WHERE ({_name(OrganizationAccess, 'user')} = %s "
-        f"OR {_name(OrganizationAccess, 'group')} IN ({groups_of_user})) "
-        f"AND ({_name(OrganizationAccess, 'all_organizations')} = %s "
-        f"OR {of_organization} = {_name(Organization, 'id')})"
+        f"SELECT 1 FROM {table(OrganizationAccess)} "  # noqa: S608
+        f"LEFT OUTER JOIN {table(through)} ON {of_access} = {column(OrganizationAccess, 'id')} "
+        f"WHERE ({column(OrganizationAccess, 'user')} = %s "
+        f"OR {column(OrganizationAccess, 'group')} IN ({groups_of_user})) "
+        f"AND ({column(OrganizationAccess, 'all_organizations')} = %s "
+        f"OR {of_organization} = {column(Organization, 'id')})"
     )
     return f"{_organization_sql()} AND EXISTS ({access})"
 
