@@ -8,7 +8,9 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from argparse import RawDescriptionHelpFormatter
 from collections.abc import Callable
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -30,6 +32,16 @@ EXIT_BAD_INPUT = 2
 EXIT_NEEDS_APPROVAL = 3
 EXIT_NOT_CONFIRMED = 4
 EXIT_STOPPED = 5
+
+
+class ShellCommand(BaseCommand):
+    """A command whose `--help` keeps its description's lines as written (exit statuses,
+    examples)."""
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.formatter_class = RawDescriptionHelpFormatter
+        return parser
 
 
 class JobWatcher:

@@ -16,7 +16,9 @@ from accounts.urls import account_pages
 from admin_pages.list_guard import guarded_changelist
 from admin_pages.pages import served_by
 from files.urls import file_pages
+from files.views import LOOKUP_PERMISSION
 from jobs.urls import job_pages
+from jobs.views import may_start_jobs
 
 # The product's apps first, in the order of their use (find, delete, follow, set up, audit); the
 # framework's (users, sign-in lockouts, task results) after them, as Django orders them.
@@ -78,12 +80,11 @@ class TallyfyAdminSite(admin.AdminSite):
 def _with_panel_pages(apps: list[dict[str, Any]], request: HttpRequest) -> list[dict[str, Any]]:
     """ "Look up a file" and "Delete many files" first in the files app, for users who may use
     them, even when they see none of the app's models (then the app is only these pages)."""
-    user = request.user
     pages = []
-    if user.has_perm("files.lookup_file"):
+    if request.user.has_perm(LOOKUP_PERMISSION):
         pages.append(_page("Lookup", "Look up a file", "admin:files_lookup"))
-        if user.has_perm("files.delete_file"):
-            pages.append(_page("Jobs", "Delete many files", "admin:jobs_create"))
+    if may_start_jobs(request.user):
+        pages.append(_page("Jobs", "Delete many files", "admin:jobs_create"))
     if not pages:
         return apps
     files = next((app for app in apps if app["app_label"] == "files"), None)

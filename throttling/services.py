@@ -55,6 +55,7 @@ from datetime import UTC, datetime
 from django.db import OperationalError, connection, transaction
 from django.db.models import Model
 
+from sql_names import table as sql_table
 from throttling.models import RateLimit
 
 # How long a reservation keeps retrying while SQLite reports "database is locked" (another
@@ -164,7 +165,7 @@ def _reserve_locked(
 def _next_slot_move(organization_id: int, moment: datetime) -> None:
     """Written out, as the lock is: every request to Tallyfy runs it, and the ORM takes
     longer to build it than the database takes to run it."""
-    table = connection.ops.quote_name(RateLimit._meta.db_table)
+    table = sql_table(RateLimit)
     with connection.cursor() as cursor:
         cursor.execute(
             f'UPDATE {table} SET "next_slot_at" = %s WHERE "organization_id" = %s',  # noqa: S608
@@ -306,7 +307,7 @@ def _lock_with_now(organization_id: int) -> tuple[RateLimit, float] | None:
     in one statement; None when it has no slot book yet. The statement is an UPDATE that
     changes nothing, for its RETURNING is computed once the row is locked (on PostgreSQL, a
     SELECT … FOR UPDATE computes its columns before waiting for the lock)."""
-    table = connection.ops.quote_name(RateLimit._meta.db_table)
+    table = sql_table(RateLimit)
     now = _NOW[connection.vendor].replace("%", "%%")
     # Only the organization's key comes from outside, and it is a parameter.
     sql = (

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from jobs import services, work
 from jobs.lines import ParsedFiles, files_from_csv, files_from_text
@@ -20,6 +20,7 @@ from jobs.shell import (
     EXIT_NOT_CONFIRMED,
     EXIT_STOPPED,
     JobWatcher,
+    ShellCommand,
     add_work_arguments,
     ask_count,
     cut,
@@ -61,15 +62,8 @@ Exit status:
 """
 
 
-class Command(BaseCommand):
+class Command(ShellCommand):
     help = HELP
-
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
-        from argparse import RawDescriptionHelpFormatter
-
-        parser = super().create_parser(prog_name, subcommand, **kwargs)
-        parser.formatter_class = RawDescriptionHelpFormatter
-        return parser
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
