@@ -12,6 +12,8 @@ def table(model: type[Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def column(model: type[Model], field: str) -> str:
-    """`field`'s column, qualified by its table ("table"."column")."""
-    return f"{table(model)}.{connection.ops.quote_name(model._meta.get_field(field).column)}"
+def column(model: type[Model], field: str, *, qualified: bool = True) -> str:
+    """`field`'s column, qualified by its table ("table"."column") unless `qualified` is false
+    (as an UPDATE's SET clause needs it)."""
+    name = connection.ops.quote_name(model._meta.get_field(field).column)
+    return f"{table(model)}.{name}" if qualified else name

@@ -1,10 +1,17 @@
-"""Benchmark 2: one deletion through the panel vs. the floor of two requests on one connection."""
+"""Benchmark 2: one deletion through the panel vs. the floor of two requests on one connection.
+
+Where the panel's extra time goes is read from the sandbox's request log: when the metadata
+read and the DELETE arrived, against when the POST was sent and its answer came back. The
+floor is split the same way, so each phase is compared with what the bare requests cost."""
 
 from __future__ import annotations
 
 import re
 import statistics
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import requests
@@ -28,6 +35,33 @@ def confirm_page(session: requests.Session, site: Panel, asset_id: str) -> str:
 
 def delete_url(site: Panel, asset_id: str) -> str:
     return f"{site.url}/admin/tallyfy-files/{site.org_pk}/{asset_id}/delete/"
+
+
+# The three stretches of a deletion, each without the sandbox's added latency.
+PHASES = {
+    "before": "before the metadata read (sign-in checks, ticket, read slot)",
+    "between": "from the read's answer to the DELETE (pending row committed)",
+    "after": "from the DELETE's answer to the POST's (settled, sealed, logged)",
+}
+
+
+@dataclass(frozen=True)
+class Timed:
+    """One deletion, panel or floor: how long it took and when the sandbox saw each request."""
+
+    elapsed: float
+    sent: float  # wall clock (the sandbox's log uses it) just before the first request
+    answered: float
+    read_at: float
+    delete_at: float
+    ports: frozenset[int]
+
+    def phases(self, latency_s: float) -> dict[str, float]:
+        return {
+            "before": self.read_at - self.sent,
+            "between": self.delete_at - self.read_at - latency_s,
+            "after": self.answered - self.delete_at - latency_s,
+        }
 
 
 def panel_delete(session: requests.Session, site: Panel, asset_id: str, ticket: str) -> float:
@@ -54,6 +88,26 @@ def floor_delete(session: requests.Session, box: Sandbox, asset_id: str) -> floa
     return time.perf_counter() - started
 
 
+def timed(box: Sandbox, latency_ms: int, delete: Callable[[], float]) -> Timed:
+    """`delete()` (returning its own elapsed time) on a fresh request log."""
+    box.control("reset", {})
+    box.control("faults", {"latency_ms": latency_ms})
+    sent = time.time()
+    elapsed = delete()
+    answered = time.time()
+    log = box.control("requests")
+    if [entry["method"] for entry in log] != ["GET", "DELETE"]:
+        raise RuntimeError(f"expected a read and a DELETE, the sandbox saw {log}")
+    return Timed(
+        elapsed,
+        sent,
+        answered,
+        log[0]["at"],
+        log[1]["at"],
+        frozenset(entry["client_port"] for entry in log),
+    )
+
+
 def run(box: Sandbox, site: Panel) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for latency in LATENCIES_MS:
@@ -75,23 +129,24 @@ def _run_at(
         }
     )
     box.control("faults", {"latency_ms": latency_ms})
-    panel_times, floor_times, reused = [], [], []
+    panel: list[Timed] = []
+    floors: list[Timed] = []
     try:
         warm_up = box.add_file(10)
         panel_delete(session, site, warm_up, confirm_page(session, site, warm_up))
         floor_delete(floor, box, box.add_file(10))
         for _ in range(RUNS):
-            floor_times.append(floor_delete(floor, box, box.add_file(10)))
+            floor_file = box.add_file(10)
+            floors.append(timed(box, latency_ms, partial(floor_delete, floor, box, floor_file)))
             asset_id = box.add_file(10)
             ticket = confirm_page(session, site, asset_id)
-            box.control("reset", {})
-            box.control("faults", {"latency_ms": latency_ms})
-            panel_times.append(panel_delete(session, site, asset_id, ticket))
-            ports = {entry["client_port"] for entry in box.control("requests")}
-            reused.append(len(ports) == 1)
+            post = partial(panel_delete, session, site, asset_id, ticket)
+            panel.append(timed(box, latency_ms, post))
     finally:
         box.control("reset", {})
-    panel_s, floor_s = statistics.median(panel_times), statistics.median(floor_times)
+    panel_s = statistics.median(t.elapsed for t in panel)
+    floor_s = statistics.median(t.elapsed for t in floors)
+    reused = [len(t.ports) == 1 for t in panel]
     return [
         {
             "figure": f"delete one file as {deleter} (sandbox +{latency_ms} ms a request): "
@@ -111,4 +166,26 @@ def _run_at(
             "target": "all",
             "met": all(reused),
         },
+        *_phase_rows(panel, floors, latency_ms=latency_ms, deleter=deleter),
     ]
+
+
+def _phase_rows(
+    panel: list[Timed], floors: list[Timed], *, latency_ms: int, deleter: str
+) -> list[dict[str, Any]]:
+    """Where the panel's extra time goes: each stretch's median, the floor's beside it."""
+    rows = []
+    for phase, what in PHASES.items():
+        ours = statistics.median(t.phases(latency_ms / 1000)[phase] for t in panel)
+        bare = statistics.median(t.phases(latency_ms / 1000)[phase] for t in floors)
+        rows.append(
+            {
+                "figure": f"delete one file as {deleter} (+{latency_ms} ms): {what}",
+                "ours": f"{ours * 1000:.1f} ms",
+                "reference": f"{bare * 1000:.1f} ms (floor)",
+                "ratio": None,
+                "target": "",
+                "met": None,
+            }
+        )
+    return rows

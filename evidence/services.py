@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import Model, Q
 
 from evidence.access_append import access_append
 from evidence.canonical import GENESIS, chained, encode, record_hash
@@ -23,21 +23,23 @@ from evidence.models import (
 HEAD = 1
 
 
-def seal_append(*, kind: SealedKind, object_id: int) -> Seal:
+def seal_append(*, kind: SealedKind, object_id: int, written: Model | None = None) -> Seal:
     """Seal the record as the database now holds it, as the chain's next link.
 
     Runs inside the caller's transaction: the chain's head row stays locked until it commits,
-    so concurrent appends wait for each other and each extends the seal before it."""
+    so concurrent appends wait for each other and each extends the seal before it. `written`:
+    the record as the caller's write returned it (UPDATE … RETURNING, in this transaction),
+    which spares reading it again; else it is read here."""
     if not connection.in_atomic_block:
         raise RuntimeError("seal_append must run in the transaction that settles the record.")
     if connection.vendor == "postgresql":
         # The caller's transaction has written the record, so it holds it: read before the
         # head is locked, it is the record as the seal will cover it.
-        link = _append_in_one_statement(kind=kind, object_id=object_id)
+        link = _append_in_one_statement(kind=kind, object_id=object_id, written=written)
         if link is not None:
             return link
     head = _head_locked()
-    row_hash = _row_hash(kind=kind, object_id=object_id)
+    row_hash = _row_hash(kind=kind, object_id=object_id, written=written)
     link = Seal.objects.create(
         seq=head.seq + 1,
         kind=kind.name,
@@ -50,8 +52,10 @@ def seal_append(*, kind: SealedKind, object_id: int) -> Seal:
     return link
 
 
-def _row_hash(*, kind: SealedKind, object_id: int) -> bytes:
-    record = kind.model._default_manager.get(pk=object_id)
+def _row_hash(*, kind: SealedKind, object_id: int, written: Model | None = None) -> bytes:
+    if written is not None and written.pk != object_id:
+        raise ValueError(f"the record written is {written.pk}, not {object_id}")
+    record = written if written is not None else kind.model._default_manager.get(pk=object_id)
     return record_hash(encode(kind=kind.name, object_id=object_id, facts=kind.facts(record)))
 
 
@@ -74,11 +78,13 @@ RETURNING link.seq, link.prev_seal, link.seal, link.sealed_at
 """
 
 
-def _append_in_one_statement(*, kind: SealedKind, object_id: int) -> Seal | None:
+def _append_in_one_statement(
+    *, kind: SealedKind, object_id: int, written: Model | None
+) -> Seal | None:
     """On PostgreSQL, the seal appended in one statement rather than four (lock the head,
     insert the seal, move the head, each built by the ORM); None, with nothing written, when
     the chain has no head yet: the caller then appends the ordinary way, which creates it."""
-    row_hash = _row_hash(kind=kind, object_id=object_id).hex()
+    row_hash = _row_hash(kind=kind, object_id=object_id, written=written).hex()
     with connection.cursor() as cursor:
         cursor.execute(
             APPEND,

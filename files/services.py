@@ -780,9 +780,10 @@ def _settle_once(
     """`on_settled(row)` runs in the settling transaction once the row holds its final state,
     or after it, on the row as it stands, when another settled it first."""
     with transaction.atomic():
-        settled = FileDeletion.objects.filter(pk=deletion.pk, state__in=unsettled).update(**final)
-        if settled and final["state"] not in UNSETTLED_STATES:
-            _seal(deletion)
+        written = _update_returning(deletion=deletion, unsettled=unsettled, final=final)
+        settled = written is not None
+        if written is not None and final["state"] not in UNSETTLED_STATES:
+            seal_append(kind=DELETIONS, object_id=deletion.pk, written=written)
         if settled:
             for name, value in final.items():
                 setattr(deletion, name, value)
@@ -792,6 +793,34 @@ def _settle_once(
         _each(deletion, on_settled)
     logger.info("deletion %s %s", deletion.pk, deletion.state)
     return deletion
+
+
+def _update_returning(
+    *, deletion: FileDeletion, unsettled: tuple[DeletionState, ...], final: dict[str, object]
+) -> FileDeletion | None:
+    """The row moved to `final` if it is still in an `unsettled` state, as the database now
+    holds it (read back by the UPDATE itself, for its seal), or None if another moved it.
+    Every deletion settles through here, so the statement is written out: the ORM took longer
+    to build the UPDATE and the read after it than the database takes to run them."""
+    fields = [FileDeletion._meta.get_field(name) for name in final]
+    values = [field.get_db_prep_save(final[field.name], connection) for field in fields]
+    written = FileDeletion.objects.raw(
+        _update_returning_sql(tuple(final), len(unsettled)),
+        [*values, deletion.pk, *unsettled],
+    )
+    rows = list(written)  # read to the end: SQLite applies an UPDATE … RETURNING only then
+    return rows[0] if rows else None
+
+
+@cache
+def _update_returning_sql(names: tuple[str, ...], unsettled: int) -> str:
+    changes = ", ".join(f"{column(FileDeletion, name, qualified=False)} = %s" for name in names)
+    states = ", ".join(["%s"] * unsettled)
+    return (
+        f"UPDATE {table(FileDeletion)} SET {changes} "  # noqa: S608
+        f"WHERE {column(FileDeletion, 'id')} = %s AND {column(FileDeletion, 'state')} "
+        f"IN ({states}) RETURNING *"
+    )
 
 
 def _seal(deletion: FileDeletion) -> None:

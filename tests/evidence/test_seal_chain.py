@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 import responses
 from django.contrib.auth.models import User
+from django.db import transaction
 
 from evidence import services as evidence_services
 from evidence.canonical import GENESIS, encode
@@ -170,3 +171,10 @@ def test_a_user_deleted_later_leaves_the_seal_true(organization: Organization) -
     assert deletion.user_id is None
     stored = encode(kind="file_deletion", object_id=deletion.pk, facts=deletion_facts(deletion))
     assert Seal.objects.get().row_hash == sha256(stored).hex()
+
+
+def test_a_seal_refuses_a_record_read_back_for_another_row(organization: Organization) -> None:
+    first, second = settled(organization), settled(organization)
+    with pytest.raises(ValueError, match="not"), transaction.atomic():
+        evidence_services.seal_append(kind=DELETIONS, object_id=first.pk, written=second)
+    assert Seal.objects.count() == 2

@@ -92,17 +92,16 @@ DELETION = [
     ("COMMIT", ""),
     # The row settled, sealed, and the admin's own record of it:
     ("BEGIN", ""),
-    ('UPDATE "files_filedeletion" SET "state"', "the row's final state"),
+    # RETURNING: the row as the database now holds it, to seal, without reading it again.
+    ('UPDATE "files_filedeletion" SET "state"', "the row's final state, returned"),
     *(
         [
-            ('SELECT "files_filedeletion"', "the row as the database now holds it, to seal"),
             # The chain's head locked, the seal appended and the head moved, in one statement:
             ("INSERT INTO evidence_seal", "the seal"),
         ]
         if connection.vendor == "postgresql"
         else [
             ('FROM "evidence_chainhead"', "the seal chain's head, locked"),
-            ('SELECT "files_filedeletion"', "the row as the database now holds it, to seal"),
             ('INSERT INTO "evidence_seal"', "the seal"),
             ('UPDATE "evidence_chainhead"', "the chain's new head"),
         ]
