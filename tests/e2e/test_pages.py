@@ -374,30 +374,38 @@ def axe_report(request: pytest.FixtureRequest) -> Iterator[dict[str, int]]:
     )
 
 
+# One test a user and theme, so that the browser workers share the pages between them. The
+# sign-in page is also checked with the toggle on "auto" and the system's dark scheme.
+AXE_RUNS = [
+    (who, theme)
+    for who in ("superuser", "viewer", "approver", "visitor")
+    for theme in ((*AXE_THEMES, "auto-dark") if who == "visitor" else AXE_THEMES)
+]
+
+
 @pytest.mark.skipif(not AXE.exists(), reason="axe-core is not installed: run npm ci")
 @pytest.mark.skipif(
     connection.vendor != "sqlite", reason="the pages are the same on either database: run once"
 )
-@pytest.mark.parametrize("who", ["superuser", "viewer", "approver", "visitor"])
+@pytest.mark.parametrize(("who", "theme"), AXE_RUNS)
 def test_every_page_has_no_accessibility_violations(
     browser: Browser,
     panel: str,
     tour: Tour,
     who: str,
+    theme: str,
     axe_report: dict[str, int],
 ) -> None:
     found: dict[str, list[dict[str, Any]]] = {}
-    # The sign-in page also with the toggle on "auto" and the system's dark scheme.
-    for theme in (*AXE_THEMES, "auto-dark") if who == "visitor" else AXE_THEMES:
-        context = _context(browser, panel, who, theme, VIEWPORTS["desktop"])
-        page = context.new_page()
-        for name, path in tour.pages[who]:
-            _visit(page, f"{panel}{path}")
-            violations = axe_violations(page)
-            axe_report[f"{who}/{theme}/{name}"] = len(violations)
-            if violations:
-                found[f"{theme} {name}"] = violations
-        context.close()
+    context = _context(browser, panel, who, theme, VIEWPORTS["desktop"])
+    page = context.new_page()
+    for name, path in tour.pages[who]:
+        _visit(page, f"{panel}{path}")
+        violations = axe_violations(page)
+        axe_report[f"{who}/{theme}/{name}"] = len(violations)
+        if violations:
+            found[f"{theme} {name}"] = violations
+    context.close()
     assert found == {}, json.dumps(found, indent=1)
 
 

@@ -15,6 +15,7 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 
 from catalog import scans
 from catalog.models import IndexedFile, Scan, ScanState
+from erasure.management.commands.erase_subject import request_admin_path
 from erasure.models import (
     Decision,
     Discovery,
@@ -223,6 +224,27 @@ def test_the_index_is_not_scanned_again_while_fresh_and_is_when_older(
     assert "is older than 24 hour(s): scan" in out
     newest = Scan.objects.order_by("-pk").first()
     assert (Scan.objects.count(), newest.state, newest.refresh) == (2, ScanState.DONE, True)
+
+
+def test_a_request_whose_index_is_due_again_after_the_commands_scan_waits_for_the_workers(
+    sandbox: Sandbox, generated: Organization, sender: User, settings: SettingsWrapper
+) -> None:
+    """With no age the index may have, the command's own scan is already too old when the
+    search begins: the request waits in discovering for the next scan, says where to carry it
+    on, and exits 5 without a search, a review or a DELETE."""
+    email, _ = busiest_guest(sandbox, generated)
+    settings.ERASURE_INDEX_MAX_AGE_SECONDS = 0
+    status, out, err = intake(generated, email, "--candidates", "keep")
+    assert status == 5
+    assert "runs in this process first" in out
+    assert "waits in discovering for the index to be refreshed" in err
+    request = ErasureRequest.objects.get()
+    assert request.state == RequestState.DISCOVERING
+    assert request_admin_path(request) in err
+    assert not Discovery.objects.exists()
+    done, waiting = Scan.objects.order_by("pk")
+    assert (done.state, waiting.state) == (ScanState.DONE, ScanState.QUEUED)
+    assert not [r for r in sandbox.requests() if r["method"] == "DELETE"]
 
 
 def test_a_scan_that_cannot_finish_creates_nothing(
