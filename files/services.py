@@ -808,7 +808,7 @@ def _update_returning(
         _update_returning_sql(tuple(final), len(unsettled)),
         [*values, deletion.pk, *unsettled],
     )
-    rows = list(written)  # read to the end: SQLite applies an UPDATE … RETURNING only then
+    rows = list(written)  # read to the end, so that the statement finishes (SQLite) here
     return rows[0] if rows else None
 
 
