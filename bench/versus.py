@@ -5,9 +5,10 @@
 OTHER_CHECKOUT is another working tree of this repository, typically an earlier commit
 (`git worktree add ../before <commit>`), with the same virtualenv installed. Both panels run
 under gunicorn against one sandbox, and their requests take turns: a deletion at +50 ms on
-each (the order swapped every round), then the look-up page under wrk, rounds alternating.
-A machine that is slower now than when an earlier figure was taken slows both alike, so the
-ratios answer "did the code get slower" where two runs hours apart cannot.
+each (the order swapped every round), then the look-up page and a file's detail page (two
+Tallyfy calls a view, one file for both) under wrk, rounds alternating. A machine that is
+slower now than when an earlier figure was taken slows both alike, so the ratios answer "did
+the code get slower" where two runs hours apart cannot.
 
 Each side is set up by its own bench/harness.py (`panel(box, database_url)`, `Panel.login`),
 which every checkout since the benchmarks began has. The result goes to bench/results/.
@@ -123,17 +124,24 @@ def compare(other: Path, *, runs: int, rounds: int) -> list[dict[str, Any]]:
                     times[key].append(value)
         box.control("reset", {})
         rows = _deletion_rows(times, names)
+        asset_id = box.add_file(1000, filename="load.pdf")
+        pages = {
+            "look-up page": "/admin/tallyfy-files/lookup/",
+            "detail page": "/admin/tallyfy-files/{org_pk}/" + asset_id + "/",
+        }
         box.control("faults", {"latency_ms": LATENCY_MS})
-        for users in USERS:
-            served: dict[str, list[float]] = {"this": [], "other": []}
-            for round_ in range(rounds):
-                for side in ("this", "other") if round_ % 2 else ("other", "this"):
-                    cookie = "; ".join(f"{c.name}={c.value}" for c in sessions[side].cookies)
-                    url = f"{sites[side].url}/admin/tallyfy-files/lookup/"
-                    if round_ == 0:
-                        load.wrk(url, cookie, 4)
-                    served[side].append(load.wrk(url, cookie, users)["rps"])
-            rows.append(_lookup_row(served, names, users=users))
+        for page, path in pages.items():
+            for users in USERS:
+                served: dict[str, list[float]] = {"this": [], "other": []}
+                for round_ in range(rounds):
+                    for side in ("this", "other") if round_ % 2 else ("other", "this"):
+                        site = sites[side]
+                        cookie = "; ".join(f"{c.name}={c.value}" for c in sessions[side].cookies)
+                        url = site.url + path.format(org_pk=site.org_pk)
+                        if round_ == 0:
+                            load.wrk(url, cookie, 4)
+                        served[side].append(load.wrk(url, cookie, users)["rps"])
+                rows.append(_load_row(served, names, page=page, users=users))
         box.control("reset", {})
     return rows
 
@@ -155,12 +163,12 @@ def _deletion_rows(times: dict[str, list[float]], names: dict[str, str]) -> list
     ]
 
 
-def _lookup_row(
-    served: dict[str, list[float]], names: dict[str, str], *, users: int
+def _load_row(
+    served: dict[str, list[float]], names: dict[str, str], *, page: str, users: int
 ) -> dict[str, Any]:
     this, other = (statistics.median(served[side]) for side in ("this", "other"))
     return {
-        "figure": f"load, look-up page, {users} users, {len(served['this'])} rounds taking "
+        "figure": f"load, {page}, {users} users, {len(served['this'])} rounds taking "
         f"turns: {names['this']} vs {names['other']}",
         "ours": f"{this:.0f} req/s (each: {', '.join(f'{x:.0f}' for x in served['this'])})",
         "reference": f"{other:.0f} req/s (each: {', '.join(f'{x:.0f}' for x in served['other'])})",
