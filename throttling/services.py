@@ -4,9 +4,7 @@ Each organization has a slot book in the database (`RateLimit`): the earliest ti
 request may start (`next_slot_at`) and, after a 429, the time until which it must wait
 (`held_until`). A request reserves the slot max(now, next_slot_at, held_until) and moves
 `next_slot_at` one interval (60 s / rate) past it, in one short transaction of its own that
-holds the row: a row lock on PostgreSQL, the write lock BEGIN IMMEDIATE takes on SQLite. On
-PostgreSQL a reservation of its own is one call of a database function (migration 0003), so the
-lock is never held while a thread of ours waits for its turn to run.
+holds the row: a row lock on PostgreSQL, the write lock BEGIN IMMEDIATE takes on SQLite.
 It then sleeps until its slot outside any transaction. This is GCRA without a burst allowance:
 every caller, of either lane below, takes its slot from the one book, so slots are at least one
 interval apart whoever takes them and any window of T seconds holds at most T / interval + 1
@@ -58,7 +56,6 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import Model
 
 from sql_names import table as sql_table
-from throttling.conf import conf
 from throttling.models import RateLimit
 
 # How long a reservation keeps retrying while SQLite reports "database is locked" (another
@@ -97,41 +94,7 @@ def slot_reserve(
         glance = _glance(organization_id)
         if glance is not None and refused(glance.wait, glance.interval):
             return glance
-    if connection.vendor == "postgresql":
-        taken = _reserve_in_the_database(organization_id, max_wait=max_wait, background=background)
-        if taken is not None:
-            return taken
     return _retry_while_locked(reserve)
-
-
-def _reserve_in_the_database(
-    organization_id: int, *, max_wait: float | None, background: bool
-) -> Reservation | None:
-    """On PostgreSQL, `slot_reserve` in one call of a function (migration 0003) that locks the
-    book, reads the clock, decides and moves the book, committed as the statement ends; None
-    when the organization has no slot book yet. Taken in Python, the lock was held across three
-    round trips, and between them the holding thread had to win the GIL back: with a worker's
-    threads busy, every other request of the organization waited for it."""
-
-    def call() -> tuple[datetime, datetime, float, bool] | None:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT * FROM throttling_slot_take(%s, %s, %s, %s)",
-                [organization_id, max_wait, background, conf.TALLYFY_DEFAULT_RATE_PER_MINUTE],
-            )
-            return cursor.fetchone()
-
-    if connection.in_atomic_block:
-        with transaction.atomic(durable=True):  # refuses to run inside a caller's transaction
-            found = call()
-    else:
-        found = call()  # autocommit: the lock ends with the statement, not with our next step
-    if found is None:
-        return None
-    slot, now, interval, taken = found
-    return Reservation(
-        slot=slot.timestamp(), wait=(slot - now).total_seconds(), taken=taken, interval=interval
-    )
 
 
 def slot_reserve_with[T](

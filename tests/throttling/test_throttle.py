@@ -558,13 +558,8 @@ def test_a_reservation_locks_the_book_and_reads_the_time_in_one_statement(
         for q in queries.captured_queries
         if not q["sql"].startswith(("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE"))
     ]
-    if connection.vendor == "postgresql":
-        # The book locked, the time read, the slot taken, all in one call of the database.
-        assert len(statements) == 1, statements
-        assert "throttling_slot_take" in statements[0]
-    else:
-        assert len(statements) == 2, statements  # the book locked with the time; the slot taken
-        assert "RETURNING" in statements[0]
+    assert len(statements) == 2, statements  # the book locked with the time; the slot taken
+    assert "RETURNING" in statements[0]
 
 
 @postgresql_only
