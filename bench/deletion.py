@@ -24,10 +24,13 @@ RUNS = 15
 DELETERS = {"superuser": "bench", "staff with group permissions": "bench-staff"}
 
 
+TICKET = re.compile(r'name="ticket" value="([^"]+)"')
+
+
 def confirm_page(session: requests.Session, site: Panel, asset_id: str) -> str:
     """Open the confirm page, as a user does before deleting; the one-time ticket it carries."""
     page = session.get(delete_url(site, asset_id), timeout=30)
-    found = re.search(r'name="ticket" value="([^"]+)"', page.text)
+    found = TICKET.search(page.text)
     if page.status_code != 200 or found is None:
         raise RuntimeError(f"no confirm page: {page.status_code}")
     return found[1]
@@ -64,13 +67,16 @@ class Timed:
         }
 
 
-def panel_delete(session: requests.Session, site: Panel, asset_id: str, ticket: str) -> float:
+def panel_delete(
+    session: requests.Session, site: Panel, asset_id: str, ticket: str | None
+) -> float:
+    """The confirm page's POST, timed; `ticket` None for a panel from before the ticket."""
     url = delete_url(site, asset_id)
     data = {
         "reason": "benchmark",
         "confirmation": asset_id,
-        "ticket": ticket,
         "csrfmiddlewaretoken": session.cookies["csrftoken"],
+        **({"ticket": ticket} if ticket is not None else {}),
     }
     started = time.perf_counter()
     response = session.post(url, data=data, allow_redirects=False, timeout=30)

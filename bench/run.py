@@ -313,7 +313,17 @@ def main(selected: list[str]) -> None:
             ),
         )
     print_table(rows)
-    record = {
+    record = result_record(rows, panel_database="postgresql" if pg else "sqlite")
+    stamp = result_write(record)
+    if not selected:  # only a full run stands for "the latest"
+        (RESULTS / "latest.json").write_text(json.dumps(record, indent=2) + "\n")
+        (RESULTS / "latest.md").write_text(markdown_table(rows))
+    print(f"\nWritten to {RESULTS / (stamp + '.json')}")
+
+
+def result_record(rows: list[dict[str, Any]], **about: str) -> dict[str, Any]:
+    """A run's rows with the machine they were measured on and `about` the run."""
+    return {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
             "python": platform.python_version(),
@@ -324,15 +334,16 @@ def main(selected: list[str]) -> None:
         },
         # BENCH_NOTE: how the run was made, when that matters to reading it
         **({"note": os.environ["BENCH_NOTE"]} if os.environ.get("BENCH_NOTE") else {}),
-        "panel_database": "postgresql" if pg else "sqlite",
+        **about,
         "rows": rows,
     }
+
+
+def result_write(record: dict[str, Any]) -> str:
+    """`record` as bench/results/STAMP.json; the stamp."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     (RESULTS / f"{stamp}.json").write_text(json.dumps(record, indent=2) + "\n")
-    if not selected:  # only a full run stands for "the latest"
-        (RESULTS / "latest.json").write_text(json.dumps(record, indent=2) + "\n")
-        (RESULTS / "latest.md").write_text(markdown_table(rows))
-    print(f"\nWritten to {RESULTS / (stamp + '.json')}")
+    return stamp
 
 
 if __name__ == "__main__":

@@ -17,16 +17,11 @@ which every checkout since the benchmarks began has. The result goes to bench/re
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
-import platform
-import re
 import statistics
 import subprocess
 import sys
-import time
 from contextlib import ExitStack
-from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -35,7 +30,7 @@ import requests
 
 from bench import deletion, load
 from bench.harness import ROOT, Sandbox, sandbox
-from bench.run import RESULTS, postgres_url
+from bench.run import RESULTS, postgres_url, result_record, result_write
 
 LATENCY_MS = 50
 USERS = (8, 32)
@@ -56,23 +51,11 @@ def delete_once(box: Sandbox, session: requests.Session, site: Any) -> float:
     """Open the confirm page (no latency), then time the POST at LATENCY_MS; the ticket is
     sent when the page carries one (checkouts from before the ticket have none)."""
     asset_id = box.add_file(10)
-    url = deletion.delete_url(site, asset_id)
     box.control("reset", {})
-    page = session.get(url, timeout=30)
-    ticket = re.search(r'name="ticket" value="([^"]+)"', page.text)
+    page = session.get(deletion.delete_url(site, asset_id), timeout=30)
+    ticket = deletion.TICKET.search(page.text)
     box.control("faults", {"latency_ms": LATENCY_MS})
-    data = {
-        "reason": "benchmark",
-        "confirmation": asset_id,
-        "csrfmiddlewaretoken": session.cookies["csrftoken"],
-        **({"ticket": ticket[1]} if ticket else {}),
-    }
-    started = time.perf_counter()
-    response = session.post(url, data=data, allow_redirects=False, timeout=30)
-    elapsed = time.perf_counter() - started
-    if response.status_code != 302 or "/filedeletion/" not in response.headers["Location"]:
-        raise RuntimeError(f"deletion did not go through: {response.status_code}")
-    return elapsed
+    return deletion.panel_delete(session, site, asset_id, ticket[1] if ticket else None)
 
 
 def floor_once(box: Sandbox, floor: requests.Session) -> float:
@@ -188,20 +171,7 @@ def main(argv: list[str]) -> None:
     rows = compare(other, runs=runs, rounds=rounds)
     for row in rows:
         print(f"{row['figure']}: {row['ours']} vs {row['reference']} = {row['ratio']}")
-    record = {
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "load_average_at_end": [round(n, 1) for n in os.getloadavg()],
-        },
-        **({"note": os.environ["BENCH_NOTE"]} if os.environ.get("BENCH_NOTE") else {}),
-        "versus": str(other),
-        "rows": rows,
-    }
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    (RESULTS / f"{stamp}.json").write_text(json.dumps(record, indent=2) + "\n")
+    stamp = result_write(result_record(rows, versus=str(other)))
     print(f"\nWritten to {RESULTS / (stamp + '.json')}")
 
 

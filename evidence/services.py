@@ -32,14 +32,14 @@ def seal_append(*, kind: SealedKind, object_id: int, written: Model | None = Non
     which spares reading it again; else it is read here."""
     if not connection.in_atomic_block:
         raise RuntimeError("seal_append must run in the transaction that settles the record.")
+    # The caller's transaction has written the record, so it holds it: read before the head
+    # is locked, it is the record as the seal will cover it.
+    row_hash = _row_hash(kind=kind, object_id=object_id, written=written)
     if connection.vendor == "postgresql":
-        # The caller's transaction has written the record, so it holds it: read before the
-        # head is locked, it is the record as the seal will cover it.
-        link = _append_in_one_statement(kind=kind, object_id=object_id, written=written)
+        link = _append_in_one_statement(kind=kind, object_id=object_id, row_hash=row_hash)
         if link is not None:
             return link
     head = _head_locked()
-    row_hash = _row_hash(kind=kind, object_id=object_id, written=written)
     link = Seal.objects.create(
         seq=head.seq + 1,
         kind=kind.name,
@@ -78,17 +78,14 @@ RETURNING link.seq, link.prev_seal, link.seal, link.sealed_at
 """
 
 
-def _append_in_one_statement(
-    *, kind: SealedKind, object_id: int, written: Model | None
-) -> Seal | None:
+def _append_in_one_statement(*, kind: SealedKind, object_id: int, row_hash: bytes) -> Seal | None:
     """On PostgreSQL, the seal appended in one statement rather than four (lock the head,
     insert the seal, move the head, each built by the ORM); None, with nothing written, when
     the chain has no head yet: the caller then appends the ordinary way, which creates it."""
-    row_hash = _row_hash(kind=kind, object_id=object_id, written=written).hex()
     with connection.cursor() as cursor:
         cursor.execute(
             APPEND,
-            {"head": HEAD, "kind": kind.name, "object_id": object_id, "row_hash": row_hash},
+            {"head": HEAD, "kind": kind.name, "object_id": object_id, "row_hash": row_hash.hex()},
         )
         appended = cursor.fetchone()
     if appended is None:
@@ -98,7 +95,7 @@ def _append_in_one_statement(
         seq=seq,
         kind=kind.name,
         object_id=object_id,
-        row_hash=row_hash,
+        row_hash=row_hash.hex(),
         prev_seal=prev_seal,
         seal=seal,
         sealed_at=sealed_at,

@@ -782,7 +782,7 @@ def _settle_once(
     with transaction.atomic():
         written = _update_returning(deletion=deletion, unsettled=unsettled, final=final)
         settled = written is not None
-        if written is not None and final["state"] not in UNSETTLED_STATES:
+        if settled and final["state"] not in UNSETTLED_STATES:
             seal_append(kind=DELETIONS, object_id=deletion.pk, written=written)
         if settled:
             for name, value in final.items():
