@@ -9,6 +9,10 @@ class AccountsConfig(AppConfig):
     verbose_name = "Sign-in"
 
     def ready(self) -> None:
+        from accounts.selectors import HAS_SECOND_FACTOR, second_factor_question
+        from accounts.signed_in import signed_in_question_add
         from accounts.sqlite_files import keep_sqlite_files_private
+
+        signed_in_question_add(HAS_SECOND_FACTOR, second_factor_question)
 
         connection_created.connect(keep_sqlite_files_private, dispatch_uid="sqlite_files_private")

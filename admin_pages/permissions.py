@@ -12,7 +12,7 @@ from django.db import connection
 
 from sql_names import column, table
 
-MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+MODEL_BACKEND = "accounts.backends.SignedInUserBackend"  # Django's ModelBackend, subclassed
 # Where Django's ModelBackend keeps a user's permissions, their own and their groups', for
 # the rest of the request; it reads them only when this is not set.
 _PERM_CACHE = "_perm_cache"

@@ -7,14 +7,16 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from accounts.signed_in import signed_in_answer
 from jobs.models import DeletionJob, JobState
-from jobs.services import jobs_ended_untold
+from jobs.services import HAS_JOBS_ENDED_UNTOLD, jobs_ended_untold
 
 
 class JobEndedMiddleware:
     """Tells staff, on their next admin page, that a job they started has ended or paused
-    itself (one query when none has). Pages are what a GET opens: a form's POST answers with
-    a redirect to the page that will tell, and costs no query here."""
+    itself. Whether one has was asked with the user's own read (accounts.signed_in), so a page
+    pays a query here only when there is something to tell. Pages are what a GET opens: a
+    form's POST answers with a redirect to the page that will tell."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -28,6 +30,7 @@ class JobEndedMiddleware:
             and user.is_active
             and user.is_staff
             and request.path.startswith(reverse("admin:index"))
+            and signed_in_answer(user, HAS_JOBS_ENDED_UNTOLD) is not False
         ):
             for job in jobs_ended_untold(user=user):
                 messages.info(request, ended_message(job))

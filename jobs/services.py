@@ -373,12 +373,21 @@ def jobs_ended_untold(*, user: AbstractBaseUser) -> list[DeletionJob]:
 
 def _any_ended_untold(*, user_id: int) -> bool:
     """Whether `jobs_ended_untold` would find a job: the same test, in SQL."""
-    ended = [str(state) for state in ENDED_STATES]
-    params = [user_id, False, *ended, str(JobState.PAUSED), ""]
+    expression, params = ended_untold_question(user_id)
     with connection.cursor() as cursor:
-        cursor.execute(_ended_untold_sql(len(ended)), params)
+        cursor.execute(f"SELECT {expression}", params)
         row = cursor.fetchone()
     return bool(row and row[0])
+
+
+HAS_JOBS_ENDED_UNTOLD = "has_jobs_ended_untold"
+
+
+def ended_untold_question(user_id: object) -> tuple[str, list[object]]:
+    """Whether the user has a job that ended untold, as a boolean SQL expression, to be asked
+    with the signed-in user's read (accounts.signed_in)."""
+    ended = [str(state) for state in ENDED_STATES]
+    return _ended_untold_sql(len(ended)), [user_id, False, *ended, str(JobState.PAUSED), ""]
 
 
 @cache
@@ -387,7 +396,7 @@ def _ended_untold_sql(ended_states: int) -> str:
         return column(DeletionJob, name)
 
     return (
-        f"SELECT EXISTS (SELECT 1 FROM {table(DeletionJob)} "  # noqa: S608
+        f"EXISTS (SELECT 1 FROM {table(DeletionJob)} "  # noqa: S608
         f"WHERE {field('created_by')} = %s AND {field('creator_told')} = %s AND ("
         f"({field('state')} IN ({', '.join(['%s'] * ended_states)}) "
         f"AND {field('finished_at')} IS NOT NULL) "

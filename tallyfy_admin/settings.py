@@ -110,7 +110,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, reading each request's user with what every page asks of them.
+    "accounts.backends.SignedInUserBackend",
 ]
 
 AUTH_PASSWORD_VALIDATORS = [

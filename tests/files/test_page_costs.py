@@ -68,8 +68,8 @@ def post_deletion(client: Client, org: Organization, asset_id: str, ticket: str)
 # statement's SQL, and what it is for.
 BEFORE_THE_VIEW = [
     ('"django_session"', "the session"),
-    ('"auth_user"', "the user"),
-    ('"otp_totp_totpdevice"', "whether the user has a second factor (sudo mode)"),
+    # Whether they have a second factor (sudo mode) is asked with the user's own read.
+    ('"auth_user".*, (EXISTS (SELECT 1 FROM "otp_totp_totpdevice"', "the user, and more"),
 ]
 PERMISSIONS = [
     ('"auth_user_user_permissions"', "the user's permissions, their own and their groups'"),
@@ -167,6 +167,36 @@ def test_the_empty_look_up_form_reads_the_organizations_once(
         q["sql"] for q in queries.captured_queries if 'FROM "files_organization"' in q["sql"]
     ]
     assert len(from_organizations) == 1, from_organizations
+
+
+@pytest.mark.parametrize("who", ["viewer", "superuser"])
+def test_the_look_up_page_asks_the_database_three_times_and_a_staff_member_five(
+    organization: Organization, viewer: User, who: str
+) -> None:
+    """The session; the user, with whether they have a second factor and whether a job of
+    theirs ended untold (accounts.signed_in); a staff member's permissions and whether they
+    reach every organization; the organizations."""
+    if who == "superuser":
+        viewer = User.objects.create_superuser("root", password="pw-for-tests-only")
+    client = signed_in(viewer)
+    client.get(reverse("admin:files_lookup"))
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("admin:files_lookup")).status_code == 200
+    expected = [
+        '"django_session"',
+        '"auth_user".*, (EXISTS (SELECT 1 FROM "otp_totp_totpdevice"',
+        *(
+            ['"auth_user_user_permissions"', 'FROM "organizations_organizationaccess"']
+            if who == "viewer"
+            else []
+        ),
+        '"files_organization"',
+    ]
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert len(sql) == len(expected), [q[:80] for q in sql]
+    for statement, fragment in zip(sql, expected, strict=True):
+        assert fragment in statement, (fragment, statement[:120])
+    assert '"jobs_deletionjob"' in sql[1]
 
 
 def test_the_look_up_form_says_when_no_organization_is_configured(viewer: User) -> None:

@@ -16,6 +16,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.backends import SignedInUserBackend
+from accounts.signed_in import signed_in_answer
 from files.models import DeletionState, FileDeletion
 from jobs import services
 from jobs.lines import files_from_text
@@ -823,6 +825,8 @@ def test_which_jobs_are_told_is_the_same_whether_asked_quickly_or_in_full(
         state == JobState.PAUSED and bool(pause_reason)
     )
     assert services._any_ended_untold(user_id=starter.pk) is should_tell
+    signed_in_user = SignedInUserBackend().get_user(starter.pk)
+    assert signed_in_answer(signed_in_user, services.HAS_JOBS_ENDED_UNTOLD) is should_tell
     assert services.jobs_ended_untold(user=starter) == ([job] if should_tell else [])
     assert services._any_ended_untold(user_id=starter.pk) is False  # told once
 
