@@ -19,7 +19,7 @@ USERS = (8, 32)
 REFERENCE = "signed-in response with no page (the admin's jsi18n)"
 
 
-def wrk(url: str, cookie: str, connections: int) -> dict[str, Any]:
+def wrk(url: str, cookie: str, connections: int, *, seconds: int = DURATION_S) -> dict[str, Any]:
     result = subprocess.run(
         [
             "wrk",
@@ -28,7 +28,7 @@ def wrk(url: str, cookie: str, connections: int) -> dict[str, Any]:
             "--connections",
             str(connections),
             "--duration",
-            f"{DURATION_S}s",
+            f"{seconds}s",
             "--timeout",
             "10s",
             "--header",
@@ -40,7 +40,7 @@ def wrk(url: str, cookie: str, connections: int) -> dict[str, Any]:
         capture_output=True,
         text=True,
         check=True,
-        timeout=DURATION_S + 60,
+        timeout=seconds + 60,
     )
     return json.loads(result.stdout.strip().splitlines()[-1])
 

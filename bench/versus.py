@@ -6,9 +6,14 @@ OTHER_CHECKOUT is another working tree of this repository, typically an earlier 
 (`git worktree add ../before <commit>`), with the same virtualenv installed. Both panels run
 under gunicorn against one sandbox, and their requests take turns: a deletion at +50 ms on
 each (the order swapped every round), then the look-up page and a file's detail page (two
-Tallyfy calls a view, one file for both) under wrk, rounds alternating. A machine that is
-slower now than when an earlier figure was taken slows both alike, so the ratios answer "did
-the code get slower" where two runs hours apart cannot.
+Tallyfy calls a view, one file for both) under wrk, in short rounds alternating. A machine
+that is slower now than when an earlier figure was taken slows both alike, so the ratios
+answer "did the code get slower" where two runs hours apart cannot.
+
+Each comparison is the geometric mean of the paired ratios (this side's deletion or round
+over the other's next to it) with a 95 % bootstrap interval. The machine's speed drifts in
+phases of minutes (the same page served 107 and 232 req/s a few seconds apart), so many short
+rounds side by side say more than a few long ones: a phase slows both sides of a pair.
 
 Each side is set up by its own bench/harness.py (`panel(box, database_url)`, `Panel.login`),
 which every checkout since the benchmarks began has. The result goes to bench/results/.
@@ -17,7 +22,9 @@ which every checkout since the benchmarks began has. The result goes to bench/re
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -34,6 +41,7 @@ from bench.run import RESULTS, postgres_url, result_record, result_write
 
 LATENCY_MS = 50
 USERS = (8, 32)
+ROUND_SECONDS = 3
 
 
 def harness_of(checkout: Path) -> ModuleType:
@@ -116,30 +124,44 @@ def compare(other: Path, *, runs: int, rounds: int) -> list[dict[str, Any]]:
         for page, path in pages.items():
             for users in USERS:
                 served: dict[str, list[float]] = {"this": [], "other": []}
-                for round_ in range(rounds):
+                for round_ in range(rounds + 1):  # the first round warms up
                     for side in ("this", "other") if round_ % 2 else ("other", "this"):
                         site = sites[side]
                         cookie = "; ".join(f"{c.name}={c.value}" for c in sessions[side].cookies)
                         url = site.url + path.format(org_pk=site.org_pk)
-                        if round_ == 0:
-                            load.wrk(url, cookie, 4)
-                        served[side].append(load.wrk(url, cookie, users)["rps"])
+                        report = load.wrk(url, cookie, users, seconds=ROUND_SECONDS)
+                        if round_:
+                            served[side].append(report["rps"])
                 rows.append(_load_row(served, names, page=page, users=users))
         box.control("reset", {})
     return rows
 
 
+def paired(this: list[float], other: list[float]) -> tuple[float, float, float]:
+    """The geometric mean of this[i] / other[i], and its 95 % bootstrap interval."""
+    ratios = [a / b for a, b in zip(this, other, strict=True)]
+
+    def geomean(values: list[float]) -> float:
+        return math.exp(sum(math.log(value) for value in values) / len(values))
+
+    draw = random.Random(0)
+    means = sorted(geomean(draw.choices(ratios, k=len(ratios))) for _ in range(2000))
+    return geomean(ratios), means[50], means[1949]
+
+
 def _deletion_rows(times: dict[str, list[float]], names: dict[str, str]) -> list[dict[str, Any]]:
     floor = statistics.median(times["floor"])
     this, other = (statistics.median(times[side]) for side in ("this", "other"))
+    ratio, low, high = paired(times["this"], times["other"])
     return [
         {
             "figure": f"delete one file as superuser (+{LATENCY_MS} ms), {len(times['this'])} "
-            f"each, taking turns: {names['this']} vs {names['other']}",
+            f"each, taking turns: {names['this']} vs {names['other']} (ratio: paired, 95 % "
+            f"interval {low:.3f} to {high:.3f})",
             "ours": f"{this * 1000:.1f} ms ({this / floor:.3f} of the floor)",
             "reference": f"{other * 1000:.1f} ms ({other / floor:.3f} of the floor, "
             f"{floor * 1000:.1f} ms)",
-            "ratio": round(this / other, 3),
+            "ratio": round(ratio, 3),
             "target": "",
             "met": None,
         }
@@ -150,12 +172,16 @@ def _load_row(
     served: dict[str, list[float]], names: dict[str, str], *, page: str, users: int
 ) -> dict[str, Any]:
     this, other = (statistics.median(served[side]) for side in ("this", "other"))
+    ratio, low, high = paired(served["this"], served["other"])
     return {
-        "figure": f"load, {page}, {users} users, {len(served['this'])} rounds taking "
-        f"turns: {names['this']} vs {names['other']}",
-        "ours": f"{this:.0f} req/s (each: {', '.join(f'{x:.0f}' for x in served['this'])})",
-        "reference": f"{other:.0f} req/s (each: {', '.join(f'{x:.0f}' for x in served['other'])})",
-        "ratio": round(this / other, 2),
+        "figure": f"load, {page}, {users} users, {len(served['this'])} rounds of "
+        f"{ROUND_SECONDS} s taking turns: {names['this']} vs {names['other']} (ratio: paired, "
+        f"95 % interval {low:.3f} to {high:.3f})",
+        "ours": f"{this:.0f} req/s (median; {min(served['this']):.0f} to "
+        f"{max(served['this']):.0f})",
+        "reference": f"{other:.0f} req/s (median; {min(served['other']):.0f} to "
+        f"{max(served['other']):.0f})",
+        "ratio": round(ratio, 3),
         "target": "",
         "met": None,
     }
@@ -166,7 +192,7 @@ def main(argv: list[str]) -> None:
         raise SystemExit(__doc__)
     other = Path(argv[0]).resolve()
     runs = int(argv[1]) if len(argv) > 1 else 30
-    rounds = int(argv[2]) if len(argv) > 2 else 3
+    rounds = int(argv[2]) if len(argv) > 2 else 20
     (ROOT / "var").mkdir(exist_ok=True)
     rows = compare(other, runs=runs, rounds=rounds)
     for row in rows:
