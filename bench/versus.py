@@ -11,9 +11,7 @@ that is slower now than when an earlier figure was taken slows both alike, so th
 answer "did the code get slower" where two runs hours apart cannot.
 
 Each comparison is the geometric mean of the paired ratios (this side's deletion or round
-over the other's next to it) with a 95 % bootstrap interval. The machine's speed drifts in
-phases of minutes (the same page served 107 and 232 req/s a few seconds apart), so many short
-rounds side by side say more than a few long ones: a phase slows both sides of a pair.
+over the other's next to it) with a 95 % bootstrap interval (bench.paired says why).
 
 Each side is set up by its own bench/harness.py (`panel(box, database_url)`, `Panel.login`),
 which every checkout since the benchmarks began has. The result goes to bench/results/.
@@ -22,9 +20,7 @@ which every checkout since the benchmarks began has. The result goes to bench/re
 from __future__ import annotations
 
 import importlib.util
-import math
 import os
-import random
 import statistics
 import subprocess
 import sys
@@ -37,6 +33,7 @@ import requests
 
 from bench import deletion, load
 from bench.harness import ROOT, Sandbox, sandbox
+from bench.paired import paired
 from bench.run import RESULTS, postgres_url, result_record, result_write
 
 LATENCY_MS = 50
@@ -135,18 +132,6 @@ def compare(other: Path, *, runs: int, rounds: int) -> list[dict[str, Any]]:
                 rows.append(_load_row(served, names, page=page, users=users))
         box.control("reset", {})
     return rows
-
-
-def paired(this: list[float], other: list[float]) -> tuple[float, float, float]:
-    """The geometric mean of this[i] / other[i], and its 95 % bootstrap interval."""
-    ratios = [a / b for a, b in zip(this, other, strict=True)]
-
-    def geomean(values: list[float]) -> float:
-        return math.exp(sum(math.log(value) for value in values) / len(values))
-
-    draw = random.Random(0)
-    means = sorted(geomean(draw.choices(ratios, k=len(ratios))) for _ in range(2000))
-    return geomean(ratios), means[50], means[1949]
 
 
 def _deletion_rows(times: dict[str, list[float]], names: dict[str, str]) -> list[dict[str, Any]]:
