@@ -1,5 +1,5 @@
 """The signed-in user, read once a request together with the yes-or-no questions every page
-asks about them (has a second factor; has a job of theirs ended untold).
+asks about them (has a second factor; whatever other apps add).
 
 Each question is asked afresh on every request, as before: it is only carried by the read of
 the user that every request makes anyway, so a page costs one round trip to the database for
