@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Model, Q, QuerySet
 
+from accounts.signed_in import signed_in_answer
 from organizations.models import Organization, OrganizationAccess
 from sql_names import column, table
 
@@ -29,7 +30,10 @@ def _reach(user: AbstractBaseUser | AnonymousUser) -> frozenset[int] | None:
         reach = None
     else:
         rows = OrganizationAccess.objects.filter(Q(user=user) | Q(group__user=user))
-        if rows.filter(all_organizations=True).exists():
+        reaches_all = signed_in_answer(user, REACHES_ALL)
+        if reaches_all is None:
+            reaches_all = rows.filter(all_organizations=True).exists()
+        if reaches_all:
             reach = None
         else:
             reach = frozenset(
@@ -37,6 +41,16 @@ def _reach(user: AbstractBaseUser | AnonymousUser) -> frozenset[int] | None:
             )
     setattr(user, _CACHE, reach)
     return reach
+
+
+REACHES_ALL = "reaches_all_organizations"
+
+
+def reaches_all_question(user_id: object) -> tuple[str, list[object]]:
+    """Whether a row of the user's own or of one of their groups' gives every organization,
+    as a boolean SQL expression, to be asked with the signed-in user's read
+    (accounts.signed_in): every page that lists organizations asks it of staff."""
+    return f"EXISTS ({_access_sql()} AND {_gives_all()} = %s)", [user_id, user_id, True]
 
 
 def reaches_all_organizations(user: AbstractBaseUser | AnonymousUser) -> bool:
@@ -83,20 +97,32 @@ def _organization_reached_sql() -> str:
         column(through, listed.m2m_field_name()),
         column(through, listed.m2m_reverse_field_name()),
     )
+    listing = (
+        f"LEFT OUTER JOIN {table(through)} ON {of_access} = {column(OrganizationAccess, 'id')}"
+    )
+    access = (
+        f"{_access_sql(join=listing)} "
+        f"AND ({_gives_all()} = %s OR {of_organization} = {column(Organization, 'id')})"
+    )
+    return f"{_organization_sql()} AND EXISTS ({access})"
+
+
+def _access_sql(*, join: str = "") -> str:
+    """The access rows of the user's own or of one of their groups' (the user's key twice)."""
     in_group = get_user_model().groups.through
     groups_of_user = (
         f"SELECT {column(in_group, 'group')} FROM {table(in_group)} "  # noqa: S608
         f"WHERE {column(in_group, 'user')} = %s"
     )
-    access = (
-        f"SELECT 1 FROM {table(OrganizationAccess)} "  # noqa: S608
-        f"LEFT OUTER JOIN {table(through)} ON {of_access} = {column(OrganizationAccess, 'id')} "
-        f"WHERE ({column(OrganizationAccess, 'user')} = %s "
-        f"OR {column(OrganizationAccess, 'group')} IN ({groups_of_user})) "
-        f"AND ({column(OrganizationAccess, 'all_organizations')} = %s "
-        f"OR {of_organization} = {column(Organization, 'id')})"
+    return (
+        f"SELECT 1 FROM {table(OrganizationAccess)} {join}".rstrip()  # noqa: S608
+        + f" WHERE ({column(OrganizationAccess, 'user')} = %s "
+        f"OR {column(OrganizationAccess, 'group')} IN ({groups_of_user}))"
     )
-    return f"{_organization_sql()} AND EXISTS ({access})"
+
+
+def _gives_all() -> str:
+    return column(OrganizationAccess, "all_organizations")
 
 
 def may_reach(user: AbstractBaseUser | AnonymousUser, organization: Any) -> bool:

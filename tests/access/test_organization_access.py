@@ -8,16 +8,24 @@ import pytest
 from django.contrib.auth.models import Group, Permission, User
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.db.models import Q
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from accounts.backends import SignedInUserBackend
+from accounts.signed_in import signed_in_answer
 from catalog.models import IndexedFile, Scan
 from catalog.scans import scan_start
 from files.models import DeletionState, FileDeletion
 from jobs.models import DeletionJob, JobState
 from organizations.models import Organization, OrganizationAccess
-from organizations.selectors import may_reach, organization_within_reach, organizations_for
+from organizations.selectors import (
+    REACHES_ALL,
+    may_reach,
+    organization_within_reach,
+    organizations_for,
+)
 from tests.fixtures.accounts import reach_all, signed_in
 from tests.fixtures.catalog import index_file
 from tests.fixtures.jobs import new_job
@@ -174,6 +182,19 @@ def test_one_organization_is_reached_in_one_query_as_organizations_for_would(
                 found = organization_within_reach(fresh, organization.pk)
             assert found == reached, (user.username, organization.name)
             assert len(queries) <= 1, (user.username, [q["sql"] for q in queries])
+        # Whether they reach every organization, asked with a request's read of the user:
+        signed_in_user = SignedInUserBackend().get_user(user.pk)
+        if user.is_active:
+            gives_all = OrganizationAccess.objects.filter(
+                Q(user=user) | Q(group__user=user), all_organizations=True
+            ).exists()
+            assert signed_in_answer(signed_in_user, REACHES_ALL) is gives_all, user.username
+            with CaptureQueriesContext(connection) as queries:
+                listed = set(organizations_for(signed_in_user))
+            assert listed == {o for o in (org_a, org_b) if may_reach(user, o)}, user.username
+            # All of them, or which ones (then those, if any): no query for "all?" of its own.
+            reads_all = user.is_superuser or gives_all
+            assert len(queries) == (1 if reads_all or not listed else 2), user.username
     assert organization_within_reach(users[0], 10_000) is None
 
 
