@@ -23,6 +23,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.models import Device
 
 from accounts.lockout import lockout_response
@@ -63,6 +64,21 @@ def second_factor_login(*, request: HttpRequest, device: Device) -> None:
     request.session.cycle_key()  # a session raised to two factors gets a new key
     django_otp.login(request, device)
     request.session[VERIFIED_AT_KEY] = time.time()
+
+
+def password_sign_in_owes_second_factor(
+    sender: object, request: HttpRequest | None, user: AbstractBaseUser, **kwargs: object
+) -> None:
+    """`user_logged_in`: a sign-in with the password alone starts a session that owes its
+    second factor. Django keeps a session's data when the user it names signs in again (a
+    session that reads as signed out because its backend is no longer configured, after an
+    upgrade), and with it the device that had verified it; here it is dropped and the session
+    gets a new key. A login that carries its device (django-otp's own forms) keeps it."""
+    if request is None or hasattr(user, "otp_device"):
+        return
+    request.session.pop(DEVICE_ID_SESSION_KEY, None)
+    request.session.pop(VERIFIED_AT_KEY, None)
+    request.session.cycle_key()
 
 
 def verified_at(request: HttpRequest) -> float | None:

@@ -206,3 +206,26 @@ def test_pages_before_the_second_factor_link_to_no_other_page(deleter: User) -> 
     other = Client()
     password_step(other, deleter)
     assert reverse("admin:files_lookup") not in other.get(VERIFY).content.decode()
+
+
+def test_signing_in_again_with_the_password_asks_for_the_second_factor_again(
+    deleter: User,
+) -> None:
+    """After the upgrade that replaced Django's ModelBackend a session names a backend no
+    longer configured, so it reads as signed out with its data kept, and Django keeps a
+    session's data when its own user signs in again: the second factor it had given must not
+    be kept with it."""
+    client, device = signed_in_with_app(deleter)
+    old_key = client.session.session_key
+    session = client.session
+    session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+    session.save()
+    assert client.get(reverse("admin:index"))["Location"].startswith(reverse("admin:login"))
+    password_step(client, deleter)
+    assert client.session.session_key != old_key
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(VERIFY)
+    unthrottle(device)
+    assert second_step(client, totp_code(device, steps_ahead=1)).status_code == 302
+    assert client.get(reverse("admin:index")).status_code == 200
