@@ -8,7 +8,9 @@ in process, 0.62 ms for the read with two answers against 1.19 for three queries
 
 Apps add their question when they are ready (`signed_in_question_add`); the answer is then on
 the user as `signed_in_answer(user, name)`, or None when the user was read another way (a
-test's own read, another backend), and the asker then runs its query itself.
+test's own read, another backend), and the asker then runs its query itself. A question is a
+subquery of the user's read: its values are parameters (no literal `%`), and it names the
+user by its parameter, never by the user table, which is the outer query's.
 """
 
 from __future__ import annotations
