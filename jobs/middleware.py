@@ -7,9 +7,8 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from accounts.signed_in import signed_in_answer
 from jobs.models import DeletionJob, JobState
-from jobs.services import HAS_JOBS_ENDED_UNTOLD, jobs_ended_untold
+from jobs.services import jobs_ended_untold
 
 
 class JobEndedMiddleware:
@@ -30,7 +29,6 @@ class JobEndedMiddleware:
             and user.is_active
             and user.is_staff
             and request.path.startswith(reverse("admin:index"))
-            and signed_in_answer(user, HAS_JOBS_ENDED_UNTOLD) is not False
         ):
             for job in jobs_ended_untold(user=user):
                 messages.info(request, ended_message(job))

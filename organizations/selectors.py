@@ -29,18 +29,24 @@ def _reach(user: AbstractBaseUser | AnonymousUser) -> frozenset[int] | None:
     elif user.is_superuser:
         reach = None
     else:
-        rows = OrganizationAccess.objects.filter(Q(user=user) | Q(group__user=user))
         reaches_all = signed_in_answer(user, REACHES_ALL)
         if reaches_all is None:
-            reaches_all = rows.filter(all_organizations=True).exists()
+            reaches_all = _access_rows(user).filter(all_organizations=True).exists()
         if reaches_all:
             reach = None
         else:
             reach = frozenset(
-                rows.filter(organizations__isnull=False).values_list("organizations", flat=True)
+                _access_rows(user)
+                .filter(organizations__isnull=False)
+                .values_list("organizations", flat=True)
             )
     setattr(user, _CACHE, reach)
     return reach
+
+
+def _access_rows(user: AbstractBaseUser) -> QuerySet[OrganizationAccess]:
+    """The access rows of the user's own and of their groups'."""
+    return OrganizationAccess.objects.filter(Q(user=user) | Q(group__user=user))
 
 
 REACHES_ALL = "reaches_all_organizations"
@@ -50,7 +56,12 @@ def reaches_all_question(user_id: object) -> tuple[str, list[object]]:
     """Whether a row of the user's own or of one of their groups' gives every organization,
     as a boolean SQL expression, to be asked with the signed-in user's read
     (accounts.signed_in): every page that lists organizations asks it of staff."""
-    return f"EXISTS ({_access_sql()} AND {_gives_all()} = %s)", [user_id, user_id, True]
+    return _reaches_all_sql(), [user_id, user_id, True]
+
+
+@cache
+def _reaches_all_sql() -> str:
+    return f"EXISTS ({_access_sql()} AND {_gives_all()} = %s)"
 
 
 def reaches_all_organizations(user: AbstractBaseUser | AnonymousUser) -> bool:
