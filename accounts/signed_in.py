@@ -3,8 +3,8 @@ asks about them (has a second factor; whatever other apps add).
 
 Each question is asked afresh on every request, as before: it is only carried by the read of
 the user that every request makes anyway, so a page costs one round trip to the database for
-all of them instead of one each (fewer queries for the one database every app server shares;
-in process, 0.62 ms for the read with two answers against 1.19 for three queries).
+all of them instead of one each: fewer queries for the one database every app server
+shares.
 
 Apps add their question when they are ready (`signed_in_question_add`); the answer is then on
 the user as `signed_in_answer(user, name)`, or None when the user was read another way (a

@@ -1,9 +1,10 @@
 """Ratios of two things measured in turns, each pair at the same moment of the machine.
 
-The machine's speed drifts in phases of minutes (one page served 107 and 232 req/s a few
-seconds apart), so one run of each, even taken one after the other, compares the phases as
-much as the code. Many short runs taking turns and the geometric mean of each pair's ratio do
-not: a phase slows both sides of a pair."""
+The machine's speed drifts in phases of minutes (within one run the same page served 124 to
+225 req/s in 3-second rounds, bench/results/20261204T150756Z.json), so one run of each, even
+taken one after the other, compares the phases as much as the code. Many short runs taking
+turns and the geometric mean of each pair's ratio do not: a phase slows both sides of a pair.
+"""
 
 from __future__ import annotations
 
